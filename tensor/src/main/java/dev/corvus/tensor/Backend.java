@@ -1,0 +1,71 @@
+package dev.corvus.tensor;
+
+/**
+ * The kernels behind {@link Ops}. {@code Ops} checks arguments, computes output shapes,
+ * broadcasts and lays operands out as each method below states; a backend only computes. The
+ * scalar backend is the reference every other one is tested against.
+ *
+ * <p>"Rows" below are the last dimension of a contiguous tensor: a tensor of shape [..., c] is
+ * numel/c rows of c elements. Unless stated otherwise tensors are F32 and contiguous.
+ */
+public interface Backend {
+    /** Short name, e.g. "scalar" or "vector". */
+    String name();
+
+    /** One line saying what this backend runs on, for logs and {@code corvus info}. */
+    String description();
+
+    /**
+     * dst = src, element for element; same shape, any strides on both sides. Converts between F32,
+     * F16 and BF16; I32 copies only to I32. Q8_0 (both contiguous) quantizes from F32 and
+     * dequantizes to F32.
+     */
+    void copy(Tensor src, Tensor dst);
+
+    /**
+     * out[b] = a[b] · b[b] for each batch b. a: [B, M, K] F32, any strides. b: [B, K, N], either F32
+     * with any strides, or F16/BF16/Q8_0 "weight" layout: the transpose of row-major [N, K] rows
+     * (stride 1 along K, {@code Ops#rowBytes} between columns). out: [B, M, N].
+     */
+    void matmul(Tensor a, Tensor b, Tensor out);
+
+    /**
+     * out = a op b. a and out have n elements; b has m elements, m divides n, and repeats with
+     * period m (m == n: same shape; m == 1: a scalar; otherwise a row broadcast).
+     */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
+
+    /** out = op(x); same shape. */
+    void unary(UnaryOp op, Tensor x, Tensor out);
+
+    /** out = x * factor. */
+    void scale(Tensor x, float factor, Tensor out);
+
+    /**
+     * Softmax (or log-softmax) of each row. With {@code causal}, rows form [..., queries, keys]
+     * blocks and row q of a block sees keys j <= q + (keys - queries); a row that sees no key gives
+     * zeros (log-softmax: -infinity).
+     */
+    void softmax(Tensor x, Tensor out, int queries, boolean causal, boolean log);
+
+    /** out = x / sqrt(mean(x^2) + eps) * weight, per row; weight [c] or null. */
+    void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /** out = (x - mean) / sqrt(var + eps) * weight + bias, per row; weight and bias [c] or null. */
+    void layernorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out);
+
+    /**
+     * Rotary embedding of rows of length d (a head). Row r is at table position
+     * (r / rowsPerPosition) % table.positions().
+     */
+    void rope(Tensor x, Tensor out, RopeTable table, int rowsPerPosition, RopeStyle style);
+
+    /** out[i, :] = table[ids[i], :] as F32; table [V, D] in any dtype, ids I32 in range. */
+    void embedding(Tensor table, Tensor ids, Tensor out);
+
+    /** out[r] = reduction of row r; out has one element per row. */
+    void reduce(ReduceOp op, Tensor x, Tensor out);
+
+    /** out[r] = index of the largest element of row r (the first one on ties; NaN is largest). I32. */
+    void argmax(Tensor x, Tensor out);
+}

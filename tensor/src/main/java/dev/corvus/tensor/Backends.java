@@ -1,0 +1,96 @@
+package dev.corvus.tensor;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.ServiceLoader;
+
+/**
+ * Chooses the CPU backend once, through explicit ordered checks, and logs one line saying which
+ * and why (after Lucene's vectorization provider):
+ * <ol>
+ *   <li>{@code -Dcorvus.backend=NAME} forces a backend; a forced backend that cannot run is an error;</li>
+ *   <li>otherwise the available provider with the highest priority wins (the Vector API backend
+ *       checks that jdk.incubator.vector is readable, that C2 is on and the vector width);</li>
+ *   <li>the scalar reference backend is always there as the fallback.</li>
+ * </ol>
+ */
+public final class Backends {
+    public static final String PROPERTY = "corvus.backend";
+    private static final System.Logger LOG = System.getLogger("dev.corvus.tensor.Backends");
+
+    private Backends() {}
+
+    /** The selected CPU backend and the reason it was chosen. */
+    public record Selection(Backend backend, String reason) {}
+
+    private static final class Holder {
+        static final Selection CPU = select(System.getProperty(PROPERTY), providers());
+
+        static {
+            LOG.log(Level.INFO, "Corvus backend: " + CPU.backend().name() + " (" + CPU.reason() + ")");
+        }
+    }
+
+    private static final Backend SCALAR = new ScalarBackend();
+
+    /** The CPU backend every op on CPU tensors runs on. */
+    public static Backend cpu() {
+        return Holder.CPU.backend();
+    }
+
+    /** The CPU backend, with why it was chosen. */
+    public static Selection cpuSelection() {
+        return Holder.CPU;
+    }
+
+    /** The scalar reference backend (the oracle for tests). */
+    public static Backend scalar() {
+        return SCALAR;
+    }
+
+    /** The backend for tensors on {@code device}. */
+    public static Backend of(Device device) {
+        if (device.equals(Device.CPU)) return cpu();
+        throw new IllegalStateException("no backend is loaded for device " + device);
+    }
+
+    /** Every provider found on the class path, plus the built-in scalar one. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        list.add(new ScalarBackend.Provider());
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader())) list.add(p);
+        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        return list;
+    }
+
+    static Selection select(String forced, List<BackendProvider> providers) {
+        if (forced != null && !forced.isBlank()) {
+            String name = forced.trim().toLowerCase(Locale.ROOT);
+            for (BackendProvider p : providers) {
+                if (!p.name().equals(name)) continue;
+                Optional<String> why = p.unavailableReason();
+                if (why.isPresent()) {
+                    throw new IllegalStateException("-D" + PROPERTY + "=" + name + " was asked for but cannot run: " + why.get());
+                }
+                return new Selection(p.create(), "forced by -D" + PROPERTY + "=" + name);
+            }
+            throw new IllegalStateException("-D" + PROPERTY + "=" + name + ": no such backend; known: "
+                    + providers.stream().map(BackendProvider::name).toList());
+        }
+        List<String> skipped = new ArrayList<>();
+        for (BackendProvider p : providers) {
+            Optional<String> why = p.unavailableReason();
+            if (why.isEmpty()) {
+                Backend b = p.create();
+                String reason = skipped.isEmpty() ? b.description() : b.description() + "; skipped " + String.join("; ", skipped);
+                return new Selection(b, reason);
+            }
+            skipped.add(p.name() + ": " + why.get());
+        }
+        throw new IllegalStateException("no backend can run: " + skipped);
+    }
+}

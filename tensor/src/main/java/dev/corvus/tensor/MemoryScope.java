@@ -1,0 +1,133 @@
+package dev.corvus.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A region of off-heap memory that is freed as a whole when it closes. Tensors created while a
+ * scope is open on the current thread (the innermost one) live in it; using such a tensor after
+ * the scope closed raises {@link IllegalStateException}, never a crash.
+ *
+ * <pre>{@code
+ * try (MemoryScope scope = MemoryScope.open("forward")) {
+ *     Tensor y = Ops.matmul(x, w);   // allocated in "forward"
+ * }                                  // freed here
+ * }</pre>
+ *
+ * Memory is shared between threads (kernels run on the pool), and counted: every scope knows its
+ * live and peak bytes, and {@link MemoryStats} knows them for the whole process.
+ */
+public final class MemoryScope implements AutoCloseable {
+    /** Storage alignment: one cache line, and the widest vector register (AVX-512). */
+    public static final long ALIGNMENT = 64;
+
+    private static final ThreadLocal<ArrayDeque<MemoryScope>> OPEN = ThreadLocal.withInitial(ArrayDeque::new);
+
+    private final String name;
+    private final Arena arena;
+    private final Thread owner;
+    private final AtomicLong liveBytes = new AtomicLong();
+    private final AtomicLong peakBytes = new AtomicLong();
+    private volatile boolean closed;
+
+    private MemoryScope(String name, boolean current) {
+        this.name = name;
+        this.arena = Arena.ofShared();
+        this.owner = Thread.currentThread();
+        if (current) OPEN.get().push(this);
+    }
+
+    /** Opens a scope and makes it the current one on this thread until it closes. */
+    public static MemoryScope open(String name) {
+        return new MemoryScope(name, true);
+    }
+
+    public static MemoryScope open() {
+        return open("scope");
+    }
+
+    /**
+     * Opens a scope that does not become current: for long-lived tensors such as model weights,
+     * passed explicitly to the factories.
+     */
+    public static MemoryScope detached(String name) {
+        return new MemoryScope(name, false);
+    }
+
+    /** The innermost scope open on this thread, or null. */
+    public static MemoryScope current() {
+        ArrayDeque<MemoryScope> open = OPEN.get();
+        while (!open.isEmpty() && open.peek().closed) open.pop();
+        return open.peek();
+    }
+
+    /** The current scope, or an error telling the user how to open one. */
+    public static MemoryScope require(String what) {
+        MemoryScope s = current();
+        if (s == null) {
+            throw new IllegalStateException(what + ": no MemoryScope is open on thread '" + Thread.currentThread().getName()
+                    + "'; wrap the work in try (MemoryScope scope = MemoryScope.open()) { ... } or pass a scope explicitly");
+        }
+        return s;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public boolean isAlive() {
+        return !closed;
+    }
+
+    public long liveBytes() {
+        return liveBytes.get();
+    }
+
+    public long peakBytes() {
+        return peakBytes.get();
+    }
+
+    /** Zeroed, 64-byte aligned memory that lives until this scope closes. */
+    public MemorySegment allocate(long bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        checkAlive();
+        MemorySegment segment;
+        try {
+            segment = arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes);
+        } catch (IllegalStateException e) {
+            throw closedError();
+        } catch (OutOfMemoryError e) {
+            throw new OutOfMemoryError("MemoryScope '" + name + "': cannot allocate " + bytes + " bytes off-heap ("
+                    + MemoryStats.liveBytes() + " bytes live in all scopes)");
+        }
+        long live = liveBytes.addAndGet(bytes);
+        peakBytes.accumulateAndGet(live, Math::max);
+        MemoryStats.allocated(bytes);
+        return segment;
+    }
+
+    void checkAlive() {
+        if (closed) throw closedError();
+    }
+
+    IllegalStateException closedError() {
+        return new IllegalStateException("MemoryScope '" + name + "' is closed: its tensors were freed and cannot be used");
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        // Closed from another thread, it stays on the owner's stack until current() skips it.
+        if (Thread.currentThread() == owner) OPEN.get().remove(this);
+        arena.close();
+        MemoryStats.freed(liveBytes.getAndSet(0));
+    }
+
+    @Override
+    public String toString() {
+        return "MemoryScope[" + name + (closed ? ", closed" : ", live=" + liveBytes.get() + "B, peak=" + peakBytes.get() + "B") + "]";
+    }
+}

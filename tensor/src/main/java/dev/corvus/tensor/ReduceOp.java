@@ -1,0 +1,6 @@
+package dev.corvus.tensor;
+
+/** Reductions along one dimension. */
+public enum ReduceOp {
+    SUM, MEAN, MAX
+}

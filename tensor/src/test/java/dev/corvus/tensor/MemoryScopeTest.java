@@ -1,0 +1,71 @@
+package dev.corvus.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+class MemoryScopeTest {
+    @Test
+    void closingFreesAndCountsBytes() {
+        long before = MemoryStats.liveBytes();
+        MemoryStats.resetPeak();
+        try (MemoryScope scope = MemoryScope.open("outer")) {
+            Tensor.zeros(DType.F32, 1000);
+            assertThat(scope.liveBytes()).isEqualTo(4000);
+            try (MemoryScope inner = MemoryScope.open("inner")) {
+                Tensor t = Tensor.zeros(DType.F16, 100);
+                assertThat(t.scope()).isSameAs(inner);
+                assertThat(inner.liveBytes()).isEqualTo(200);
+                assertThat(MemoryStats.liveBytes() - before).isEqualTo(4200);
+            }
+            assertThat(MemoryStats.liveBytes() - before).isEqualTo(4000);
+            assertThat(MemoryScope.current()).isSameAs(scope);
+            assertThat(MemoryStats.peakBytes() - before).isGreaterThanOrEqualTo(4200);
+            assertThat(scope.peakBytes()).isEqualTo(4000);
+        }
+        assertThat(MemoryStats.liveBytes()).isEqualTo(before);
+    }
+
+    @Test
+    void usingATensorAfterItsScopeClosedIsAClearError() {
+        Tensor t;
+        try (MemoryScope scope = MemoryScope.open("short-lived")) {
+            t = Tensor.ones(4);
+        }
+        assertThatThrownBy(t::toFloatArray).isInstanceOf(IllegalStateException.class).hasMessageContaining("short-lived").hasMessageContaining("closed");
+        Tensor dead = t;
+        try (MemoryScope other = MemoryScope.open()) {
+            assertThatThrownBy(() -> Ops.add(dead, Tensor.ones(4))).isInstanceOf(IllegalStateException.class).hasMessageContaining("short-lived");
+        }
+    }
+
+    @Test
+    void factoriesWithoutAnOpenScopeSayHowToOpenOne() {
+        assertThat(MemoryScope.current()).isNull();
+        assertThatThrownBy(() -> Tensor.zeros(DType.F32, 3)).isInstanceOf(IllegalStateException.class).hasMessageContaining("MemoryScope.open()");
+    }
+
+    @Test
+    void opsWithoutAnOpenScopeAllocateInTheOperandsScope() {
+        try (MemoryScope weights = MemoryScope.detached("weights")) {
+            Tensor w = Tensor.full(weights, 2f, 3);
+            assertThat(MemoryScope.current()).isNull();
+            Tensor y = Ops.scale(w, 3);
+            assertThat(y.scope()).isSameAs(weights);
+            assertThat(y.toFloatArray()).containsExactly(6, 6, 6);
+        }
+    }
+
+    @Test
+    void scopeClosedFromAnotherThreadIsSkipped() throws Exception {
+        MemoryScope outer = MemoryScope.open("outer");
+        MemoryScope inner = MemoryScope.open("inner");
+        Thread t = new Thread(inner::close);
+        t.start();
+        t.join();
+        assertThat(MemoryScope.current()).isSameAs(outer);
+        outer.close();
+        assertThat(MemoryScope.current()).isNull();
+    }
+}
