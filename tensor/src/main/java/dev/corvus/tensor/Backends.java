@@ -52,6 +52,11 @@ public final class Backends {
         return SCALAR;
     }
 
+    /** A specific backend by provider name (benchmarks compare them side by side); an error if it cannot run. */
+    public static Backend named(String name) {
+        return select(name, providers()).backend();
+    }
+
     /** The backend for tensors on {@code device}. */
     public static Backend of(Device device) {
         if (device.equals(Device.CPU)) return cpu();

@@ -31,8 +31,10 @@ public final class FloatFormats {
 
     /** Q8_0 quantized value of x with the inverse scale of its block (round half away from zero). */
     public static byte q8Quantize(float x, float inverseScale) {
-        float v = x * inverseScale;
-        int q = (int) (v < 0 ? -Math.floor(-v + 0.5f) : Math.floor(v + 0.5f));
-        return (byte) Math.max(-127, Math.min(127, q));
+        float v = Math.abs(x * inverseScale);
+        int whole = (int) v;
+        // v - whole is exact; adding 0.5f to v instead would round 0.49999997f up to 1.
+        int q = Math.min(127, whole + (v - whole >= 0.5f ? 1 : 0));
+        return (byte) (x < 0 ? -q : q);
     }
 }

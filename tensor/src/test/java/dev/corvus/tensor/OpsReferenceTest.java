@@ -200,6 +200,11 @@ class OpsReferenceTest {
         for (int i = 0; i < 32; i++) assertThat(back[i]).isCloseTo(w[i], within(d0 * 0.5f + 1e-6f));
         assertThat(back[20]).isZero();
         assertThat(Ops.quantize(Tensor.zeros(DType.F32, 32)).toFloatArray()).containsOnly(0f);
+        // Round half away from zero, like C's roundf.
+        assertThat(FloatFormats.q8Quantize(0.49999997f, 1)).isEqualTo((byte) 0);
+        assertThat(FloatFormats.q8Quantize(2.5f, 1)).isEqualTo((byte) 3);
+        assertThat(FloatFormats.q8Quantize(-2.5f, 1)).isEqualTo((byte) -3);
+        assertThat(FloatFormats.q8Quantize(-127.4f, 1)).isEqualTo((byte) -127);
         assertThatThrownBy(() -> Tensor.zeros(DType.F32, 3, 30).to(DType.Q8_0)).hasMessageContaining("multiple of 32");
         assertThatThrownBy(() -> Tensor.ofInts(new int[] {1}, 1).to(DType.F32)).hasMessageContaining("I32");
     }
