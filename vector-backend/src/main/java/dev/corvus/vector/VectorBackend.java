@@ -37,9 +37,37 @@ final class VectorBackend implements Backend {
         Conversions.copy(src, dst);
     }
 
+    /** Below this many flops per batch entry, batches are spread over the pool instead of each GEMM. */
+    private static final long SMALL_GEMM_FLOPS = 1L << 22;
+
     @Override
     public void matmul(Tensor a, Tensor b, Tensor out) {
-        throw new UnsupportedOperationException("matmul is wired to Gemm");
+        int batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+        if (a.dtype() != DType.F32 || !out.isContiguous() || out.dtype() != DType.F32) {
+            throw new IllegalArgumentException("matmul: expected F32 a and a contiguous F32 out, got " + a + " and " + out);
+        }
+        boolean weights = b.dtype() != DType.F32;
+        if (weights && (b.stride(1) != 1 || (n > 1 && b.stride(2) != k))) {
+            throw new IllegalArgumentException("matmul: a " + b.dtype() + " operand must be a transposed row-major [N, K] weight, got " + b);
+        }
+        long[] sa = a.strides(), sb = b.strides();
+        MemorySegment as = a.segment(), bs = b.segment(), cs = out.segment();
+        Parallel.RangeBody body = (start, end) -> {
+            for (int i = start; i < end; i++) {
+                long aOff = 4 * (a.offset() + i * sa[0]);
+                long cOff = out.byteOffset() + 4L * i * m * n;
+                if (weights) {
+                    long wOff = b.dtype().byteSize(b.offset() + i * sb[0]);
+                    Gemm.gemmWeights(m, n, k, as, aOff, sa[1], sa[2], b.dtype(), bs, wOff, cs, cOff, n);
+                } else {
+                    Gemm.sgemm(m, n, k, as, aOff, sa[1], sa[2], bs, 4 * (b.offset() + i * sb[0]), sb[1], sb[2], cs, cOff, n);
+                }
+            }
+        };
+        // Many small products (attention heads): one per task. Few large ones: each GEMM splits itself.
+        boolean spreadBatches = batch > 1 && (batch >= 4 * Parallel.parallelism() || 2L * m * n * k < SMALL_GEMM_FLOPS);
+        if (spreadBatches) Parallel.forRange(batch, 1, body);
+        else body.run(0, batch);
     }
 
     @Override

@@ -1,0 +1,721 @@
+package dev.corvus.vector;
+
+import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Parallel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Single-precision matrix multiplication on the Vector API.
+ *
+ * <p>Large products follow the GotoBLAS/BLIS scheme: B is packed into {@code NR}-wide column
+ * panels and A into {@code MR}-tall row panels, both in per-thread heap buffers, so the
+ * micro-kernel streams unit-stride arrays whatever the caller's strides or weight dtype are, and
+ * keeps an {@code MR x NR} tile of C in registers for a whole {@code KC}-deep slice. Products with
+ * one to a few rows of A (token-by-token decoding) are memory bound on the weights instead: they
+ * skip packing and take dot products straight from the weight memory.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final int L = SPECIES.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+
+    /** Half-width lanes matching SPECIES lane for lane: loads of F16/BF16 that widen to SPECIES. */
+    private static final VectorSpecies<Short> SHORTS =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(L * Short.SIZE));
+    private static final VectorSpecies<Integer> INTS =
+            VectorSpecies.of(int.class, VectorShape.forBitSize(L * Integer.SIZE));
+    /**
+     * Int8 lanes for Q8_0. Byte vectors are at least 64 bits, so with 128-bit floats one load
+     * feeds two float vectors ({@code Q8_PARTS}).
+     */
+    private static final VectorSpecies<Byte> BYTES =
+            VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * Byte.SIZE)));
+    private static final int Q8_PARTS = BYTES.length() / L;
+    private static final int Q8_BLOCK = 32;
+    private static final int Q8_BLOCK_BYTES = 34;
+
+    /*
+     * Register tile. Each step of the micro-kernel loads NR / L vectors of B, broadcasts MR values
+     * of A and issues MR * NR / L FMAs into accumulators that never leave registers. With 32
+     * vector registers (AVX-512, NEON, SVE) 12 x 2 vectors uses 24 accumulators + 2 B + 1
+     * broadcast; with AVX2's 16, a 6 x 2 tile is the largest C2 compiles without spilling (12 x 2
+     * spilled and ran at 60% of 6 x 2 there, measured with -XX:UseAVX=2). Two vectors wide rather than three: tall tiles
+     * amortize the B loads over more rows, and 12 x 2 beat 8 x 3 by about 10% when measured.
+     */
+    private static final boolean WIDE_REGISTER_FILE =
+            SPECIES.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch"));
+    static final int MR = WIDE_REGISTER_FILE ? 12 : 6;
+    static final int NR = 2 * L;
+
+    /*
+     * Cache blocking. An MR x KC panel of A (12 KiB) stays in L1 while the KC x NC block of B
+     * (1 MiB at KC = 256, NC = 1024) streams from L2 under it; the MC x KC block of A is packed
+     * once per KC x NC block of B. KC is also the depth of one pass over C, so it must be deep
+     * enough to amortize loading and storing the C tile: 256 beat 192 and matched 384 and 512,
+     * which no longer leave A and B room in L1 and L2.
+     */
+    static final int KC = 256;
+    static final int MC = 16 * MR;
+    static final int NC = 1024;
+
+    /** Below this many flops a product runs on the calling thread: forking would cost more. */
+    private static final long PARALLEL_FLOPS = 1L << 21;
+    /**
+     * gemmWeights with at most this many rows of A reads the weights directly (see gemv).
+     * Packing n x k weights costs as much as a product with about 16 rows (measured at
+     * n = k = 4096: at m = 8 the direct path took 4.3 ms in F32 and 5.1 in Q8_0, the packed
+     * one 10.4 and 8.2; at m = 16 Q8_0 broke even).
+     */
+    static final int GEMV_MAX_ROWS = 16;
+    /** Weights decoded at a time on the GEMV path: 4 KiB of floats, well inside L1. */
+    private static final int GEMV_CHUNK = 1024;
+
+    // ---------------------------------------------------------------------------------------
+    // Entry points
+
+    /**
+     * C[i, j] = sum_p A[i, p] * B[p, j] for i < m, j < n, p < k. A element (i,p) is at
+     * aOffset + 4*(i*aRowStride + p*aColStride); B element (p,j) at bOffset + 4*(p*bRowStride +
+     * j*bColStride); C element (i,j) at cOffset + 4*(i*ldc + j). Offsets are in bytes, strides in
+     * elements; strides may be 0 (broadcast) or describe transposed layouts. C is overwritten.
+     */
+    public static void sgemm(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            MemorySegment b, long bOffset, long bRowStride, long bColStride,
+            MemorySegment c, long cOffset, long ldc) {
+        checkSizes(m, n, k);
+        checkMatrix("A", a, aOffset, m, k, aRowStride, aColStride);
+        checkMatrix("B", b, bOffset, k, n, bRowStride, bColStride);
+        checkOutput(c, cOffset, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            zero(c, cOffset, m, n, ldc);
+            return;
+        }
+        if (m == 1 && bColStride == 1) {
+            rowTimesMatrix(n, k, a, aOffset, aColStride, b, bOffset, bRowStride, c, cOffset);
+            return;
+        }
+        if (m == 1 && bRowStride == 1) {
+            // Columns of B are contiguous: each output is a dot product, as for a weight matrix.
+            float[] x = copyRows(1, k, a, aOffset, aRowStride, aColStride);
+            gemv(1, n, k, x, DType.F32, b, bOffset, 4 * bColStride, c, cOffset, ldc);
+            return;
+        }
+        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
+                BSource.matrix(b, bOffset, bRowStride, bColStride), c, cOffset, ldc);
+    }
+
+    /**
+     * C[i, j] = sum_p A[i, p] * W[j, p] (C = A Wᵀ, the linear-layer layout). W has n rows of k
+     * values in dtype {@code w}; row j starts at wOffset + j * w.byteSize(k). A is F32 with
+     * strides as in {@link #sgemm}; C as there. For Q8_0, k must be a multiple of 32.
+     */
+    public static void gemmWeights(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc) {
+        checkSizes(m, n, k);
+        if (w != DType.F32 && w != DType.F16 && w != DType.BF16 && w != DType.Q8_0) {
+            throw new IllegalArgumentException("unsupported weight dtype " + w);
+        }
+        if (k % w.blockSize() != 0) {
+            throw new IllegalArgumentException(w + " weights need k to be a multiple of "
+                    + w.blockSize() + ", got " + k);
+        }
+        checkMatrix("A", a, aOffset, m, k, aRowStride, aColStride);
+        long rowBytes = w.byteSize(k);
+        long weightBytes;
+        try {
+            weightBytes = Math.multiplyExact(n, rowBytes);
+        } catch (ArithmeticException e) {
+            weightBytes = Long.MAX_VALUE;
+        }
+        checkRange("W", weights, wOffset, weightBytes);
+        checkOutput(c, cOffset, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            zero(c, cOffset, m, n, ldc);
+            return;
+        }
+        if (m <= GEMV_MAX_ROWS) {
+            float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
+            gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            return;
+        }
+        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
+                BSource.weights(weights, wOffset, w, rowBytes), c, cOffset, ldc);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Packed path
+
+    /**
+     * Where the k x n operand B comes from: an F32 matrix with element strides ({@code dtype ==
+     * null}), or the rows of a weight matrix (B[p, j] = W[j, p]) in {@code dtype}.
+     */
+    private record BSource(MemorySegment seg, long offset, long rowStride, long colStride,
+            DType dtype, long weightRowBytes) {
+        static BSource matrix(MemorySegment seg, long offset, long rowStride, long colStride) {
+            return new BSource(seg, offset, rowStride, colStride, null, 0);
+        }
+
+        static BSource weights(MemorySegment seg, long offset, DType dtype, long rowBytes) {
+            return new BSource(seg, offset, 0, 0, dtype, rowBytes);
+        }
+    }
+
+    /** Per-thread packing buffers, grown on demand and reused across calls. */
+    private static final class Buffers {
+        float[] a = new float[0];
+        float[] b = new float[0];
+        float[] run = new float[KC];
+        final float[] tile = new float[MR * NR];
+
+        float[] a(int size) {
+            return a.length >= size ? a : (a = new float[size]);
+        }
+
+        float[] b(int size) {
+            return b.length >= size ? b : (b = new float[size]);
+        }
+
+        float[] run(int size) {
+            return run.length >= size ? run : (run = new float[size]);
+        }
+    }
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+    private static void gemmPacked(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            BSource b, MemorySegment c, long cOffset, long ldc) {
+        // One task per thread, each owning a rectangle of C: splitting columns first keeps every
+        // task's B block private, and rows are split only when there are too few column panels.
+        int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : Parallel.parallelism();
+        int rowPanels = ceilDiv(m, MR);
+        int colPanels = ceilDiv(n, NR);
+        int colParts = Math.min(threads, colPanels);
+        int rowParts = Math.max(1, Math.min(threads / colParts, rowPanels));
+        Parallel.forRange(rowParts * colParts, 1, (start, end) -> {
+            Buffers buffers = BUFFERS.get();
+            for (int t = start; t < end; t++) {
+                int rp = t / colParts;
+                int cp = t % colParts;
+                int i0 = split(rowPanels, rowParts, rp) * MR;
+                int i1 = Math.min(m, split(rowPanels, rowParts, rp + 1) * MR);
+                int j0 = split(colPanels, colParts, cp) * NR;
+                int j1 = Math.min(n, split(colPanels, colParts, cp + 1) * NR);
+                gemmBlock(i0, i1, j0, j1, k, a, aOffset, aRowStride, aColStride, b,
+                        c, cOffset, ldc, buffers);
+            }
+        });
+    }
+
+    /** GotoBLAS loop nest over C[i0:i1, j0:j1]. */
+    private static void gemmBlock(int i0, int i1, int j0, int j1, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            BSource b, MemorySegment c, long cOffset, long ldc, Buffers buffers) {
+        // Even block sizes: k = 300 as 2 x 150 rather than 256 + 44 keeps every pass deep enough.
+        // Depths stay multiples of 32 so that Q8_0 blocks are never split.
+        int kc = roundUp(ceilDiv(k, ceilDiv(k, KC)), Q8_BLOCK);
+        int mc = roundUp(ceilDiv(i1 - i0, ceilDiv(i1 - i0, MC)), MR);
+        int ncMax = Math.min(NC, roundUp(j1 - j0, NR));
+        float[] packedA = buffers.a(mc * kc);
+        float[] packedB = buffers.b(ncMax * kc);
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc);
+            for (int pc = 0; pc < k; pc += kc) {
+                int kd = Math.min(kc, k - pc);
+                boolean accumulate = pc > 0;
+                packB(b, pc, kd, jc, nc, packedB, buffers);
+                for (int ic = i0; ic < i1; ic += mc) {
+                    int md = Math.min(mc, i1 - ic);
+                    packA(a, aOffset, aRowStride, aColStride, ic, md, pc, kd, packedA);
+                    // Row panels outermost: the A panel stays in L1, the B block streams from L2,
+                    // and each C row is walked left to right, which the hardware prefetcher
+                    // follows (column-panel order touched MR new rows per tile and spent a quarter
+                    // of the time waiting on C).
+                    for (int ir = 0; ir < md; ir += MR) {
+                        int rows = Math.min(MR, md - ir);
+                        for (int jr = 0; jr < nc; jr += NR) {
+                            int cols = Math.min(NR, nc - jr);
+                            long cTile = cOffset + 4 * ((ic + ir) * ldc + jc + jr);
+                            microKernel(packedA, ir * kd, packedB, jr * kd, kd, buffers.tile,
+                                    c, cTile, 4 * ldc, rows, cols, accumulate);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs A[i0:i0+rows, p0:p0+depth] as MR-row panels, each stored p-major ({@code MR} values
+     * of one column of A after another); rows past the end are zero so the kernel needs no row
+     * tail.
+     */
+    private static void packA(MemorySegment a, long offset, long rowStride, long colStride,
+            int i0, int rows, int p0, int depth, float[] dst) {
+        for (int ir = 0; ir < rows; ir += MR) {
+            int base = ir * depth;
+            int panelRows = Math.min(MR, rows - ir);
+            for (int ii = 0; ii < panelRows; ii++) {
+                // Walk along the row: with the usual row-major A these reads are contiguous.
+                long src = offset + 4 * ((i0 + ir + ii) * rowStride + p0 * colStride);
+                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+                    dst[d] = a.get(FLOAT, src + 4 * p * colStride);
+                }
+            }
+            for (int ii = panelRows; ii < MR; ii++) {
+                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+                    dst[d] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs B[p0:p0+depth, j0:j0+cols] as NR-column panels, each stored p-major, zero-padded to
+     * whole panels. Weight rows are converted to float here, once per KC x NC block of a task,
+     * so the same kernel serves every dtype.
+     */
+    private static void packB(BSource b, int p0, int depth, int j0, int cols, float[] dst, Buffers buffers) {
+        if (b.dtype == null && b.colStride == 1) {
+            packRowMajorB(b, p0, depth, j0, cols, dst);
+            return;
+        }
+        // Otherwise columns of B are runs along p (weight rows, transposed B) or scattered:
+        // convert one column at a time into a contiguous run, then spread it over its panel.
+        float[] run = buffers.run(depth);
+        for (int jr = 0; jr < cols; jr += NR) {
+            int base = jr * depth;
+            int panelCols = Math.min(NR, cols - jr);
+            for (int jj = 0; jj < NR; jj++) {
+                if (jj < panelCols) {
+                    readColumn(b, j0 + jr + jj, p0, depth, run);
+                } else {
+                    java.util.Arrays.fill(run, 0, depth, 0f);
+                }
+                for (int p = 0, d = base + jj; p < depth; p++, d += NR) {
+                    dst[d] = run[p];
+                }
+            }
+        }
+    }
+
+    /** Row-major F32 B: each panel row is NR contiguous floats, copied as whole vectors. */
+    private static void packRowMajorB(BSource b, int p0, int depth, int j0, int cols, float[] dst) {
+        MemorySegment seg = b.seg;
+        for (int jr = 0; jr < cols; jr += NR) {
+            int base = jr * depth;
+            int panelCols = Math.min(NR, cols - jr);
+            long src = b.offset + 4 * (p0 * b.rowStride + j0 + jr);
+            long rowBytes = 4 * b.rowStride;
+            if (panelCols == NR) {
+                for (int p = 0; p < depth; p++, src += rowBytes) {
+                    for (int v = 0; v < NR; v += L) {
+                        FloatVector.fromMemorySegment(SPECIES, seg, src + 4L * v, LE)
+                                .intoArray(dst, base + p * NR + v);
+                    }
+                }
+            } else {
+                for (int p = 0; p < depth; p++, src += rowBytes) {
+                    for (int v = 0; v < NR; v += L) {
+                        VectorMask<Float> inside = SPECIES.indexInRange(v, panelCols);
+                        FloatVector.fromMemorySegment(SPECIES, seg, src + 4L * v, LE, inside)
+                                .intoArray(dst, base + p * NR + v);
+                    }
+                }
+            }
+        }
+    }
+
+    /** B[p0:p0+depth, j] as floats. */
+    private static void readColumn(BSource b, int j, int p0, int depth, float[] run) {
+        if (b.dtype != null) {
+            long row = b.offset + j * b.weightRowBytes;
+            decodeRun(b.dtype, b.seg, row, p0, depth, run);
+        } else {
+            long src = b.offset + 4 * (p0 * b.rowStride + j * b.colStride);
+            for (int p = 0; p < depth; p++) {
+                run[p] = b.seg.get(FLOAT, src + 4 * p * b.rowStride);
+            }
+        }
+    }
+
+    /**
+     * Converts {@code count} values of a weight row, starting at element {@code p0}, into floats.
+     * For Q8_0, p0 and count are multiples of 32. One small method per dtype, so that each is
+     * compiled with its own profile: a single method covering all of them grew past C2's
+     * inlining budget once several dtypes had run, and its boxed vectors ran over 10x slower.
+     */
+    private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst) {
+        switch (dtype) {
+            case F32 -> decodeF32(w, row + 4L * p0, count, dst);
+            case BF16 -> decodeBF16(w, row + 2L * p0, count, dst);
+            case F16 -> decodeF16(w, row + 2L * p0, count, dst);
+            case Q8_0 -> decodeQ8(w, row + (long) (p0 / Q8_BLOCK) * Q8_BLOCK_BYTES, count, dst);
+            default -> throw new AssertionError(dtype);
+        }
+    }
+
+    private static void decodeF32(MemorySegment w, long src, int count, float[] dst) {
+        int p = 0;
+        for (; p <= count - L; p += L) f32(w, src + 4L * p).intoArray(dst, p);
+        for (; p < count; p++) dst[p] = w.get(FLOAT, src + 4L * p);
+    }
+
+    private static void decodeBF16(MemorySegment w, long src, int count, float[] dst) {
+        int p = 0;
+        for (; p <= count - L; p += L) bf16(w, src + 2L * p).intoArray(dst, p);
+        for (; p < count; p++) dst[p] = Float.intBitsToFloat(w.get(SHORT, src + 2L * p) << 16);
+    }
+
+    /**
+     * JDK 25's Vector API has no lane-wise half-to-float conversion, but C2 auto-vectorizes this
+     * loop into vcvtph2ps: 3x faster than emulating the conversion with integer lane operations
+     * (measured), and exact by definition.
+     */
+    private static void decodeF16(MemorySegment w, long src, int count, float[] dst) {
+        for (int p = 0; p < count; p++) dst[p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
+    }
+
+    private static void decodeQ8(MemorySegment w, long block, int count, float[] dst) {
+        for (int p = 0; p < count; p += Q8_BLOCK, block += Q8_BLOCK_BYTES) {
+            FloatVector scale = FloatVector.broadcast(SPECIES, Float.float16ToFloat(w.get(SHORT, block)));
+            for (int q = 0; q < Q8_BLOCK; q += BYTES.length()) {
+                for (int part = 0; part < Q8_PARTS; part++) {
+                    q8(w, block + 2 + q, part).mul(scale).intoArray(dst, p + q + part * L);
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Micro-kernels
+
+    /**
+     * C[0:rows, 0:cols] (+)= A panel · B panel. The kernels only compute: they leave the tile in
+     * {@code tile} (MR x NR, row-major, L1-resident), and one generic loop merges it into C. That
+     * keeps the kernels free of calls (C2 boxes vectors passed to a method it fails to inline,
+     * and inlining budgets run out in a method this size; a kernel storing through a helper ran
+     * at 4 GFLOP/s). The merge, mostly the C traffic itself, is about 8% of the time at 2048^3.
+     */
+    private static void microKernel(float[] a, int ai, float[] b, int bi, int depth, float[] tile,
+            MemorySegment c, long cOffset, long ldcBytes, int rows, int cols, boolean accumulate) {
+        if (MR == 12) {
+            kernel12x2(a, ai, b, bi, depth, tile);
+        } else {
+            kernel6x2(a, ai, b, bi, depth, tile);
+        }
+        long row = cOffset;
+        for (int r = 0; r < rows; r++, row += ldcBytes) {
+            for (int v = 0; v < NR; v += L) {
+                long at = row + 4L * v;
+                FloatVector sum = FloatVector.fromArray(SPECIES, tile, r * NR + v);
+                if (cols >= v + L) {
+                    if (accumulate) sum = sum.add(FloatVector.fromMemorySegment(SPECIES, c, at, LE));
+                    sum.intoMemorySegment(c, at, LE);
+                } else if (cols > v) {
+                    VectorMask<Float> inside = SPECIES.indexInRange(v, cols);
+                    if (accumulate) sum = sum.add(FloatVector.fromMemorySegment(SPECIES, c, at, LE, inside));
+                    sum.intoMemorySegment(c, at, LE, inside);
+                }
+            }
+        }
+    }
+
+    /** 12 x 2L tile for 32-register machines: 24 accumulators, 2 B, 1 broadcast. */
+    private static void kernel12x2(float[] a, int ai, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00;
+        FloatVector cb0 = c00, cb1 = c00;
+        for (int p = 0; p < depth; p++, ai += 12, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, a[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, a[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, a[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, a[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, a[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, a[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(SPECIES, a[ai + 6]);
+            c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(SPECIES, a[ai + 7]);
+            c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
+            x = FloatVector.broadcast(SPECIES, a[ai + 8]);
+            c80 = x.fma(b0, c80); c81 = x.fma(b1, c81);
+            x = FloatVector.broadcast(SPECIES, a[ai + 9]);
+            c90 = x.fma(b0, c90); c91 = x.fma(b1, c91);
+            x = FloatVector.broadcast(SPECIES, a[ai + 10]);
+            ca0 = x.fma(b0, ca0); ca1 = x.fma(b1, ca1);
+            x = FloatVector.broadcast(SPECIES, a[ai + 11]);
+            cb0 = x.fma(b0, cb0); cb1 = x.fma(b1, cb1);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+        c60.intoArray(tile, 6 * NR);      c61.intoArray(tile, 6 * NR + L);
+        c70.intoArray(tile, 7 * NR);      c71.intoArray(tile, 7 * NR + L);
+        c80.intoArray(tile, 8 * NR);      c81.intoArray(tile, 8 * NR + L);
+        c90.intoArray(tile, 9 * NR);      c91.intoArray(tile, 9 * NR + L);
+        ca0.intoArray(tile, 10 * NR);     ca1.intoArray(tile, 10 * NR + L);
+        cb0.intoArray(tile, 11 * NR);     cb1.intoArray(tile, 11 * NR + L);
+    }
+
+    /** 6 x 2L tile for 16-register machines (AVX2): 12 accumulators, 2 B, 1 broadcast. */
+    private static void kernel6x2(float[] a, int ai, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00;
+        for (int p = 0; p < depth; p++, ai += 6, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, a[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, a[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, a[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, a[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, a[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, a[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Memory-bound paths for one to a few rows of A
+
+    /**
+     * C[i, j] = dot(W[j, :], x[i, :]) for i < m, with the rows of x contiguous in a heap array.
+     * Each thread takes a range of weight rows, and each weight row is read from memory once.
+     *
+     * <p>F32 rows are dotted straight from the weight memory (and re-read from L1 for the other
+     * rows of x). Other dtypes are widened once per row, in L1-sized chunks, by the same decoder
+     * that packs B, into a float buffer that every row of x is dotted with. Staging costs an L1
+     * round trip but measured faster than fusing the decode into a four-accumulator dot loop:
+     * C2 gives up inlining the decode after a couple of copies there, and boxes the vectors.
+     */
+    private static void gemv(int m, int n, int k, float[] x, DType dtype,
+            MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
+        int grain = Math.max(1, (int) (PARALLEL_FLOPS / (2L * m * k)));
+        boolean staged = dtype != DType.F32;
+        Parallel.forRange(n, grain, (j0, j1) -> {
+            float[] decoded = staged ? BUFFERS.get().run(Math.min(k, GEMV_CHUNK)) : null;
+            float[] sums = new float[m];
+            for (int j = j0; j < j1; j++) {
+                long row = wOffset + j * rowBytes;
+                if (staged) {
+                    java.util.Arrays.fill(sums, 0f);
+                    for (int p0 = 0; p0 < k; p0 += GEMV_CHUNK) {
+                        int count = Math.min(GEMV_CHUNK, k - p0);
+                        decodeRun(dtype, w, row, p0, count, decoded);
+                        for (int i = 0; i < m; i++) sums[i] += dot(decoded, x, i * k + p0, count);
+                    }
+                } else {
+                    for (int i = 0; i < m; i++) sums[i] = dotF32(w, row, x, i * k, k);
+                }
+                for (int i = 0; i < m; i++) c.set(FLOAT, cOffset + 4 * (i * ldc + j), sums[i]);
+            }
+        });
+    }
+
+    // Four independent accumulators hide the FMA latency; one would serialize on it.
+
+    private static float dotF32(MemorySegment w, long row, float[] x, int xi, int k) {
+        FloatVector s0 = FloatVector.zero(SPECIES), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (; p <= k - 4 * L; p += 4 * L) {
+            long at = row + 4L * p;
+            s0 = f32(w, at).fma(FloatVector.fromArray(SPECIES, x, xi + p), s0);
+            s1 = f32(w, at + 4L * L).fma(FloatVector.fromArray(SPECIES, x, xi + p + L), s1);
+            s2 = f32(w, at + 8L * L).fma(FloatVector.fromArray(SPECIES, x, xi + p + 2 * L), s2);
+            s3 = f32(w, at + 12L * L).fma(FloatVector.fromArray(SPECIES, x, xi + p + 3 * L), s3);
+        }
+        for (; p <= k - L; p += L) {
+            s0 = f32(w, row + 4L * p).fma(FloatVector.fromArray(SPECIES, x, xi + p), s0);
+        }
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) sum += w.get(FLOAT, row + 4L * p) * x[xi + p];
+        return sum;
+    }
+
+    /** dot(w[0:count], x[xi:xi+count]) over heap arrays. */
+    private static float dot(float[] w, float[] x, int xi, int count) {
+        FloatVector s0 = FloatVector.zero(SPECIES), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (; p <= count - 4 * L; p += 4 * L) {
+            s0 = FloatVector.fromArray(SPECIES, w, p).fma(FloatVector.fromArray(SPECIES, x, xi + p), s0);
+            s1 = FloatVector.fromArray(SPECIES, w, p + L).fma(FloatVector.fromArray(SPECIES, x, xi + p + L), s1);
+            s2 = FloatVector.fromArray(SPECIES, w, p + 2 * L).fma(FloatVector.fromArray(SPECIES, x, xi + p + 2 * L), s2);
+            s3 = FloatVector.fromArray(SPECIES, w, p + 3 * L).fma(FloatVector.fromArray(SPECIES, x, xi + p + 3 * L), s3);
+        }
+        for (; p <= count - L; p += L) {
+            s0 = FloatVector.fromArray(SPECIES, w, p).fma(FloatVector.fromArray(SPECIES, x, xi + p), s0);
+        }
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; p < count; p++) sum += w[p] * x[xi + p];
+        return sum;
+    }
+
+    /**
+     * One row of A times a row-major B: C[0, :] = sum_p A[0, p] * B[p, :], accumulated along
+     * the rows of B so every read of B is a contiguous vector. Threads split the columns.
+     */
+    private static void rowTimesMatrix(int n, int k, MemorySegment a, long aOffset, long aColStride,
+            MemorySegment b, long bOffset, long bRowStride, MemorySegment c, long cOffset) {
+        float[] x = copyRows(1, k, a, aOffset, 0, aColStride);
+        int grain = Math.max(NR, (int) (PARALLEL_FLOPS / (2L * k)));
+        Parallel.forRange(ceilDiv(n, L), ceilDiv(grain, L), (v0, v1) -> {
+            // Column strips that fit L1 with room to spare, so the sums never leave it.
+            int strip = 2048;
+            float[] sums = new float[Math.min(strip, (v1 - v0) * L)];
+            for (int j0 = v0 * L; j0 < Math.min(n, v1 * L); j0 += strip) {
+                int cols = Math.min(strip, Math.min(n, v1 * L) - j0);
+                java.util.Arrays.fill(sums, 0f);
+                long rowStart = bOffset + 4L * j0;
+                for (int p = 0; p < k; p++, rowStart += 4 * bRowStride) {
+                    FloatVector xp = FloatVector.broadcast(SPECIES, x[p]);
+                    int j = 0;
+                    for (; j <= cols - L; j += L) {
+                        FloatVector s = FloatVector.fromArray(SPECIES, sums, j);
+                        f32(b, rowStart + 4L * j).fma(xp, s).intoArray(sums, j);
+                    }
+                    for (; j < cols; j++) sums[j] += x[p] * b.get(FLOAT, rowStart + 4L * j);
+                }
+                MemorySegment.copy(sums, 0, c, FLOAT, cOffset + 4L * j0, cols);
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Loads that widen one vector of weights to SPECIES
+
+    private static FloatVector f32(MemorySegment w, long offset) {
+        return FloatVector.fromMemorySegment(SPECIES, w, offset, LE);
+    }
+
+    /** bfloat16 is the high half of a float: widen to int and shift into place. */
+    private static FloatVector bf16(MemorySegment w, long offset) {
+        ShortVector h = ShortVector.fromMemorySegment(SHORTS, w, offset, LE);
+        return ((IntVector) h.convertShape(VectorOperators.S2I, INTS, 0))
+                .lanewise(VectorOperators.LSHL, 16)
+                .reinterpretAsFloats();
+    }
+
+    /** Part {@code part} of the int8 lanes at {@code offset}, as floats (B2F sign-extends). */
+    private static FloatVector q8(MemorySegment w, long offset, int part) {
+        return (FloatVector) ByteVector.fromMemorySegment(BYTES, w, offset, LE)
+                .convertShape(VectorOperators.B2F, SPECIES, part);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Argument checks (once per call) and small helpers
+
+    private static void checkSizes(int m, int n, int k) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException("negative size: m=" + m + ", n=" + n + ", k=" + k);
+        }
+    }
+
+    /** The element furthest from the origin of a rows x cols matrix must lie inside the segment. */
+    private static void checkMatrix(String name, MemorySegment seg, long offset, int rows, int cols,
+            long rowStride, long colStride) {
+        if (rowStride < 0 || colStride < 0) {
+            throw new IllegalArgumentException(name + " strides must be non-negative, got "
+                    + rowStride + ", " + colStride);
+        }
+        long bytes = 0;
+        if (rows > 0 && cols > 0) {
+            try {
+                long last = Math.addExact(Math.multiplyExact(rows - 1L, rowStride),
+                        Math.multiplyExact(cols - 1L, colStride));
+                bytes = Math.multiplyExact(Math.addExact(last, 1), 4L);
+            } catch (ArithmeticException e) {
+                bytes = Long.MAX_VALUE;
+            }
+        }
+        checkRange(name, seg, offset, bytes);
+    }
+
+    private static void checkOutput(MemorySegment c, long offset, int m, int n, long ldc) {
+        if (m > 1 && ldc < n) {
+            throw new IllegalArgumentException("ldc must be at least n (" + n + "), got " + ldc);
+        }
+        checkMatrix("C", c, offset, m, n, ldc, 1);
+        if (c.isReadOnly()) throw new IllegalArgumentException("C is read-only");
+    }
+
+    private static void checkRange(String name, MemorySegment seg, long offset, long bytes) {
+        if (offset < 0 || bytes > seg.byteSize() - offset) {
+            throw new IllegalArgumentException(name + " needs " + (bytes == Long.MAX_VALUE ? "more than 2^63" : bytes)
+                    + " bytes from offset " + offset + " but the segment holds " + seg.byteSize());
+        }
+    }
+
+    /** Rows of A gathered into one contiguous array: a strided A is read once, not once per row of W. */
+    private static float[] copyRows(int m, int k, MemorySegment a, long offset, long rowStride, long colStride) {
+        float[] x = new float[m * k];
+        for (int i = 0; i < m; i++) {
+            long src = offset + 4 * i * rowStride;
+            if (colStride == 1) {
+                MemorySegment.copy(a, FLOAT, src, x, i * k, k);
+            } else {
+                for (int p = 0; p < k; p++) x[i * k + p] = a.get(FLOAT, src + 4 * p * colStride);
+            }
+        }
+        return x;
+    }
+
+    private static void zero(MemorySegment c, long offset, int m, int n, long ldc) {
+        for (int i = 0; i < m; i++) c.asSlice(offset + 4 * i * ldc, 4L * n).fill((byte) 0);
+    }
+
+    /** Start, in panels, of part {@code part} of {@code panels} split into {@code parts}. */
+    private static int split(int panels, int parts, int part) {
+        return (int) ((long) panels * part / parts);
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    private static int roundUp(int a, int multiple) {
+        return ceilDiv(a, multiple) * multiple;
+    }
+}
