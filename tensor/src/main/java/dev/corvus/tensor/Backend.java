@@ -15,6 +15,11 @@ public interface Backend {
     /** One line saying what this backend runs on, for logs and {@code corvus info}. */
     String description();
 
+    /** Heap-array tile kernels for fused algorithms (flash attention); the scalar ones by default. */
+    default TileKernels tiles() {
+        return ScalarTileKernels.INSTANCE;
+    }
+
     /**
      * dst = src, element for element; same shape, any strides on both sides. Converts between F32,
      * F16 and BF16; I32 copies only to I32. Q8_0 (both contiguous) quantizes from F32 and

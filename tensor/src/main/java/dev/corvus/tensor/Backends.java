@@ -47,6 +47,11 @@ public final class Backends {
         return Holder.CPU;
     }
 
+    /** The scalar reference tile kernels (the oracle for tests of other TileKernels). */
+    public static TileKernels scalarTiles() {
+        return ScalarTileKernels.INSTANCE;
+    }
+
     /** The scalar reference backend (the oracle for tests). */
     public static Backend scalar() {
         return SCALAR;
