@@ -13,7 +13,9 @@ import java.time.Duration;
  * and later calls fail fast with an error naming it, instead of hanging.
  *
  * <p>Every rank counts the bytes it sends, per {@link OpKind} ({@link #stats()}), so tests can
- * check communication-volume formulas exactly.
+ * check communication-volume formulas exactly. Only bytes that leave the rank for another rank
+ * count (its own slab of a collective, or a send to itself, is free); {@link InJvmCommunicator}
+ * documents the formula per operation.
  */
 public interface Communicator extends AutoCloseable {
     /** This rank's index in [0, size()). */
@@ -64,7 +66,7 @@ public interface Communicator extends AutoCloseable {
     /**
      * The sub-group of the given ranks (numbered in this group), in that order; its rank i is
      * {@code ranks[i]} here. Every listed rank must call this with the same list; its traffic is
-     * counted in this rank's stats too.
+     * counted in this rank's stats too. A rank not in the list gets an IllegalArgumentException.
      */
     Communicator subGroup(int... ranks);
 

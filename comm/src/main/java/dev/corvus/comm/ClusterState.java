@@ -1,0 +1,64 @@
+package dev.corvus.comm;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * What the ranks of one in-JVM cluster share: the first failure, which ranks have closed, and the
+ * mailboxes of every group (the root group and each sub-group), by group id.
+ */
+final class ClusterState {
+    /** The first rank that failed (or -1 when the whole cluster was cancelled), and why. */
+    record Failure(int rank, Throwable cause) {
+        String message() {
+            String m = cause.getMessage();
+            String why = m == null ? cause.getClass().getName() : m;
+            return rank < 0 ? "the cluster was cancelled: " + why : "rank " + rank + " failed: " + why;
+        }
+    }
+
+    final int size;
+    final Duration timeout;
+    private final AtomicReference<Failure> failure = new AtomicReference<>();
+    private final AtomicIntegerArray closed;
+    private final ConcurrentHashMap<String, Mailbox> groups = new ConcurrentHashMap<>();
+
+    ClusterState(int size, Duration timeout) {
+        if (size < 1) throw new IllegalArgumentException("cluster size must be at least 1, got " + size);
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+        }
+        this.size = size;
+        this.timeout = timeout;
+        this.closed = new AtomicIntegerArray(size);
+    }
+
+    /** Records a failure; only the first one sticks. Returns whether this one was the first. */
+    boolean fail(int rank, Throwable cause) {
+        return failure.compareAndSet(null, new Failure(rank, cause));
+    }
+
+    Failure failure() {
+        return failure.get();
+    }
+
+    void markClosed(int rootRank) {
+        closed.set(rootRank, 1);
+    }
+
+    boolean isClosed(int rootRank) {
+        return closed.get(rootRank) != 0;
+    }
+
+    /** The mailbox of group {@code id}, created by whichever member gets here first. */
+    Mailbox group(String id, int[] rootRanks) {
+        Mailbox m = groups.computeIfAbsent(id, k -> new Mailbox(k, rootRanks));
+        if (!Arrays.equals(m.rootRanks, rootRanks)) {
+            throw new IllegalStateException("group " + id + " has ranks " + Arrays.toString(m.rootRanks) + ", not " + Arrays.toString(rootRanks));
+        }
+        return m;
+    }
+}
