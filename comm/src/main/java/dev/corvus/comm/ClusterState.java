@@ -53,6 +53,16 @@ final class ClusterState {
         return closed.get(rootRank) != 0;
     }
 
+    /** Drops a sub-group's mailbox once all its members closed it, so groups made per call do not pile up. */
+    void forget(String id) {
+        groups.remove(id);
+    }
+
+    /** Groups alive now (for tests of the above). */
+    int groupCount() {
+        return groups.size();
+    }
+
     /** The mailbox of group {@code id}, created by whichever member gets here first. */
     Mailbox group(String id, int[] rootRanks) {
         Mailbox m = groups.computeIfAbsent(id, k -> new Mailbox(k, rootRanks));

@@ -411,7 +411,7 @@ public final class InJvmCommunicator implements Communicator {
     public void close() {
         if (closed) return;
         closed = true;
-        group.markClosed(rank);
+        if (group.markClosed(rank) && !root) cluster.forget(group.id);
         if (root) cluster.markClosed(worldRank());
     }
 

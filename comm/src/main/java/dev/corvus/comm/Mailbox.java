@@ -37,8 +37,11 @@ final class Mailbox {
         this.closed = new AtomicIntegerArray(rootRanks.length);
     }
 
-    void markClosed(int rank) {
+    /** Marks a member closed; true when that made every member closed (no one can receive any more). */
+    boolean markClosed(int rank) {
         closed.set(rank, 1);
+        for (int i = 0; i < closed.length(); i++) if (closed.get(i) == 0) return false;
+        return true;
     }
 
     boolean isClosed(int rank) {

@@ -175,4 +175,20 @@ class SubGroupTest {
         });
         assertThat(got).containsOnly(0L);
     }
+
+    @Test
+    void subGroupsMadePerCallAreForgottenOnceEveryMemberClosedThem() {
+        List<Integer> counts = InJvmCluster.run(4, TIMEOUT, comm -> {
+            for (int call = 0; call < 50; call++) {
+                int[] team = comm.rank() < 2 ? new int[] {0, 1} : new int[] {2, 3};
+                try (Communicator sub = comm.subGroup(team)) {
+                    sub.barrier();
+                }
+            }
+            comm.barrier();
+            return ((InJvmCommunicator) comm).clusterState().groupCount();
+        });
+        // Only the root group is left: 100 team groups came and went.
+        assertThat(counts).containsOnly(1);
+    }
 }
