@@ -9,6 +9,7 @@ import dev.corvus.tensor.ReduceOp;
 import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
+import dev.corvus.tensor.TileKernels;
 import dev.corvus.tensor.UnaryOp;
 import java.lang.foreign.MemorySegment;
 
@@ -30,6 +31,11 @@ final class VectorBackend implements Backend {
     @Override
     public String description() {
         return "Vector API kernels, " + VectorShapes.describe();
+    }
+
+    @Override
+    public TileKernels tiles() {
+        return VectorTileKernels.INSTANCE;
     }
 
     @Override
