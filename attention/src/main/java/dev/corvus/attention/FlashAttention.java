@@ -1,15 +1,21 @@
 package dev.corvus.attention;
 
+import dev.corvus.tensor.DType;
+import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
+import java.util.Arrays;
 
 /**
- * SKELETON — contract only, being implemented.
- *
  * Tiled attention with an online softmax that never materialises the N x N score matrix.
  * Layout: q [B, Hq, Nq, D]; k, v [B, Hkv, Nk, D] with Hkv dividing Hq (query head h reads kv head
  * h / (Hq/Hkv)); inputs F32, F16 or BF16 (any strides); out [B, Hq, Nq, D] F32; lse [B, Hq, Nq]
  * F32 (natural log of the softmax denominator; -infinity for a row that sees no key, whose out
  * row is 0).
+ *
+ * <p>This class checks arguments and allocates outputs (in the current {@link MemoryScope}, else
+ * in q's); the tile loops live in {@code FlashKernels} and run on the shared pool through the
+ * CPU backend's {@link dev.corvus.tensor.TileKernels}. Work buffers are per-thread heap tiles:
+ * memory beyond the inputs is O(B·H·N·D) for the outputs only.
  */
 public final class FlashAttention {
     private FlashAttention() {}
@@ -22,7 +28,12 @@ public final class FlashAttention {
 
     /** softmax(scale · q·kᵀ + mask)·v, with the log-sum-exp of every row. */
     public static Result forward(Tensor q, Tensor k, Tensor v, Mask mask, float scale) {
-        throw new UnsupportedOperationException("skeleton");
+        FlashKernels.Call c = call("flashAttention", q, k, v, mask, scale);
+        MemoryScope scope = outputScope(q);
+        Tensor out = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
+        Tensor lse = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq());
+        FlashKernels.forward(c, TileView.of(out), TileView.of(lse));
+        return new Result(out, lse);
     }
 
     /**
@@ -30,7 +41,17 @@ public final class FlashAttention {
      * scores tile by tile (no N x N buffer).
      */
     public static Gradients backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, Mask mask, float scale) {
-        throw new UnsupportedOperationException("skeleton");
+        String op = "flashAttention.backward";
+        call(op, q, k, v, mask, scale);
+        requireSame(op, "out", out, "q", q);
+        requireFloat(op, "out", out);
+        Tensor delta = delta(dOut, out);
+        MemoryScope scope = outputScope(q);
+        Tensor dq = Tensor.zeros(scope, DType.F32, q.shape());
+        Tensor dk = Tensor.zeros(scope, DType.F32, k.shape());
+        Tensor dv = Tensor.zeros(scope, DType.F32, v.shape());
+        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, dq, dk, dv);
+        return new Gradients(dq, dk, dv);
     }
 
     /**
@@ -41,12 +62,39 @@ public final class FlashAttention {
      */
     public static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
             Mask mask, float scale, Tensor dq, Tensor dk, Tensor dv) {
-        throw new UnsupportedOperationException("skeleton");
+        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, dq, dk, dv, null);
+    }
+
+    /** As above; onePass null lets the kernel choose its parallel scheme (tests force each). */
+    static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
+            Mask mask, float scale, Tensor dq, Tensor dk, Tensor dv, Boolean onePass) {
+        String op = "flashAttention.backward";
+        FlashKernels.Call c = call(op, q, k, v, mask, scale);
+        requireSame(op, "dOut", dOut, "q", q);
+        requireFloat(op, "dOut", dOut);
+        int[] rows = {c.batch(), c.hq(), c.nq()};
+        requireF32(op, "lse", lse, rows);
+        requireF32(op, "delta", delta, rows);
+        requireF32(op, "dq", dq, q.shape());
+        requireF32(op, "dk", dk, k.shape());
+        requireF32(op, "dv", dv, v.shape());
+        TileView vDo = TileView.of(dOut), vLse = TileView.of(lse), vDelta = TileView.of(delta);
+        TileView vDq = TileView.of(dq), vDk = TileView.of(dk), vDv = TileView.of(dv);
+        if (onePass == null) FlashKernels.backward(c, vDo, vLse, vDelta, vDq, vDk, vDv);
+        else FlashKernels.backward(c, vDo, vLse, vDelta, vDq, vDk, vDv, onePass);
     }
 
     /** delta[b, h, i] = sum_d dOut[b, h, i, d] · out[b, h, i, d], F32 [B, H, N]. */
     public static Tensor delta(Tensor dOut, Tensor out) {
-        throw new UnsupportedOperationException("skeleton");
+        String op = "flashAttention.delta";
+        requireRank(op, "dOut", dOut, 4, "[B, H, N, D]");
+        requireFloat(op, "dOut", dOut);
+        requireFloat(op, "out", out);
+        requireSame(op, "out", out, "dOut", dOut);
+        int[] s = dOut.shape();
+        Tensor delta = Tensor.zeros(outputScope(dOut), DType.F32, s[0], s[1], s[2]);
+        FlashKernels.delta(TileView.of(dOut), TileView.of(out), TileView.of(delta), s[0], s[1], s[2], s[3]);
+        return delta;
     }
 
     /**
@@ -55,7 +103,15 @@ public final class FlashAttention {
      * with (0, -inf) the identity and two -inf rows staying (0, -inf).
      */
     public static void merge(Tensor out, Tensor lse, Tensor partOut, Tensor partLse) {
-        throw new UnsupportedOperationException("skeleton");
+        String op = "flashAttention.merge";
+        requireRank(op, "out", out, 4, "[B, H, N, D]");
+        int[] s = out.shape();
+        requireF32(op, "out", out, s);
+        requireF32(op, "lse", lse, s[0], s[1], s[2]);
+        requireSame(op, "partOut", partOut, "out", out);
+        requireFloat(op, "partOut", partOut);
+        requireF32(op, "partLse", partLse, s[0], s[1], s[2]);
+        FlashKernels.merge(TileView.of(out), TileView.of(lse), TileView.of(partOut), TileView.of(partLse), s[0], s[1], s[2], s[3]);
     }
 
     /**
@@ -64,6 +120,90 @@ public final class FlashAttention {
      * holds only the past). Returns out [B, Hq, 1, D].
      */
     public static Tensor decode(Tensor q, Tensor kCache, Tensor vCache, int length, float scale) {
-        throw new UnsupportedOperationException("skeleton");
+        String op = "flashAttention.decode";
+        FlashKernels.Call c = call(op, q, kCache, vCache, Mask.NONE, scale);
+        if (c.nq() != 1) {
+            throw new IllegalArgumentException(op + ": q must hold one query row per head [B, Hq, 1, D], got shape " + str(q));
+        }
+        if (length < 0 || length > c.nk()) {
+            throw new IllegalArgumentException(op + ": length " + length + " is outside the cache capacity " + c.nk()
+                    + " of kCache " + str(kCache));
+        }
+        Tensor out = Tensor.zeros(outputScope(q), DType.F32, c.batch(), c.hq(), 1, c.d());
+        FlashKernels.decode(c, length, TileView.of(out));
+        return out;
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    private static FlashKernels.Call call(String op, Tensor q, Tensor k, Tensor v, Mask mask, float scale) {
+        requireRank(op, "q", q, 4, "[B, Hq, Nq, D]");
+        requireRank(op, "k", k, 4, "[B, Hkv, Nk, D]");
+        requireRank(op, "v", v, 4, "[B, Hkv, Nk, D]");
+        requireFloat(op, "q", q);
+        requireFloat(op, "k", k);
+        requireFloat(op, "v", v);
+        if (!Arrays.equals(k.shape(), v.shape())) {
+            throw new IllegalArgumentException(op + ": k " + str(k) + " and v " + str(v) + " must have the same shape");
+        }
+        if (q.size(0) != k.size(0)) {
+            throw new IllegalArgumentException(op + ": q " + str(q) + " and k " + str(k) + " differ in batch (" + q.size(0)
+                    + " vs " + k.size(0) + ")");
+        }
+        if (q.size(3) != k.size(3)) {
+            throw new IllegalArgumentException(op + ": q " + str(q) + " and k " + str(k) + " differ in head dimension D ("
+                    + q.size(3) + " vs " + k.size(3) + ")");
+        }
+        int hq = q.size(1), hkv = k.size(1);
+        if (hkv == 0 ? hq != 0 : hq % hkv != 0) {
+            throw new IllegalArgumentException(op + ": query heads " + hq + " (q " + str(q) + ") must be a multiple of kv heads "
+                    + hkv + " (k " + str(k) + ")");
+        }
+        if (mask == null) throw new IllegalArgumentException(op + ": mask is null; pass Mask.NONE for full attention");
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        return new FlashKernels.Call(TileView.of(q), TileView.of(k), TileView.of(v), q.size(0), hq, Math.max(hkv, 1),
+                q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), scale);
+    }
+
+    private static MemoryScope outputScope(Tensor first) {
+        MemoryScope current = MemoryScope.current();
+        return current != null ? current : first.scope();
+    }
+
+    private static void requireRank(String op, String what, Tensor t, int rank, String layout) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException(op + ": " + what + " must be rank " + rank + " " + layout + ", got shape " + str(t));
+        }
+    }
+
+    private static void requireFloat(String op, String what, Tensor t) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        DType d = t.dtype();
+        if (d != DType.F32 && d != DType.F16 && d != DType.BF16) {
+            throw new IllegalArgumentException(op + ": " + what + " must be F32, F16 or BF16, got " + d + " " + str(t));
+        }
+    }
+
+    private static void requireSame(String op, String what, Tensor t, String otherName, Tensor other) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        if (!Arrays.equals(t.shape(), other.shape())) {
+            throw new IllegalArgumentException(op + ": " + what + " has shape " + str(t) + ", expected the shape of " + otherName
+                    + " " + str(other));
+        }
+    }
+
+    private static void requireF32(String op, String what, Tensor t, int... shape) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw new IllegalArgumentException(op + ": " + what + " has shape " + str(t) + ", expected " + Arrays.toString(shape));
+        }
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + what + " must be F32, got " + t.dtype() + " " + str(t));
+        }
+    }
+
+    private static String str(Tensor t) {
+        return Arrays.toString(t.shape());
     }
 }
