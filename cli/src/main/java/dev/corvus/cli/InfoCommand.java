@@ -20,8 +20,12 @@ final class InfoCommand implements Callable<Integer> {
         System.out.println("Backend     " + cpu.backend().name() + ": " + cpu.reason());
         System.out.println("Candidates  (in order; force one with -D" + Backends.PROPERTY + "=NAME)");
         for (BackendProvider p : Backends.providers()) {
+            if (p.priority() < 0) continue;
             System.out.println("  " + p.name() + " (priority " + p.priority() + "): "
                     + p.unavailableReason().map(r -> "unavailable, " + r).orElse("available"));
+        }
+        for (BackendProvider p : Backends.providers()) {
+            for (String line : p.describeDevices()) System.out.println("Device      " + line);
         }
         return 0;
     }

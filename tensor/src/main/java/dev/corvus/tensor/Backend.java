@@ -15,6 +15,23 @@ public interface Backend {
     /** One line saying what this backend runs on, for logs and {@code corvus info}. */
     String description();
 
+    /**
+     * A zero-filled contiguous tensor on this backend's device: host memory for CPU backends,
+     * device memory for accelerators. Every op's output comes from here.
+     */
+    default Tensor allocate(MemoryScope scope, DType dtype, int... shape) {
+        return Tensor.zeros(scope, dtype, shape);
+    }
+
+    /**
+     * Copies between host and this backend's device: src and dst have the same shape and dtype,
+     * are contiguous, and exactly one of them is in host memory. Only accelerator backends have
+     * anything to do here.
+     */
+    default void transfer(Tensor src, Tensor dst) {
+        throw new UnsupportedOperationException(name() + " has no device memory to transfer to or from");
+    }
+
     /** Heap-array tile kernels for fused algorithms (flash attention); the scalar ones by default. */
     default TileKernels tiles() {
         return ScalarTileKernels.INSTANCE;

@@ -28,7 +28,8 @@ public final class Backends {
     public record Selection(Backend backend, String reason) {}
 
     private static final class Holder {
-        static final Selection CPU = select(System.getProperty(PROPERTY), providers());
+        static final List<BackendProvider> PROVIDERS = providers();
+        static final Selection CPU = select(System.getProperty(PROPERTY), PROVIDERS.stream().filter(p -> p.priority() >= 0).toList());
 
         static {
             LOG.log(Level.INFO, "Corvus backend: " + CPU.backend().name() + " (" + CPU.reason() + ")");
@@ -65,7 +66,24 @@ public final class Backends {
     /** The backend for tensors on {@code device}. */
     public static Backend of(Device device) {
         if (device.equals(Device.CPU)) return cpu();
-        throw new IllegalStateException("no backend is loaded for device " + device);
+        for (BackendProvider p : Holder.PROVIDERS) {
+            Optional<Backend> b = p.forDevice(device);
+            if (b.isPresent()) return b.get();
+        }
+        throw new IllegalStateException("no backend on the class path drives device " + device
+                + " (is the module for it, e.g. corvus-opencl-backend, a dependency?)");
+    }
+
+    /** The device a spec names: "cpu", or whatever a provider understands ("opencl", "opencl:0:1"). */
+    public static Device device(String spec) {
+        String s = spec.trim().toLowerCase(Locale.ROOT);
+        if (s.equals("cpu")) return Device.CPU;
+        for (BackendProvider p : Holder.PROVIDERS) {
+            Optional<Device> d = p.parseDevice(s);
+            if (d.isPresent()) return d.get();
+        }
+        throw new IllegalArgumentException("unknown device '" + spec + "'; known: cpu"
+                + (Holder.PROVIDERS.stream().anyMatch(p -> p.name().equals("opencl")) ? ", opencl, opencl:<platform>:<device>" : ""));
     }
 
     /** Every provider found on the class path, plus the built-in scalar one. */
@@ -88,7 +106,7 @@ public final class Backends {
                 }
                 return new Selection(p.create(), "forced by -D" + PROPERTY + "=" + name);
             }
-            throw new IllegalStateException("-D" + PROPERTY + "=" + name + ": no such backend; known: "
+            throw new IllegalStateException("-D" + PROPERTY + "=" + name + ": no such CPU backend; known: "
                     + providers.stream().map(BackendProvider::name).toList());
         }
         List<String> skipped = new ArrayList<>();

@@ -31,6 +31,7 @@ public final class MemoryScope implements AutoCloseable {
     private final AtomicLong liveBytes = new AtomicLong();
     private final AtomicLong peakBytes = new AtomicLong();
     private volatile boolean closed;
+    private final java.util.List<Runnable> closeActions = new java.util.ArrayList<>();
 
     private MemoryScope(String name, boolean current) {
         this.name = name;
@@ -108,6 +109,17 @@ public final class MemoryScope implements AutoCloseable {
         return segment;
     }
 
+    /**
+     * Runs {@code action} when this scope closes (before its host memory is freed, newest first):
+     * how backends tie accelerator buffers and other native handles to a scope.
+     */
+    public void onClose(Runnable action) {
+        checkAlive();
+        synchronized (closeActions) {
+            closeActions.add(action);
+        }
+    }
+
     void checkAlive() {
         if (closed) throw closedError();
     }
@@ -122,8 +134,20 @@ public final class MemoryScope implements AutoCloseable {
         closed = true;
         // Closed from another thread, it stays on the owner's stack until current() skips it.
         if (Thread.currentThread() == owner) OPEN.get().remove(this);
+        RuntimeException failure = null;
+        synchronized (closeActions) {
+            for (int i = closeActions.size() - 1; i >= 0; i--) {
+                try {
+                    closeActions.get(i).run();
+                } catch (RuntimeException e) {
+                    if (failure == null) failure = e; else failure.addSuppressed(e);
+                }
+            }
+            closeActions.clear();
+        }
         arena.close();
         MemoryStats.freed(liveBytes.getAndSet(0));
+        if (failure != null) throw new IllegalStateException("MemoryScope '" + name + "': releasing a resource failed", failure);
     }
 
     @Override

@@ -21,8 +21,31 @@ public final class Ops {
         return current != null ? current : first.scope();
     }
 
+    /** A zeroed output on the same device as {@code like}, in the output scope. */
     static Tensor newOutput(Tensor like, DType dtype, int... shape) {
-        return Tensor.zeros(outputScope(like), dtype, shape);
+        return Backends.of(like.device()).allocate(outputScope(like), dtype, shape);
+    }
+
+    // ---------------------------------------------------------------- devices
+
+    /**
+     * This tensor on {@code device}: itself if already there, else a contiguous copy made by the
+     * device's backend (host to device, device to host, or through the host between devices).
+     */
+    public static Tensor toDevice(Tensor x, Device device) {
+        if (x.device().equals(device)) return x;
+        if (!x.device().equals(Device.CPU) && !device.equals(Device.CPU)) return toDevice(toDevice(x, Device.CPU), device);
+        Tensor src = x.isContiguous() ? x : copy(x);
+        MemoryScope scope = outputScope(x);
+        if (device.equals(Device.CPU)) {
+            Tensor host = Tensor.zeros(scope, x.dtype(), x.shape());
+            Backends.of(x.device()).transfer(src, host);
+            return host;
+        }
+        Backend target = Backends.of(device);
+        Tensor out = target.allocate(scope, x.dtype(), x.shape());
+        target.transfer(src, out);
+        return out;
     }
 
     /** The backend for the operands' common device; every operand must be alive and on it. */
@@ -392,10 +415,12 @@ public final class Ops {
         if (!table.isContiguous()) throw new IllegalArgumentException("embedding: a " + table.dtype() + " table must be contiguous");
         Tensor idc = ids.contiguous();
         int vocab = table.size(0);
-        int[] values = idc.toIntArray();
-        for (int i = 0; i < values.length; i++) {
-            if (values[i] < 0 || values[i] >= vocab) {
-                throw new IndexOutOfBoundsException("embedding: id " + values[i] + " at position " + i + " is outside the table's range [0, " + vocab + ")");
+        if (idc.device().equals(Device.CPU)) {
+            int[] values = idc.toIntArray();
+            for (int i = 0; i < values.length; i++) {
+                if (values[i] < 0 || values[i] >= vocab) {
+                    throw new IndexOutOfBoundsException("embedding: id " + values[i] + " at position " + i + " is outside the table's range [0, " + vocab + ")");
+                }
             }
         }
         Tensor out = newOutput(table, DType.F32, concat(ids.shape(), table.size(1)));

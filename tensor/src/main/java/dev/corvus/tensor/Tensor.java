@@ -395,6 +395,11 @@ public final class Tensor {
         return isContiguous() ? this : Ops.copy(this);
     }
 
+    /** This tensor on {@code device} (itself when already there, else a copy). */
+    public Tensor to(Device device) {
+        return Ops.toDevice(this, device);
+    }
+
     /** A copy converted to {@code target} (F32, F16, BF16, or Q8_0 from/to F32). */
     public Tensor to(DType target) {
         return Ops.convert(this, target);
@@ -404,6 +409,11 @@ public final class Tensor {
 
     /** All elements in row-major order as floats (dequantized / converted as needed). */
     public float[] toFloatArray() {
+        if (!device().equals(Device.CPU)) {
+            try (MemoryScope tmp = MemoryScope.open("toFloatArray")) {
+                return to(Device.CPU).toFloatArray();
+            }
+        }
         Tensor t = dtype == DType.F32 && isContiguous() ? this : Ops.convert(this, DType.F32);
         long n = t.numel();
         if (n > Integer.MAX_VALUE) throw new IllegalStateException("toFloatArray: " + n + " elements do not fit in an array");
@@ -415,6 +425,11 @@ public final class Tensor {
     /** All elements of an I32 tensor in row-major order. */
     public int[] toIntArray() {
         if (dtype != DType.I32) throw new IllegalArgumentException("toIntArray: tensor is " + dtype + ", not I32");
+        if (!device().equals(Device.CPU)) {
+            try (MemoryScope tmp = MemoryScope.open("toIntArray")) {
+                return to(Device.CPU).toIntArray();
+            }
+        }
         int[] out = new int[Math.toIntExact(numel())];
         MemorySegment seg = segment();
         for (int i = 0; i < out.length; i++) out[i] = seg.get(I32, 4 * elementIndex(i));
@@ -431,7 +446,19 @@ public final class Tensor {
             }
             e += index[i] * strides[i];
         }
+        if (!device().equals(Device.CPU)) {
+            try (MemoryScope tmp = MemoryScope.open("get")) {
+                return narrowTo(index).to(Device.CPU).item();
+            }
+        }
         return readAsFloat(segment(), dtype, e);
+    }
+
+    /** The one-element view at {@code index}. */
+    private Tensor narrowTo(int[] index) {
+        Tensor t = this;
+        for (int d = 0; d < index.length; d++) t = t.narrow(d, index[d], 1);
+        return t;
     }
 
     /** The single element of a one-element tensor. */
