@@ -2,7 +2,9 @@ package dev.corvus.attention.dsp;
 
 import dev.corvus.attention.FlashAttention;
 import dev.corvus.attention.Mask;
+import dev.corvus.attention.dsp.LayerBackward.Grads;
 import dev.corvus.comm.Communicator;
+import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
@@ -25,6 +27,9 @@ import java.util.SplittableRandom;
  *       ({@link UlyssesSharding}); an attention over a dim that is not complete locally moves q,
  *       k, v from token to head shards and its output back (4 all-to-alls).
  * </ul>
+ *
+ * and backward two ways: {@link #backward} on one device (the reference) and {@link #backwardDsp}
+ * (the DSP forward's switches in reverse, parameter gradients all-reduced over the SP group).
  *
  * Each block is x += SpatialAttn(LN(x)); x += TemporalAttn(LN(x)); x += MLP(LN(x)) with
  * multi-head attention (C = heads · headDim, Q/K/V/O projections with bias, no mask) and a
@@ -66,6 +71,67 @@ public final class SpatialTemporalTransformer {
         public Weights {
             blocks = List.copyOf(blocks);
         }
+
+        /** Every parameter tensor, block by block, in {@link #parameters(List)} order. */
+        public List<Tensor> parameters() {
+            return SpatialTemporalTransformer.parameters(blocks);
+        }
+    }
+
+    /**
+     * Parameter gradients laid out like {@link Weights#blocks()}: each tensor of a {@link Block}
+     * here is the gradient of the weight in the same place there.
+     */
+    public record Gradients(List<Block> blocks) {
+        public Gradients {
+            blocks = List.copyOf(blocks);
+        }
+
+        /** Every gradient, in the order of {@link Weights#parameters()}. */
+        public List<Tensor> tensors() {
+            return parameters(blocks);
+        }
+    }
+
+    /** A backward pass's result: the gradient of the input (or of this rank's input shard) and of every parameter. */
+    public record Backward(Tensor dx, Gradients gradients) {}
+
+    /** Tensors per block: two attentions of 10 (norm weight and bias, 4 projections with biases) and an MLP of 6. */
+    static final int TENSORS_PER_BLOCK = 26;
+
+    /**
+     * The tensors of {@code blocks} in a fixed order: per block the spatial attention (normWeight,
+     * normBias, wq, bq, wk, bk, wv, bv, wo, bo), the temporal one likewise, then the MLP
+     * (normWeight, normBias, w1, b1, w2, b2).
+     */
+    public static List<Tensor> parameters(List<Block> blocks) {
+        List<Tensor> out = new ArrayList<>(blocks.size() * TENSORS_PER_BLOCK);
+        for (Block b : blocks) {
+            for (Attention a : List.of(b.spatial(), b.temporal())) {
+                out.addAll(List.of(a.normWeight(), a.normBias(), a.wq(), a.bq(), a.wk(), a.bk(), a.wv(), a.bv(), a.wo(), a.bo()));
+            }
+            Mlp m = b.mlp();
+            out.addAll(List.of(m.normWeight(), m.normBias(), m.w1(), m.b1(), m.w2(), m.b2()));
+        }
+        return out;
+    }
+
+    /** The inverse of {@link #parameters(List)}: blocks from their tensors in that order. */
+    public static List<Block> blocksOf(List<Tensor> tensors) {
+        if (tensors.size() % TENSORS_PER_BLOCK != 0) {
+            throw new IllegalArgumentException(tensors.size() + " tensors are not a whole number of blocks of " + TENSORS_PER_BLOCK);
+        }
+        List<Block> blocks = new ArrayList<>();
+        for (int i = 0; i < tensors.size(); i += TENSORS_PER_BLOCK) {
+            List<Tensor> t = tensors.subList(i, i + TENSORS_PER_BLOCK);
+            blocks.add(new Block(attentionOf(t.subList(0, 10)), attentionOf(t.subList(10, 20)),
+                    new Mlp(t.get(20), t.get(21), t.get(22), t.get(23), t.get(24), t.get(25))));
+        }
+        return blocks;
+    }
+
+    private static Attention attentionOf(List<Tensor> t) {
+        return new Attention(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), t.get(5), t.get(6), t.get(7), t.get(8), t.get(9));
     }
 
     /** How the Ulysses baseline shards the sequence. */
@@ -111,9 +177,7 @@ public final class SpatialTemporalTransformer {
         Config c = weights.config();
         checkInput(c, x);
         for (Block b : weights.blocks()) {
-            x = Ops.add(x, attentionLocal(c, b.spatial(), norm(c, b.spatial(), x), SPACE));
-            x = Ops.add(x, attentionLocal(c, b.temporal(), norm(c, b.temporal(), x), TIME));
-            x = Ops.add(x, mlp(c, b.mlp(), x));
+            x = temporalAndMlp(c, b, Ops.add(x, attentionLocal(c, b.spatial(), norm(c, b.spatial(), x), SPACE)));
         }
         return x;
     }
@@ -144,9 +208,7 @@ public final class SpatialTemporalTransformer {
         for (Block b : weights.blocks()) {
             Tensor h = DspSharding.dynamicSwitch(comm, norm(c, b.spatial(), x), layout, other);
             Tensor a = attentionLocal(c, b.spatial(), h, SPACE);
-            x = Ops.add(x, DspSharding.dynamicSwitch(comm, a, switched, SPACE));
-            x = Ops.add(x, attentionLocal(c, b.temporal(), norm(c, b.temporal(), x), TIME));
-            x = Ops.add(x, mlp(c, b.mlp(), x));
+            x = temporalAndMlp(c, b, Ops.add(x, DspSharding.dynamicSwitch(comm, a, switched, SPACE)));
         }
         return x;
     }
@@ -216,7 +278,270 @@ public final class SpatialTemporalTransformer {
         return s;
     }
 
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * The reference backward on one device: the gradients of L with respect to x [B, T, S, C] and
+     * every parameter, given dY = dL/dY for Y = {@link #forward}(weights, x). Results live in the
+     * current scope (else x's).
+     *
+     * <p>Activation checkpointing: a forward pass keeps, per block, only its input, the spatial
+     * attention's (normed) input and the input of the temporal sub-layer; each block's backward
+     * recomputes the rest of its forward in a scope of its own, freed before the next block.
+     */
+    public static Backward backward(Weights weights, Tensor x, Tensor dY) {
+        checkInput(weights.config(), x);
+        if (!Arrays.equals(dY.shape(), x.shape())) {
+            throw new IllegalArgumentException("backward: dY has shape " + Arrays.toString(dY.shape()) + ", expected x's "
+                    + Arrays.toString(x.shape()));
+        }
+        GradientBuffer g = gradientBuffer(weights, LayerBackward.scopeOf(x), 1);
+        return new Backward(backward(weights, x, dY, LOCAL, g.gradients()), g.gradients());
+    }
+
+    /**
+     * DSP backward from the full x and dY (replicated on every rank): the entry split's and exit
+     * gather's backward around {@link #backwardDsp(Communicator, Weights, Tensor, Tensor, DspLayout)}.
+     * Every rank gets the full input gradient (one all-gather) and the summed parameter gradients.
+     */
+    public static Backward backwardDsp(Communicator comm, Weights weights, Tensor x, Tensor dY) {
+        DspLayout layout = new DspLayout(x.shape(), SPACE, comm.size());
+        Backward local = backwardDsp(comm, weights, DspSharding.split(comm, x, layout, 0f), DspSharding.gatherBackward(comm, dY, layout),
+                layout);
+        return new Backward(DspSharding.splitBackward(comm, local.dx(), layout), local.gradients());
+    }
+
+    /**
+     * The DSP backward on this rank's S shard: {@code localX} is the input shard of
+     * {@link #forwardDsp(Communicator, Weights, Tensor, DspLayout)} and {@code dYLocal} the
+     * gradient of its output shard (what {@link DspSharding#gatherBackward} makes of the full dY).
+     * Returns the gradient of {@code localX} (pad slots exactly zero) and the parameter gradients,
+     * summed over the SP group with one all-reduce (papers.md 3.4), identical on every rank.
+     *
+     * <p>It re-runs the forward with the same switches, checkpointing each block at its
+     * communication boundaries (block input, switched spatial-attention input, temporal-sub-layer
+     * input), so the per-block recompute in the backward never communicates. The backward mirrors
+     * the forward in reverse: each spatial attention's switch pair gets
+     * {@link DspSharding#switchBackward} in reverse order, attention backward runs locally on the
+     * complete attended dim and the token-wise layers on local tokens. Pad slots of both inputs are
+     * ignored (cleared to zero first), so NaN there never leaks. Every rank sends
+     * {@code blocks} × {@link dev.corvus.attention.parallel.CommVolume#dspStPair} for the forward
+     * and {@link dev.corvus.attention.parallel.CommVolume#dspBackward} for the backward.
+     */
+    public static Backward backwardDsp(Communicator comm, Weights weights, Tensor localX, Tensor dYLocal, DspLayout layout) {
+        if (layout.shardDim() != SPACE || layout.globalSizes().length != 4) {
+            throw new IllegalArgumentException("backwardDsp expects [B, T, S, C] sharded along S (dim 2), got " + layout);
+        }
+        if (layout.ranks() != comm.size()) throw new IllegalArgumentException("backwardDsp: " + layout + " does not match a group of " + comm.size());
+        for (Tensor t : List.of(localX, dYLocal)) {
+            if (!Arrays.equals(t.shape(), layout.localShape())) {
+                throw new IllegalArgumentException("backwardDsp: shard of shape " + Arrays.toString(t.shape()) + ", expected "
+                        + Arrays.toString(layout.localShape()) + " for " + layout);
+            }
+        }
+        GradientBuffer g = gradientBuffer(weights, LayerBackward.scopeOf(localX), comm.size());
+        Tensor dx = backward(weights, localX, dYLocal, new DspSwitches(comm, layout), g.gradients());
+        comm.allReduce(g.flat());
+        return new Backward(dx, g.gradients());
+    }
+
+    /**
+     * What the spatial sub-layer does around its attention, and the backward of it: nothing on one
+     * device; under DSP the switch away from the S shard before (S→T, or S→B for images) and back
+     * after. {@link #clearPad} copies a local activation with its pad slots zeroed.
+     */
+    private interface SpatialSwitches {
+        Tensor in(Tensor h);
+
+        Tensor out(Tensor a);
+
+        Tensor inBackward(Tensor dIn);
+
+        Tensor outBackward(Tensor dOut);
+
+        Tensor clearPad(Tensor local);
+    }
+
+    private static final SpatialSwitches LOCAL = new SpatialSwitches() {
+        @Override
+        public Tensor in(Tensor h) {
+            return h;
+        }
+
+        @Override
+        public Tensor out(Tensor a) {
+            return a;
+        }
+
+        @Override
+        public Tensor inBackward(Tensor dIn) {
+            return dIn;
+        }
+
+        @Override
+        public Tensor outBackward(Tensor dOut) {
+            return dOut;
+        }
+
+        @Override
+        public Tensor clearPad(Tensor local) {
+            return Ops.copy(local);
+        }
+    };
+
+    /** The STDiT3 switch pair of {@link #forwardDsp} on the S-sharded {@code layout}. */
+    private record DspSwitches(Communicator comm, DspLayout layout, int other) implements SpatialSwitches {
+        DspSwitches(Communicator comm, DspLayout layout) {
+            this(comm, layout, spatialSwitchDim(layout.globalSize(TIME)));
+        }
+
+        @Override
+        public Tensor in(Tensor h) {
+            return DspSharding.dynamicSwitch(comm, h, layout, other);
+        }
+
+        @Override
+        public Tensor out(Tensor a) {
+            return DspSharding.dynamicSwitch(comm, a, layout.switchTo(other), SPACE);
+        }
+
+        @Override
+        public Tensor inBackward(Tensor dIn) {
+            return DspSharding.switchBackward(comm, dIn, layout, other);
+        }
+
+        @Override
+        public Tensor outBackward(Tensor dOut) {
+            return DspSharding.switchBackward(comm, dOut, layout.switchTo(other), SPACE);
+        }
+
+        @Override
+        public Tensor clearPad(Tensor local) {
+            int valid = layout.validOn(comm.rank());
+            Tensor out = Tensor.zeros(DType.F32, layout.localShape());
+            if (valid > 0) Ops.copyInto(local.narrow(SPACE, 0, valid), out.narrow(SPACE, 0, valid));
+            return out;
+        }
+    }
+
+    /** A block's checkpoint: its input x, the spatial attention's input hS as attention sees it (switched under DSP), and x1 = x + spatial(x). */
+    private record Checkpoint(Tensor x, Tensor hS, Tensor x1) {}
+
+    /** Zeroed parameter gradients as views of one flat F32 buffer, its length rounded up to a multiple of {@code multiple} (one all-reduce, even chunks). */
+    private record GradientBuffer(Tensor flat, Gradients gradients) {}
+
+    private static GradientBuffer gradientBuffer(Weights weights, MemoryScope scope, int multiple) {
+        List<Tensor> params = weights.parameters();
+        long n = params.stream().mapToLong(Tensor::numel).sum();
+        Tensor flat = Tensor.zeros(scope, DType.F32, Math.toIntExact((n + multiple - 1) / multiple * multiple));
+        List<Tensor> views = new ArrayList<>(params.size());
+        int offset = 0;
+        for (Tensor p : params) {
+            int size = Math.toIntExact(p.numel());
+            views.add(flat.narrow(0, offset, size).view(p.shape()));
+            offset += size;
+        }
+        return new GradientBuffer(flat, new Gradients(blocksOf(views)));
+    }
+
+    /** The shared backward: checkpointed forward, then the blocks in reverse; writes parameter gradients into {@code into}, returns dx in the caller's scope. */
+    private static Tensor backward(Weights weights, Tensor x, Tensor dY, SpatialSwitches sw, Gradients into) {
+        MemoryScope home = LayerBackward.scopeOf(x);
+        Config c = weights.config();
+        List<Block> blocks = weights.blocks();
+        try (MemoryScope saved = MemoryScope.open("backward-checkpoints")) {
+            List<Checkpoint> checkpoints = new ArrayList<>(blocks.size());
+            Tensor xi = sw.clearPad(x);
+            for (int i = 0; i < blocks.size(); i++) {
+                Block b = blocks.get(i);
+                try (MemoryScope step = MemoryScope.open("block-forward")) {
+                    Tensor hS = sw.in(norm(c, b.spatial(), xi));
+                    Tensor x1 = Ops.add(xi, sw.out(attentionLocal(c, b.spatial(), hS, SPACE)));
+                    checkpoints.add(new Checkpoint(xi, keep(saved, hS), keep(saved, x1)));
+                    if (i + 1 < blocks.size()) xi = keep(saved, temporalAndMlp(c, b, x1));
+                }
+            }
+            Tensor grad = sw.clearPad(dY); // dL/d(output of block i), overwritten block by block
+            for (int i = blocks.size() - 1; i >= 0; i--) {
+                try (MemoryScope step = MemoryScope.open("block-backward")) {
+                    Ops.copyInto(blockBackward(c, blocks.get(i), checkpoints.get(i), grad, sw, into.blocks().get(i)), grad);
+                }
+            }
+            return keep(home, grad);
+        }
+    }
+
+    /**
+     * One block's backward from its checkpoint and dy = dL/d(block output): recomputes the
+     * temporal and MLP sub-layers from x1 and the spatial attention from hS, writes the block's
+     * parameter gradients into {@code into} and returns dL/dx.
+     */
+    private static Tensor blockBackward(Config c, Block b, Checkpoint cp, Tensor dy, SpatialSwitches sw, Block into) {
+        // Recompute: x2 = x1 + temporal(LN(x1)); y = x2 + W2·gelu(W1·LN(x2)).
+        AttentionTape temporal = attentionTape(c, b.temporal(), norm(c, b.temporal(), cp.x1()), TIME);
+        Tensor x2 = Ops.add(cp.x1(), Ops.linear(temporal.o(), b.temporal().wo(), b.temporal().bo()));
+        Mlp m = b.mlp();
+        Tensor hM = Ops.layernorm(x2, m.normWeight(), m.normBias(), c.eps());
+        Tensor u = Ops.linear(hM, m.w1(), m.b1());
+        // MLP.
+        Grads l2 = LayerBackward.linear(Ops.gelu(u, true), m.w2(), dy);
+        Grads l1 = LayerBackward.linear(hM, m.w1(), LayerBackward.geluTanh(u, l2.dx()));
+        Grads nM = LayerBackward.layernorm(x2, m.normWeight(), c.eps(), l1.dx());
+        store(into.mlp().normWeight(), into.mlp().normBias(), nM);
+        store(into.mlp().w1(), into.mlp().b1(), l1);
+        store(into.mlp().w2(), into.mlp().b2(), l2);
+        Tensor dx2 = Ops.add(dy, nM.dx());
+        // Temporal attention, local on every layout (T is complete while S is sharded).
+        Grads nT = LayerBackward.layernorm(cp.x1(), b.temporal().normWeight(), c.eps(), attentionBackward(c, b.temporal(), temporal, dx2, into.temporal()));
+        store(into.temporal().normWeight(), into.temporal().normBias(), nT);
+        Tensor dx1 = Ops.add(dx2, nT.dx());
+        // Spatial attention: undo the switch back, attention backward over the complete S, undo the switch there.
+        AttentionTape spatial = attentionTape(c, b.spatial(), cp.hS(), SPACE);
+        Tensor dhS = attentionBackward(c, b.spatial(), spatial, sw.outBackward(dx1), into.spatial());
+        Grads nS = LayerBackward.layernorm(cp.x(), b.spatial().normWeight(), c.eps(), sw.inBackward(dhS));
+        store(into.spatial().normWeight(), into.spatial().normBias(), nS);
+        return Ops.add(dx1, nS.dx());
+    }
+
+    /**
+     * Backward of one attention (projections and flash attention, not its pre-norm) from its tape
+     * and da = dL/d(attention output): writes the projection gradients into {@code into} and
+     * returns dL/dh for the normed input h.
+     */
+    private static Tensor attentionBackward(Config c, Attention w, AttentionTape tape, Tensor da, Attention into) {
+        Grads o = LayerBackward.linear(tape.o(), w.wo(), da);
+        store(into.wo(), into.bo(), o);
+        int[] heads = withHeads(tape.h().shape(), c);
+        FlashAttention.Gradients g = FlashAttention.backward(tape.q(), tape.k(), tape.v(), tape.out(), tape.lse(),
+                toFlash(o.dx().view(heads), tape.over()), Mask.NONE, c.scale());
+        Grads q = LayerBackward.linear(tape.h(), w.wq(), fromFlash(g.dq(), heads, tape.over()).view(tape.h().shape()));
+        Grads k = LayerBackward.linear(tape.h(), w.wk(), fromFlash(g.dk(), heads, tape.over()).view(tape.h().shape()));
+        Grads v = LayerBackward.linear(tape.h(), w.wv(), fromFlash(g.dv(), heads, tape.over()).view(tape.h().shape()));
+        store(into.wq(), into.bq(), q);
+        store(into.wk(), into.bk(), k);
+        store(into.wv(), into.bv(), v);
+        return Ops.add(Ops.add(q.dx(), k.dx()), v.dx());
+    }
+
+    private static void store(Tensor weightGrad, Tensor biasGrad, Grads g) {
+        Ops.copyInto(g.dWeight(), weightGrad);
+        Ops.copyInto(g.dBias(), biasGrad);
+    }
+
+    /** A contiguous copy of t allocated in {@code scope}. */
+    private static Tensor keep(MemoryScope scope, Tensor t) {
+        Tensor out = Tensor.zeros(scope, DType.F32, t.shape());
+        Ops.copyInto(t, out);
+        return out;
+    }
+
     // ---------------------------------------------------------------- shared pieces
+
+    /** The second and third sub-layers of a block: x2 = x1 + TemporalAttn(LN(x1)); x2 + MLP(LN(x2)). */
+    private static Tensor temporalAndMlp(Config c, Block b, Tensor x1) {
+        Tensor x2 = Ops.add(x1, attentionLocal(c, b.temporal(), norm(c, b.temporal(), x1), TIME));
+        return Ops.add(x2, mlp(c, b.mlp(), x2));
+    }
 
     private static Tensor norm(Config c, Attention w, Tensor x) {
         return Ops.layernorm(x, w.normWeight(), w.normBias(), c.eps());
@@ -229,12 +554,24 @@ public final class SpatialTemporalTransformer {
 
     /** Multi-head self-attention over {@code over} (TIME or SPACE) of a normed h [B, T, S, C] held whole along that dim. */
     private static Tensor attentionLocal(Config c, Attention w, Tensor h, int over) {
-        int[] shape = h.shape();
-        int[] heads = {shape[0], shape[1], shape[2], c.heads(), c.headDim()};
-        Tensor q = Ops.linear(h, w.wq(), w.bq()).view(heads);
-        Tensor k = Ops.linear(h, w.wk(), w.bk()).view(heads);
-        Tensor v = Ops.linear(h, w.wv(), w.bv()).view(heads);
-        return Ops.linear(attend(q, k, v, over, c.scale()).view(shape), w.wo(), w.bo());
+        return Ops.linear(attentionTape(c, w, h, over).o(), w.wo(), w.bo());
+    }
+
+    /**
+     * What an attention's backward needs of its forward: the normed input h [B, T, S, C]; q, k, v,
+     * out and lse in flash layout ({@link #toFlash}); and the merged heads o [B, T, S, C] that the
+     * output projection reads.
+     */
+    private record AttentionTape(Tensor h, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor o, int over) {}
+
+    /** The attention forward up to (not including) the output projection, keeping what the backward reads. */
+    private static AttentionTape attentionTape(Config c, Attention w, Tensor h, int over) {
+        int[] heads = withHeads(h.shape(), c);
+        Tensor q = toFlash(Ops.linear(h, w.wq(), w.bq()).view(heads), over);
+        Tensor k = toFlash(Ops.linear(h, w.wk(), w.bk()).view(heads), over);
+        Tensor v = toFlash(Ops.linear(h, w.wv(), w.bv()).view(heads), over);
+        FlashAttention.Result r = FlashAttention.forward(q, k, v, Mask.NONE, c.scale());
+        return new AttentionTape(h, q, k, v, r.out(), r.lse(), fromFlash(r.out(), heads, over).view(h.shape()), over);
     }
 
     /**
@@ -243,18 +580,24 @@ public final class SpatialTemporalTransformer {
      * attention. Returns [B, T, S, H, hd], contiguous.
      */
     static Tensor attend(Tensor q, Tensor k, Tensor v, int over, float scale) {
-        int[] s = q.shape();
-        int bs = s[0], t = s[1], sp = s[2], h = s[3], d = s[4];
-        boolean spatial = switch (over) {
-            case SPACE -> true;
-            case TIME -> false;
+        FlashAttention.Result r = FlashAttention.forward(toFlash(q, over), toFlash(k, over), toFlash(v, over), Mask.NONE, scale);
+        return fromFlash(r.out(), q.shape(), over);
+    }
+
+    /** t [B, T, S, H, hd] as flash attention's [B·T, H, S, hd] (over S) or [B·S, H, T, hd] (over T), contiguous. */
+    private static Tensor toFlash(Tensor t, int over) {
+        int[] s = t.shape();
+        return switch (over) {
+            case SPACE -> t.permute(0, 1, 3, 2, 4).reshape(s[0] * s[1], s[3], s[2], s[4]);
+            case TIME -> t.permute(0, 2, 3, 1, 4).reshape(s[0] * s[2], s[3], s[1], s[4]);
             default -> throw new IllegalArgumentException("attention runs over T (1) or S (2), not dim " + over);
         };
-        int[] toFlash = spatial ? new int[] {0, 1, 3, 2, 4} : new int[] {0, 2, 3, 1, 4};
-        int[] flash = spatial ? new int[] {bs * t, h, sp, d} : new int[] {bs * sp, h, t, d};
-        FlashAttention.Result r = FlashAttention.forward(q.permute(toFlash).reshape(flash), k.permute(toFlash).reshape(flash),
-                v.permute(toFlash).reshape(flash), Mask.NONE, scale);
-        Tensor out = spatial ? r.out().reshape(bs, t, h, sp, d).permute(0, 1, 3, 2, 4) : r.out().reshape(bs, sp, h, t, d).permute(0, 3, 1, 2, 4);
+    }
+
+    /** The inverse of {@link #toFlash}: f in flash layout back to {@code shape} [B, T, S, H, hd], contiguous. */
+    private static Tensor fromFlash(Tensor f, int[] shape, int over) {
+        int bs = shape[0], t = shape[1], sp = shape[2], h = shape[3], d = shape[4];
+        Tensor out = over == SPACE ? f.reshape(bs, t, h, sp, d).permute(0, 1, 3, 2, 4) : f.reshape(bs, sp, h, t, d).permute(0, 3, 1, 2, 4);
         return out.contiguous();
     }
 

@@ -125,6 +125,38 @@ public final class CommVolume {
     }
 
     /**
+     * Parameters of one spatial-temporal block with c channels and an MLP of {@code hidden}: two
+     * attentions of 4 projections [c, c] with biases and a pre-norm (weight, bias), and an MLP of
+     * [hidden, c] and [c, hidden] with biases and a pre-norm.
+     */
+    public static long stBlockParameters(int c, int hidden) {
+        long attention = 4L * c * c + 4L * c + 2L * c;
+        return 2 * attention + 2L * hidden * c + hidden + c + 2L * c;
+    }
+
+    /**
+     * The all-reduce (SUM) of {@code parameters} F32 gradients over p ranks, flattened into one
+     * buffer padded to pad(parameters) elements so every rank's chunk is equal: a reduce-scatter and
+     * an all-gather of pad(parameters)/p elements each to p-1 peers, 2 · (p-1) · pad(parameters)/p · 4
+     * bytes (2(p-1)/p of the padded buffer; ALL_REDUCE).
+     */
+    public static long dspGradientAllReduce(long parameters, int p) {
+        long padded = (parameters + p - 1) / p * p;
+        return 2 * (p - 1) * (padded / p) * F32;
+    }
+
+    /**
+     * The DSP backward proper over {@code blocks} block pairs: each spatial attention's switch pair
+     * run backward (2 all-to-alls of {@link #dspSwitch}, scatter and gather swapped, same bytes)
+     * plus the one all-reduce of the parameter gradients. The entry split's backward (an
+     * all-gather, {@link #dspGather}) is extra when the full input gradient is wanted, and a
+     * backward that re-runs the forward for its checkpoints adds blocks · {@link #dspStPair}.
+     */
+    public static long dspBackward(VideoProblem x, int blocks, long parameters) {
+        return blocks * dspStPair(x) + dspGradientAllReduce(parameters, x.p());
+    }
+
+    /**
      * Ulysses sharding S per block pair: only spatial attention communicates, q, k, v to head shards
      * and the output back, 4 all-to-alls of b · t · (pad(s)/p) · c · 4 bytes each, keeping 1/p.
      * Needs heads % p == 0.
