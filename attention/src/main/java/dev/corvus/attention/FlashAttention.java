@@ -1,7 +1,11 @@
 package dev.corvus.attention;
 
+import dev.corvus.tensor.Backend;
+import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
 
@@ -30,10 +34,23 @@ public final class FlashAttention {
     public static Result forward(Tensor q, Tensor k, Tensor v, Mask mask, float scale) {
         FlashKernels.Call c = call("flashAttention", q, k, v, mask, scale);
         MemoryScope scope = outputScope(q);
+        if (!q.device().equals(Device.CPU)) {
+            // Accelerators run their own fused kernel; the operands' device was checked by call().
+            Backend device = Backends.of(q.device());
+            Tensor out = device.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
+            Tensor lse = device.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq());
+            device.attention(f32(q), f32(k), f32(v), mask.causal(), mask.queryStart(), mask.keyStart(), scale, out, lse);
+            return new Result(out, lse);
+        }
         Tensor out = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
         Tensor lse = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq());
         FlashKernels.forward(c, TileView.of(out), TileView.of(lse));
         return new Result(out, lse);
+    }
+
+    /** t as contiguous F32 on its own device. */
+    private static Tensor f32(Tensor t) {
+        return t.dtype() == DType.F32 ? t.contiguous() : Ops.convert(t, DType.F32);
     }
 
     /**
@@ -161,7 +178,13 @@ public final class FlashAttention {
         }
         if (mask == null) throw new IllegalArgumentException(op + ": mask is null; pass Mask.NONE for full attention");
         if (!Float.isFinite(scale)) throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
-        return new FlashKernels.Call(TileView.of(q), TileView.of(k), TileView.of(v), q.size(0), hq, Math.max(hkv, 1),
+        if (!q.device().equals(k.device()) || !q.device().equals(v.device())) {
+            throw new IllegalArgumentException(op + ": q, k and v are on different devices (" + q.device() + ", " + k.device() + ", "
+                    + v.device() + "); move them with to(device) first");
+        }
+        boolean host = q.device().equals(Device.CPU);
+        return new FlashKernels.Call(host ? TileView.of(q) : null, host ? TileView.of(k) : null, host ? TileView.of(v) : null,
+                q.size(0), hq, Math.max(hkv, 1),
                 q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), scale);
     }
 

@@ -32,6 +32,18 @@ public interface Backend {
         throw new UnsupportedOperationException(name() + " has no device memory to transfer to or from");
     }
 
+    /**
+     * Fused attention forward, for accelerator backends (on the CPU, flash attention lives in the
+     * attention module on top of {@link #tiles()}). q [B, Hq, Nq, D], k and v [B, Hkv, Nk, D]
+     * (Hkv divides Hq), all contiguous F32; out [B, Hq, Nq, D] and lse [B, Hq, Nq] F32. With
+     * {@code causal}, query row i (position queryStart + i) sees key row j (position keyStart + j)
+     * iff keyStart + j <= queryStart + i; a row that sees no key gets out 0 and lse -infinity.
+     */
+    default void attention(Tensor q, Tensor k, Tensor v, boolean causal, long queryStart, long keyStart, float scale,
+            Tensor out, Tensor lse) {
+        throw new UnsupportedOperationException(name() + " has no fused attention kernel");
+    }
+
     /** Heap-array tile kernels for fused algorithms (flash attention); the scalar ones by default. */
     default TileKernels tiles() {
         return ScalarTileKernels.INSTANCE;
