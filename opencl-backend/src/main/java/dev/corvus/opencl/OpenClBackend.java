@@ -1,5 +1,6 @@
 package dev.corvus.opencl;
 
+import dev.corvus.opencl.cl.Cl;
 import dev.corvus.opencl.cl.ClBuffer;
 import dev.corvus.opencl.cl.ClContext;
 import dev.corvus.opencl.cl.ClDevice;
@@ -17,6 +18,9 @@ import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Storage;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The Backend SPI on one OpenCL device. Tensors live in {@link ClBuffer}s owned by their
@@ -275,35 +279,190 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------- not written yet
+    // ---------------------------------------------------------------- matmul (matmul.cl)
 
+    /** Tiled GEMM: 64x64 output tiles, K in slices of 16 through local memory, 4x4 outputs per item (work-groups of 16x16). */
+    private static final int GEMM_TM = 64, GEMM_TN = 64, GEMM_TK = 16, GEMM_RM = 4, GEMM_RN = 4;
+    /** GEMV: up to 4 rows of a, 4 outputs per work-group of 64 items. */
+    private static final int GEMV_M = 4, GEMV_R = 4, GEMV_WG = 64;
+    private static final String MATMUL_OPTIONS = "-DTM=" + GEMM_TM + " -DTN=" + GEMM_TN + " -DTK=" + GEMM_TK + " -DRM=" + GEMM_RM
+            + " -DRN=" + GEMM_RN + " -DGEMV_M=" + GEMV_M + " -DGEMV_R=" + GEMV_R + " -DGEMV_WG=" + GEMV_WG;
+
+    /**
+     * out[z] = a[z] · b[z]. A few rows of a (decode) against b in weight layout run the GEMV
+     * kernel (a work-group per 4 outputs, K reduced in local memory; Q8_0 a quarter block per
+     * step); a few rows against a row-major F32 b run one item per output; everything else runs
+     * the tiled GEMM, which reads F16/BF16/Q8_0 weights directly and dequantizes each K-slice of
+     * the tile into local memory (no F32 copy of the weight).
+     */
     @Override
     public void matmul(Tensor a, Tensor b, Tensor out) {
-        throw notYet("matmul");
+        checkMatmul(a, b, out);
+        int batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+        if (batch == 0 || m == 0 || n == 0) return;
+        if (k == 0) {
+            queue.fillZero(buffer(out), out.byteOffset(), 4L * out.numel());
+            return;
+        }
+        DType bt = b.dtype();
+        String options = MATMUL_OPTIONS + " -DB_" + suffix(bt).toUpperCase(java.util.Locale.ROOT);
+        long sab = batch == 1 ? 0 : a.stride(0), sam = a.stride(1), sak = a.stride(2);
+        long sbb = batch == 1 ? 0 : b.stride(0), sbk = b.stride(1), sbn = n == 1 ? k : b.stride(2);
+        ClBuffer ab = buffer(a), bb = buffer(b), ob = buffer(out);
+        if (m <= GEMV_M && sbk == 1 && (bt != DType.Q8_0 || q8BlockAligned(k, b.offset(), sbb, sbn))) {
+            ClKernel kr = programs.kernel("matmul.cl", options, "gemv");
+            synchronized (kr) {
+                kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
+                        .arg(8, bb).arg(9, b.offset()).arg(10, sbb).arg(11, sbn).arg(12, ob).arg(13, out.offset());
+                queue.run(kr, new long[] {ceilDiv(n, GEMV_R) * GEMV_WG, batch}, new long[] {GEMV_WG, 1});
+            }
+        } else if (m <= GEMV_M && bt == DType.F32) {
+            ClKernel kr = programs.kernel("matmul.cl", options, "gemv_rows");
+            synchronized (kr) {
+                kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
+                        .arg(8, bb).arg(9, b.offset()).arg(10, sbb).arg(11, sbk).arg(12, sbn).arg(13, ob).arg(14, out.offset());
+                queue.run(kr, new long[] {n, m, batch}, null);
+            }
+        } else {
+            ClKernel kr = programs.kernel("matmul.cl", options, "gemm");
+            int wx = GEMM_TN / GEMM_RN, wy = GEMM_TM / GEMM_RM;
+            synchronized (kr) {
+                kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
+                        .arg(8, bb).arg(9, b.offset()).arg(10, sbb).arg(11, sbk).arg(12, sbn).arg(13, ob).arg(14, out.offset());
+                queue.run(kr, new long[] {ceilDiv(n, GEMM_TN) * wx, ceilDiv(m, GEMM_TM) * wy, batch}, new long[] {wx, wy, 1});
+            }
+        }
     }
+
+    private static void checkMatmul(Tensor a, Tensor b, Tensor out) {
+        if (a.rank() != 3 || b.rank() != 3 || out.rank() != 3) {
+            throw new IllegalArgumentException("opencl matmul: expected a [B, M, K], b [B, K, N] and out [B, M, N], got ranks "
+                    + a.rank() + ", " + b.rank() + " and " + out.rank());
+        }
+        int batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+        if (b.size(0) != batch || b.size(1) != k || out.size(0) != batch || out.size(1) != m || out.size(2) != n) {
+            throw new IllegalArgumentException("opencl matmul: shapes " + java.util.Arrays.toString(a.shape()) + " x "
+                    + java.util.Arrays.toString(b.shape()) + " -> " + java.util.Arrays.toString(out.shape())
+                    + " do not match (expected [B, M, K] x [B, K, N] -> [B, M, N])");
+        }
+        if (a.dtype() != DType.F32 || out.dtype() != DType.F32 || !out.isContiguous()) {
+            throw new IllegalArgumentException("opencl matmul: expected F32 a and a contiguous F32 out, got " + a.dtype() + " a and "
+                    + (out.isContiguous() ? "" : "non-contiguous ") + out.dtype() + " out");
+        }
+        DType bt = b.dtype();
+        if (bt == DType.I32) throw new IllegalArgumentException("opencl matmul: b is I32; expected F32, F16, BF16 or Q8_0");
+        if (bt != DType.F32 && (b.stride(1) != 1 || (n > 1 && b.stride(2) != k))) {
+            throw new IllegalArgumentException("opencl matmul: a " + bt + " b must be the transpose of a row-major [N, K] weight "
+                    + "(strides [*, 1, " + k + "]), got strides " + java.util.Arrays.toString(b.strides()));
+        }
+    }
+
+    /** Whether every row of a Q8_0 weight starts on a 32-element block (the GEMV reads whole quarter blocks). */
+    private static boolean q8BlockAligned(int k, long offset, long batchStride, long rowStride) {
+        return k % 32 == 0 && offset % 32 == 0 && batchStride % 32 == 0 && rowStride % 32 == 0;
+    }
+
+    private static long ceilDiv(long x, long d) {
+        return (x + d - 1) / d;
+    }
+
+    // ---------------------------------------------------------------- row ops (rows.cl), attention (attention.cl)
 
     @Override
     public void softmax(Tensor x, Tensor out, int queries, boolean causal, boolean log) {
-        throw notYet("softmax");
+        int cols = cols(x);
+        long rows = rows(x, cols);
+        if (rows == 0) return;
+        ClKernel k = programs.kernel("rows.cl", EXACT, "softmax_f32");
+        int wg = rowGroupSize(k, cols);
+        synchronized (k) {
+            k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).arg(5, Math.max(queries, 1))
+                    .arg(6, causal ? 1 : 0).arg(7, log ? 1 : 0).local(8, 4L * wg);
+            queue.run(k, new long[] {rows * wg}, new long[] {wg});
+        }
     }
 
     @Override
     public void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out) {
-        throw notYet("rmsnorm");
+        int cols = cols(x);
+        long rows = rows(x, cols);
+        if (rows == 0) return;
+        ClKernel k = programs.kernel("rows.cl", EXACT, "rmsnorm_f32");
+        int wg = rowGroupSize(k, cols);
+        synchronized (k) {
+            k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(weight == null ? x : weight)).arg(3, weight == null ? 0L : weight.offset())
+                    .arg(4, weight == null ? 0 : 1).arg(5, buffer(out)).arg(6, out.offset()).arg(7, cols).arg(8, eps).local(9, 4L * wg);
+            queue.run(k, new long[] {rows * wg}, new long[] {wg});
+        }
     }
 
     @Override
     public void layernorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
-        throw notYet("layernorm");
+        int cols = cols(x);
+        long rows = rows(x, cols);
+        if (rows == 0) return;
+        ClKernel k = programs.kernel("rows.cl", EXACT, "layernorm_f32");
+        int wg = rowGroupSize(k, cols);
+        synchronized (k) {
+            k.arg(0, buffer(x)).arg(1, x.offset())
+                    .arg(2, buffer(weight == null ? x : weight)).arg(3, weight == null ? 0L : weight.offset()).arg(4, weight == null ? 0 : 1)
+                    .arg(5, buffer(bias == null ? x : bias)).arg(6, bias == null ? 0L : bias.offset()).arg(7, bias == null ? 0 : 1)
+                    .arg(8, buffer(out)).arg(9, out.offset()).arg(10, cols).arg(11, eps).local(12, 4L * wg);
+            queue.run(k, new long[] {rows * wg}, new long[] {wg});
+        }
     }
 
     @Override
     public void rope(Tensor x, Tensor out, RopeTable table, int rowsPerPosition, RopeStyle style) {
-        throw notYet("rope");
+        int d = cols(x), half = d / 2;
+        long rows = rows(x, d);
+        if (rows == 0 || half == 0) return;
+        // The table is per call and small ([positions, d/2] twice): upload it, run, release. The
+        // release is deferred by OpenCL until the kernel that reads it has finished.
+        int n = table.positions() * half;
+        try (ClBuffer t = context.buffer(Cl.CL_MEM_READ_ONLY, 8L * n);
+             Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(8L * n, 64);
+            MemorySegment.copy(table.cos(), 0, host, ValueLayout.JAVA_FLOAT, 0, n);
+            MemorySegment.copy(table.sin(), 0, host, ValueLayout.JAVA_FLOAT, 4L * n, n);
+            queue.write(t, 0, host);
+            ClKernel k = programs.kernel("rows.cl", EXACT, "rope_f32");
+            synchronized (k) {
+                k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, t).arg(5, half)
+                        .arg(6, table.positions()).arg(7, (long) Math.max(rowsPerPosition, 1)).arg(8, style == RopeStyle.INTERLEAVED ? 0 : 1);
+                queue.run(k, new long[] {half, rows}, null);
+            }
+        }
     }
 
-    private static UnsupportedOperationException notYet(String op) {
-        return new UnsupportedOperationException("opencl " + op + ": kernel not written yet");
+    /** The largest head dimension the fused attention kernel holds in private memory. */
+    public static final int ATTENTION_MAX_HEAD_DIM = 256;
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, boolean causal, long queryStart, long keyStart, float scale, Tensor out,
+            Tensor lse) {
+        int batch = q.size(0), hq = q.size(1), nq = q.size(2), d = q.size(3);
+        int hkv = k.size(1), nk = k.size(2);
+        if (batch == 0 || hq == 0 || nq == 0) return;
+        if (d > ATTENTION_MAX_HEAD_DIM) {
+            throw new UnsupportedOperationException("opencl attention: head dimension D=" + d + " exceeds the kernel's maximum "
+                    + ATTENTION_MAX_HEAD_DIM + " (q " + java.util.Arrays.toString(q.shape()) + ")");
+        }
+        if (d == 0) throw new UnsupportedOperationException("opencl attention: head dimension D=0 is not supported");
+        requireContiguous("attention", q, k, v, out, lse);
+        // Keys per tile: K and V tiles take 2 * BC * D floats of local memory, 32 KiB at most.
+        int bc = Math.clamp(4096 / Integer.highestOneBit(Math.max(1, 2 * d - 1)), 8, 64);
+        while (bc > 8 && 8L * bc * d > clDevice.localMemSize()) bc /= 2;
+        ClKernel kk = programs.kernel("attention.cl", EXACT + " -DHEAD_D=" + d + " -DBC=" + bc, "attention_fwd_f32");
+        int br = (int) Long.highestOneBit(Math.max(1, Math.min(64, kk.maxWorkGroupSize())));
+        long blocks = (nq + br - 1) / br;
+        synchronized (kk) {
+            kk.arg(0, buffer(q)).arg(1, q.offset()).arg(2, buffer(k)).arg(3, k.offset()).arg(4, buffer(v)).arg(5, v.offset())
+                    .arg(6, buffer(out)).arg(7, out.offset()).arg(8, buffer(lse)).arg(9, lse.offset()).arg(10, hq).arg(11, hkv)
+                    .arg(12, nq).arg(13, nk).arg(14, causal ? 1 : 0).arg(15, queryStart - keyStart).arg(16, scale)
+                    .local(17, 4L * bc * d).local(18, 4L * bc * d);
+            queue.run(kk, new long[] {blocks * br, (long) batch * hq}, new long[] {br, 1});
+        }
     }
 
     // ---------------------------------------------------------------- launching
@@ -316,6 +475,21 @@ public final class OpenClBackend implements Backend, AutoCloseable {
             args.accept(k);
             queue.run(k, new long[] {n}, null);
         }
+    }
+
+    /**
+     * A power-of-two work-group size for a one-group-per-row kernel: enough items to cover the row,
+     * from 32 (a GPU's smallest schedule unit; few distinct sizes also keep PoCL, which builds code
+     * per size, quick) up to 256, and no more than the kernel can run.
+     */
+    private static int rowGroupSize(ClKernel k, int cols) {
+        long max = Long.highestOneBit(Math.max(1, Math.min(256, k.maxWorkGroupSize())));
+        long want = Math.max(32, Long.highestOneBit(Math.max(1, cols - 1)) * 2);
+        return (int) Math.min(max, want);
+    }
+
+    private static long rows(Tensor x, int cols) {
+        return cols == 0 ? 0 : x.numel() / cols;
     }
 
     /** A power-of-two work-group size for row reductions: 64, or less if the kernel cannot run that wide. */
