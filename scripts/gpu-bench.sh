@@ -73,7 +73,7 @@ if [ "$SIZE_KB" -gt $((64 * 1024)) ]; then echo "too large to carry" >&2; exit 1
 # ones; list the platforms JMH will see; run the benchmark; keep the JSON and the log in $OUT.
 REMOTE="set -o pipefail; O=$JRE/opencl; /sbin/ldconfig -p | grep -q libOpenCL.so.1 || export LD_LIBRARY_PATH=\$PWD/\$O; \
 ls /etc/OpenCL/vendors/*.icd >/dev/null 2>&1 || export OCL_ICD_VENDORS=\$PWD/\$O/vendors; nvidia-smi -L; \
-$JRE/bin/java -Djmh.ignoreLock=true -jar $JAR OpenClBenchmark -f 1 -wi 2 -i 3 -jvmArgsAppend -Xmx16g \
+$JRE/bin/java -Djmh.ignoreLock=true -jar $JAR OpenClBenchmark -f 1 -wi 2 -i 3 \
 -rf json -rff \$OUT/opencl-bench.json 2>&1 | tee \$OUT/opencl-bench.txt"
 
 echo
