@@ -146,6 +146,10 @@ public final class FlashAttention {
             throw new IllegalArgumentException(op + ": length " + length + " is outside the cache capacity " + c.nk()
                     + " of kCache " + str(kCache));
         }
+        if (!q.device().equals(Device.CPU)) {
+            // The cache holds only the past, so an unmasked fused attention over its first rows is a decode step.
+            return forward(q, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length), Mask.NONE, scale).out();
+        }
         Tensor out = Tensor.zeros(outputScope(q), DType.F32, c.batch(), c.hq(), 1, c.d());
         FlashKernels.decode(c, length, TileView.of(out));
         return out;

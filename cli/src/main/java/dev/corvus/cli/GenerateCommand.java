@@ -7,6 +7,7 @@ import dev.corvus.model.LlamaWeights;
 import dev.corvus.model.Sampler;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Parallel;
 import java.io.PrintWriter;
@@ -54,6 +55,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--backend", paramLabel = "scalar|vector", description = "CPU backend (same as -Dcorvus.backend; default: the best available).")
     String backend;
 
+    @Option(names = "--device", paramLabel = "cpu|opencl|opencl:P:D",
+            description = "Where the model runs (same as -Dcorvus.device; default: cpu). opencl picks the first GPU, else the first OpenCL device.")
+    String device;
+
     @Option(names = "--quiet", description = "Print only the generated text (no stats line).")
     boolean quiet;
 
@@ -69,6 +74,8 @@ final class GenerateCommand implements Callable<Integer> {
             Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     "no tokenizer for " + path + ": pass --tokenizer PATH (a llama2.c tokenizer.bin)"));
             LlamaWeights weights = dtype == null ? ckpt.weights() : Cli.convertMatrices(ckpt.weights(), Cli.parseDType(dtype), converted);
+            Device target = Backends.device(device != null ? device : System.getProperty("corvus.device", "cpu"));
+            if (!target.equals(Device.CPU)) weights = weights.to(target, converted);
             LlamaModel llama = new LlamaModel(ckpt.config(), weights);
             long s = seed != null ? seed : System.nanoTime();
             Sampler sampler = Sampler.of(temperature, topP, s);
@@ -86,8 +93,9 @@ final class GenerateCommand implements Callable<Integer> {
             out.println(text.flush());
             out.flush();
             if (!quiet) {
-                err.println(String.format(Locale.ROOT, "corvus: %s, %s weights, %s backend, %d threads, %s%s",
-                        path.getFileName(), Cli.weightTypes(weights), Backends.cpu().name(), Parallel.parallelism(),
+                err.println(String.format(Locale.ROOT, "corvus: %s, %s weights, %s, %d threads, %s%s",
+                        path.getFileName(), Cli.weightTypes(weights),
+                        target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target, Parallel.parallelism(),
                         sampler, sampler.isGreedy() ? "" : " (seed " + s + ")"));
                 err.println("corvus: " + r.stats().summary());
                 err.flush();

@@ -2,7 +2,9 @@ package dev.corvus.model;
 
 import dev.corvus.attention.FlashAttention;
 import dev.corvus.attention.Mask;
+import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
@@ -20,16 +22,20 @@ import java.util.Arrays;
  * Memory: the {@link KvCache} lives in its own long-lived scope; every activation of a call lives
  * in a scope opened by {@code forward} and freed when it returns; only the logits outlive it, in
  * the caller's current scope. Works for any weight dtype {@code Ops.linear} and
- * {@code Ops.embedding} take (F32, F16, BF16, Q8_0) and any CPU backend.
+ * {@code Ops.embedding} take (F32, F16, BF16, Q8_0), on any CPU backend, and on an accelerator:
+ * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there.
  */
 public final class LlamaModel {
     private final LlamaConfig config;
     private final LlamaWeights weights;
     private final float attentionScale;
+    /** Where the weights, the KV cache and every activation live; logits come back to the CPU. */
+    private final Device device;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this.config = config;
         this.weights = weights;
+        this.device = weights.device();
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
         checkShapes(config, weights);
     }
@@ -42,6 +48,10 @@ public final class LlamaModel {
         return weights;
     }
 
+    public Device device() {
+        return device;
+    }
+
     /** A cache for the model's whole context ({@code seqLen} positions). */
     public KvCache newCache() {
         return newCache(config.seqLen());
@@ -49,7 +59,7 @@ public final class LlamaModel {
 
     /** A cache for {@code capacity} positions; close it to free its memory. */
     public KvCache newCache(int capacity) {
-        return new KvCache(config, capacity);
+        return new KvCache(config, capacity, device);
     }
 
     /**
@@ -64,7 +74,7 @@ public final class LlamaModel {
         float eps = config.normEps();
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, config.vocabSize());
         try (MemoryScope step = MemoryScope.open("llama.forward")) {
-            Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, T)); // [T, dim]
+            Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, T).to(device)); // [T, dim]
             for (int l = 0; l < config.layers(); l++) {
                 LlamaWeights.Layer w = weights.layers().get(l);
 
@@ -99,7 +109,7 @@ public final class LlamaModel {
 
             // final norm and classifier, on the last position only
             Tensor last = Ops.rmsnorm(x.narrow(0, T - 1, 1), weights.finalNorm(), eps);
-            Ops.copyInto(Ops.linear(last, weights.classifier(), null).view(config.vocabSize()), logits);
+            Ops.copyInto(Ops.linear(last, weights.classifier(), null).view(config.vocabSize()).to(Device.CPU), logits);
         }
         cache.length = length;
         return logits;
@@ -116,15 +126,15 @@ public final class LlamaModel {
         private final int capacity;
         private int length;
 
-        KvCache(LlamaConfig config, int capacity) {
+        KvCache(LlamaConfig config, int capacity, Device device) {
             if (capacity <= 0) throw new IllegalArgumentException("KV cache capacity must be positive, got " + capacity);
             this.capacity = capacity;
             this.scope = MemoryScope.detached("llama.kvCache");
             this.keys = new Tensor[config.layers()];
             this.values = new Tensor[config.layers()];
             for (int l = 0; l < config.layers(); l++) {
-                keys[l] = Tensor.zeros(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
-                values[l] = Tensor.zeros(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
+                keys[l] = Backends.of(device).allocate(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
+                values[l] = Backends.of(device).allocate(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
             }
         }
 

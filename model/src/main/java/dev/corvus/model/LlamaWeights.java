@@ -1,5 +1,8 @@
 package dev.corvus.model;
 
+import dev.corvus.tensor.Device;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import java.util.List;
 
@@ -15,6 +18,24 @@ import java.util.List;
 public record LlamaWeights(Tensor tokenEmbedding, List<Layer> layers, Tensor finalNorm, Tensor classifier) {
     public LlamaWeights {
         layers = List.copyOf(layers);
+    }
+
+    /** The device the weights are on (the token embedding's). */
+    public Device device() {
+        return tokenEmbedding.device();
+    }
+
+    /**
+     * These weights copied to {@code device}, the copies living in {@code scope}; a classifier
+     * shared with the token embedding stays shared.
+     */
+    public LlamaWeights to(Device device, MemoryScope scope) {
+        java.util.function.UnaryOperator<Tensor> move = t -> Ops.toDevice(t, device, scope);
+        Tensor embedding = move.apply(tokenEmbedding);
+        List<Layer> moved = layers.stream().map(l -> new Layer(move.apply(l.attentionNorm()), move.apply(l.wq()), move.apply(l.wk()),
+                move.apply(l.wv()), move.apply(l.wo()), move.apply(l.ffnNorm()), move.apply(l.w1()), move.apply(l.w2()), move.apply(l.w3()))).toList();
+        Tensor head = classifier == tokenEmbedding ? embedding : move.apply(classifier);
+        return new LlamaWeights(embedding, moved, move.apply(finalNorm), head);
     }
 
     /**

@@ -33,10 +33,14 @@ public final class Ops {
      * device's backend (host to device, device to host, or through the host between devices).
      */
     public static Tensor toDevice(Tensor x, Device device) {
+        return toDevice(x, device, outputScope(x));
+    }
+
+    /** Like {@link #toDevice(Tensor, Device)}, with the copy allocated in {@code scope} (long-lived weights, say). */
+    public static Tensor toDevice(Tensor x, Device device, MemoryScope scope) {
         if (x.device().equals(device)) return x;
-        if (!x.device().equals(Device.CPU) && !device.equals(Device.CPU)) return toDevice(toDevice(x, Device.CPU), device);
+        if (!x.device().equals(Device.CPU) && !device.equals(Device.CPU)) return toDevice(toDevice(x, Device.CPU), device, scope);
         Tensor src = x.isContiguous() ? x : copy(x);
-        MemoryScope scope = outputScope(x);
         if (device.equals(Device.CPU)) {
             Tensor host = Tensor.zeros(scope, x.dtype(), x.shape());
             Backends.of(x.device()).transfer(src, host);

@@ -1,0 +1,42 @@
+package dev.corvus.model;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.corvus.opencl.OpenClDevices;
+import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.Device;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Tensor;
+import dev.corvus.tensor.testing.Close;
+import java.util.Optional;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The model runs on an OpenCL device (PoCL in CI) and gives the CPU's logits, prefill and decode. */
+class LlamaModelOpenClTest {
+    @ParameterizedTest(name = "heads {0}/{1}, quantized {2}")
+    @CsvSource({"4,4,false", "4,2,false", "4,1,true"})
+    void logitsOnOpenClEqualTheCpu(int heads, int kvHeads, boolean quantized) {
+        Optional<String> why = OpenClDevices.unavailableReason();
+        assumeTrue(why.isEmpty(), () -> "no OpenCL: " + why.orElse(""));
+        try (MemoryScope scope = MemoryScope.open("test")) {
+            LlamaConfig config = TinyLlama.config(heads, kvHeads);
+            LlamaWeights cpuWeights = TinyLlama.randomWeights(scope, config, 11);
+            if (quantized) cpuWeights = TinyLlama.quantized(cpuWeights);
+            Device device = Backends.device("opencl");
+            LlamaModel cpu = new LlamaModel(config, cpuWeights);
+            LlamaModel gpu = new LlamaModel(config, cpuWeights.to(device, scope));
+            int[] prompt = {1, 5, 9, 2, 7};
+            try (LlamaModel.KvCache cpuCache = cpu.newCache(16); LlamaModel.KvCache gpuCache = gpu.newCache(16)) {
+                Tensor expected = cpu.forward(prompt, 0, cpuCache), actual = gpu.forward(prompt, 0, gpuCache);
+                Close.assertAllClose("prefill logits", expected.toFloatArray(), actual.toFloatArray(), 1e-4, 1e-3);
+                for (int step = 0; step < 4; step++) {
+                    int[] next = {(3 + 5 * step) % config.vocabSize()};
+                    expected = cpu.forward(next, prompt.length + step, cpuCache);
+                    actual = gpu.forward(next, prompt.length + step, gpuCache);
+                    Close.assertAllClose("decode logits at step " + step, expected.toFloatArray(), actual.toFloatArray(), 1e-4, 1e-3);
+                }
+            }
+        }
+    }
+}
