@@ -51,21 +51,50 @@ final class Slabs {
 
     /** A copy of the slab [start, start + len) along {@code dim} of contiguous {@code t}. */
     static MemorySegment pack(String op, Tensor t, int dim, int start, int len) {
+        MemorySegment buf = buffer(op, slabBytes(t, dim, len));
+        packInto(t, dim, start, len, buf, 0);
+        return buf;
+    }
+
+    /** Bytes of a slab of {@code len} along {@code dim} of {@code t}. */
+    static long slabBytes(Tensor t, int dim, int len) {
+        int[] shape = t.shape();
+        return outer(shape, dim) * t.dtype().byteSize(len * inner(shape, dim));
+    }
+
+    /** Copies the slab [start, start + len) along {@code dim} of contiguous {@code t} to {@code dst} at {@code dstOffset}. */
+    static void packInto(Tensor t, int dim, int start, int len, MemorySegment dst, long dstOffset) {
         int[] shape = t.shape();
         DType dt = t.dtype();
         long outer = outer(shape, dim), inner = inner(shape, dim);
         long run = dt.byteSize(len * inner);
         long rowBytes = dt.byteSize(shape[dim] * inner);
         long first = dt.byteSize(start * inner);
-        MemorySegment buf = buffer(op, outer * run);
         MemorySegment src = t.segment();
         long base = t.byteOffset();
         if (outer == 1 || run == rowBytes) {
-            MemorySegment.copy(src, base + first, buf, 0, outer * run);
+            MemorySegment.copy(src, base + first, dst, dstOffset, outer * run);
         } else {
-            for (long o = 0; o < outer; o++) MemorySegment.copy(src, base + o * rowBytes + first, buf, o * run, run);
+            for (long o = 0; o < outer; o++) MemorySegment.copy(src, base + o * rowBytes + first, dst, dstOffset + o * run, run);
         }
-        return buf;
+    }
+
+    /** F16 or BF16 elements widened to F32: {@code n} elements from {@code src} at {@code srcOffset} to {@code dst} at 0. */
+    static void widen(DType dt, MemorySegment src, long srcOffset, MemorySegment dst, long n) {
+        boolean f16 = dt == DType.F16;
+        for (long i = 0; i < n; i++) {
+            short h = src.get(I16, srcOffset + 2 * i);
+            dst.setAtIndex(F32, i, f16 ? FloatFormats.f16ToFloat(h) : FloatFormats.bf16ToFloat(h));
+        }
+    }
+
+    /** F32 elements rounded once to F16 or BF16: {@code n} elements from {@code src} at 0 to {@code dst} at {@code dstOffset}. */
+    static void narrow(DType dt, MemorySegment src, MemorySegment dst, long dstOffset, long n) {
+        boolean f16 = dt == DType.F16;
+        for (long i = 0; i < n; i++) {
+            float f = src.getAtIndex(F32, i);
+            dst.set(I16, dstOffset + 2 * i, f16 ? FloatFormats.floatToF16(f) : FloatFormats.floatToBf16(f));
+        }
     }
 
     /**

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The MPI communicator's tests across processes: 4 ranks under mpirun, one JVM each.
+#   1. equivalence: ring, StarTrail (every valid C), Ulysses and DSP forward/backward equal the
+#      single-device results on every rank, and every rank's bytes equal CommVolume's formulas;
+#      the collectives equal plain sums (MpiEquivalenceMain; rank 0 prints "N passed, M failed").
+#   2. fail-early: one rank exits before a collective; the others must fail with a CommException
+#      within the communicator's timeout, and the job must end (not hang).
+# Usage: scripts/mpi-tests.sh [-np N]   (N = 4 by default; needs openmpi-bin, libopenmpi-dev)
+# Builds the test classes first (./mvnw test-compile, into $CORVUS_BUILD_DIR, default target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+np=4
+if [ "${1:-}" = "-np" ]; then np="$2"; shift 2; fi
+build="${CORVUS_BUILD_DIR:-target}"
+
+if ! command -v mpirun >/dev/null; then
+  echo "mpi-tests: mpirun not found; install Open MPI (Debian/Ubuntu: apt-get install -y openmpi-bin libopenmpi-dev)" >&2
+  exit 1
+fi
+if [ -z "${JAVA_HOME:-}" ] || [ ! -x "$JAVA_HOME/bin/java" ]; then
+  for d in /usr/lib/jvm/*25*; do [ -x "$d/bin/java" ] && JAVA_HOME="$d" && break; done
+fi
+export JAVA_HOME
+
+echo "mpi-tests: compiling the test classes"
+./mvnw -q -B "-Dcorvus.buildDir=$build" -pl attention -am test-compile
+
+assertj_version=$(sed -n 's:.*<assertj.version>\(.*\)</assertj.version>.*:\1:p' pom.xml)
+repo="${MAVEN_REPO:-$HOME/.m2/repository}"
+assertj="$repo/org/assertj/assertj-core/$assertj_version/assertj-core-$assertj_version.jar"
+[ -f "$assertj" ] || { echo "mpi-tests: $assertj missing (the test-compile above should have fetched it)" >&2; exit 1; }
+cp=""
+for m in tensor vector-backend comm attention; do cp="$cp:$m/$build/classes:$m/$build/test-classes"; done
+cp="${cp#:}:$assertj"
+
+run_as_root=()
+[ "$(id -u)" = "0" ] && run_as_root=(--allow-run-as-root)
+mpirun_cmd=(mpirun "${run_as_root[@]}" --oversubscribe -np "$np")
+java_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
+  -Xss4m -Xmx512m -Dcorvus.backend=vector -Dcorvus.comm=mpi -cp "$cp")
+main=dev.corvus.attention.parallel.MpiEquivalenceMain
+status=0
+
+echo "mpi-tests: equivalence on $np ranks"
+log=$(mktemp)
+set +e
+timeout 600 "${mpirun_cmd[@]}" "${java_cmd[@]}" -Dcorvus.mpi.timeoutSeconds=120 "$main" equivalence 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 0 ] || ! grep -q '^[0-9]* passed, 0 failed$' "$log"; then
+  echo "mpi-tests: equivalence FAILED (exit $rc)"; status=1
+fi
+
+echo "mpi-tests: a rank exits early; the others must fail within the 5 s timeout"
+start=$(date +%s)
+set +e
+timeout 120 "${mpirun_cmd[@]}" "${java_cmd[@]}" -Dcorvus.mpi.timeoutSeconds=5 "$main" fail-early > "$log" 2>&1
+rc=$?
+set -e
+cat "$log"
+took=$(( $(date +%s) - start ))
+survivors=$(grep -c 'failed as expected after .*allReduce on rank [0-9]* timed out after 5000 ms' "$log" || true)
+if [ "$rc" = 124 ]; then
+  echo "mpi-tests: fail-early HUNG (killed by timeout after $took s)"; status=1
+elif [ "$rc" = 0 ]; then
+  echo "mpi-tests: fail-early exited 0, expected a failure"; status=1
+elif [ "$survivors" -lt 1 ]; then
+  echo "mpi-tests: fail-early: no rank reported the expected timeout CommException"; status=1
+else
+  echo "mpi-tests: fail-early OK ($survivors of $((np - 1)) surviving ranks reported the timeout first; mpirun exit $rc; $took s)"
+fi
+rm -f "$log"
+exit $status
