@@ -3,7 +3,6 @@ package dev.corvus.comm;
 import dev.corvus.comm.Mailbox.Message;
 import dev.corvus.comm.Mailbox.Pending;
 import dev.corvus.tensor.DType;
-import dev.corvus.tensor.Device;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -129,8 +128,7 @@ public final class InJvmCommunicator implements Communicator {
     public Request send(Tensor data, int dest, int tag) {
         String op = "send(dest " + dest + ", tag " + tag + ")";
         begin(op);
-        checkPeer(op, dest);
-        checkTensor(op, "data", data);
+        CollectiveArgs.send(op, data, dest, size);
         MemorySegment bytes = Slabs.copyAll(op, data);
         group.post(rank, dest, false, tag, new Message("send", -1, data.dtype(), data.shape(), bytes));
         if (dest != rank) stats.add(OpKind.SEND, bytes.byteSize());
@@ -146,8 +144,7 @@ public final class InJvmCommunicator implements Communicator {
     public Request receive(Tensor into, int source, int tag) {
         String op = "receive(source " + source + ", tag " + tag + ")";
         begin(op);
-        checkPeer(op, source);
-        checkTensor(op, "into", into);
+        CollectiveArgs.receive(op, into, source, size);
         Pending p = group.receive(source, rank, false, tag);
         return new Request() {
             private boolean done;
@@ -176,17 +173,7 @@ public final class InJvmCommunicator implements Communicator {
     public void allGather(Tensor local, Tensor out, int dim) {
         String op = "allGather";
         begin(op);
-        checkTensor(op, "local", local);
-        checkTensor(op, "out", out);
-        int d = Shapes.dim(op, dim, local.rank());
-        int[] want = local.shape();
-        want[d] = Math.multiplyExact(want[d], size);
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be " + size + " x local "
-                    + Shapes.str(local.shape()) + " along dim " + d + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "local", local, "out", out);
-        checkBlocks(op, local, d, local.size(d));
+        int d = CollectiveArgs.allGather(op, local, out, dim, size);
         long seq = collectiveSeq++;
         long deadline = System.nanoTime() + timeoutNanos();
         int piece = local.size(d);
@@ -208,28 +195,17 @@ public final class InJvmCommunicator implements Communicator {
     public void reduceScatter(Tensor in, Tensor out, int dim) {
         String op = "reduceScatter";
         begin(op);
-        checkTensor(op, "in", in);
-        checkTensor(op, "out", out);
-        checkSummable(op, in);
-        int d = Shapes.dim(op, dim, in.rank());
-        checkDivisible(op, "in", in, d);
-        int[] want = in.shape();
-        want[d] /= size;
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be in " + Shapes.str(in.shape()) + " / "
-                    + size + " along dim " + d + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "in", in, "out", out);
+        int d = CollectiveArgs.reduceScatter(op, in, out, dim, size);
         long seq = collectiveSeq++;
         long deadline = System.nanoTime() + timeoutNanos();
-        int slab = want[d];
+        int slab = out.size(d);
         MemorySegment[] parts = new MemorySegment[size];
         for (int j = 0; j < size; j++) {
             MemorySegment s = Slabs.pack(op, in, d, j * slab, slab);
             if (j == rank) {
                 parts[j] = s;
             } else {
-                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), want, s));
+                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), out.shape(), s));
                 stats.add(OpKind.REDUCE_SCATTER, s.byteSize());
             }
         }
@@ -244,32 +220,18 @@ public final class InJvmCommunicator implements Communicator {
     public void allToAll(Tensor in, Tensor out, int scatterDim, int gatherDim) {
         String op = "allToAll";
         begin(op);
-        checkTensor(op, "in", in);
-        checkTensor(op, "out", out);
-        int sd = Shapes.dim(op, scatterDim, in.rank());
-        int gd = Shapes.dim(op, gatherDim, in.rank());
-        checkDivisible(op, "in", in, sd);
-        int[] slabShape = in.shape();
-        slabShape[sd] /= size;
-        int[] want = slabShape.clone();
-        want[gd] = Math.multiplyExact(want[gd], size);
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be in " + Shapes.str(in.shape())
-                    + " with dim " + sd + " divided by " + size + " and dim " + gd + " multiplied by " + size + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "in", in, "out", out);
-        checkBlocks(op, in, sd, slabShape[sd]);
-        checkBlocks(op, out, gd, slabShape[gd]);
+        CollectiveArgs.AllToAll args = CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size);
+        int sd = args.scatterDim(), gd = args.gatherDim();
         long seq = collectiveSeq++;
         long deadline = System.nanoTime() + timeoutNanos();
-        int slab = slabShape[sd], piece = slabShape[gd];
+        int slab = args.slab(), piece = args.piece();
         MemorySegment mine = null;
         for (int j = 0; j < size; j++) {
             MemorySegment s = Slabs.pack(op, in, sd, j * slab, slab);
             if (j == rank) {
                 mine = s;
             } else {
-                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), slabShape, s));
+                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), args.slabShape(), s));
                 stats.add(OpKind.ALL_TO_ALL, s.byteSize());
             }
         }
@@ -285,8 +247,7 @@ public final class InJvmCommunicator implements Communicator {
     public void allReduce(Tensor data) {
         String op = "allReduce";
         begin(op);
-        checkTensor(op, "data", data);
-        checkSummable(op, data);
+        CollectiveArgs.allReduce(op, data);
         long seq = collectiveSeq++;
         if (size == 1) return;
         long deadline = System.nanoTime() + timeoutNanos();
@@ -487,43 +448,6 @@ public final class InJvmCommunicator implements Communicator {
 
     private RankFailureException failed(ClusterState.Failure f, String op) {
         return new RankFailureException(f.rank(), f.message() + " (seen by world rank " + worldRank() + " in " + op + ")", f.cause());
-    }
-
-    private void checkPeer(String op, int peer) {
-        if (peer < 0 || peer >= size) throw new IllegalArgumentException(op + ": rank " + peer + " is outside [0, " + size + ")");
-    }
-
-    private static void checkTensor(String op, String name, Tensor t) {
-        if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
-        if (!t.device().equals(Device.CPU)) throw new IllegalArgumentException(op + ": " + name + " " + t + " is not on the CPU");
-        if (!t.isContiguous()) {
-            throw new IllegalArgumentException(op + ": " + name + " " + Shapes.str(t.shape()) + " with strides " + Arrays.toString(t.strides())
-                    + " is not contiguous; pass contiguous() or copy it first");
-        }
-    }
-
-    private static void checkSameDtype(String op, String an, Tensor a, String bn, Tensor b) {
-        if (a.dtype() != b.dtype()) throw new IllegalArgumentException(op + ": " + an + " is " + a.dtype() + " but " + bn + " is " + b.dtype());
-    }
-
-    private static void checkSummable(String op, Tensor t) {
-        if (!Slabs.summable(t.dtype())) throw new IllegalArgumentException(op + ": cannot sum " + t.dtype() + " tensors (F32, F16, BF16 and I32 only)");
-    }
-
-    private void checkDivisible(String op, String name, Tensor t, int d) {
-        if (t.size(d) % size != 0) {
-            throw new IllegalArgumentException(op + ": dim " + d + " of " + name + " " + Shapes.str(t.shape()) + " has size " + t.size(d)
-                    + ", which is not divisible by the group size " + size);
-        }
-    }
-
-    /** Q8_0 slabs along the last dimension must be whole blocks. */
-    private static void checkBlocks(String op, Tensor t, int d, int slab) {
-        DType dt = t.dtype();
-        if (dt.isQuantized() && d == t.rank() - 1 && slab % dt.blockSize() != 0) {
-            throw new IllegalArgumentException(op + ": " + dt + " " + Shapes.str(t.shape()) + " cannot be cut into pieces of " + slab
-                    + " along its last dim (blocks of " + dt.blockSize() + ")");
-        }
     }
 
     private long timeoutNanos() {

@@ -1,7 +1,6 @@
 package dev.corvus.comm;
 
 import dev.corvus.tensor.DType;
-import dev.corvus.tensor.Device;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.lang.foreign.Arena;
@@ -173,8 +172,7 @@ public final class MpiCommunicator implements Communicator {
     public Request send(Tensor data, int dest, int tag) {
         String op = "send(dest " + dest + ", tag " + tag + ")";
         begin(op);
-        checkPeer(op, dest);
-        checkTensor(op, "data", data);
+        CollectiveArgs.send(op, data, dest, size);
         long bytes = bytes(data);
         int count = count(op, bytes);
         Arena arena = Arena.ofShared();
@@ -211,8 +209,7 @@ public final class MpiCommunicator implements Communicator {
     public Request receive(Tensor into, int source, int tag) {
         String op = "receive(source " + source + ", tag " + tag + ")";
         begin(op);
-        checkPeer(op, source);
-        checkTensor(op, "into", into);
+        CollectiveArgs.receive(op, into, source, size);
         long want = bytes(into);
         int count = count(op, want);
         Arena arena = Arena.ofShared();
@@ -262,17 +259,7 @@ public final class MpiCommunicator implements Communicator {
     public void allGather(Tensor local, Tensor out, int dim) {
         String op = "allGather";
         begin(op);
-        checkTensor(op, "local", local);
-        checkTensor(op, "out", out);
-        int d = Shapes.dim(op, dim, local.rank());
-        int[] want = local.shape();
-        want[d] = Math.multiplyExact(want[d], size);
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be " + size + " x local "
-                    + Shapes.str(local.shape()) + " along dim " + d + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "local", local, "out", out);
-        checkBlocks(op, local, d, local.size(d));
+        int d = CollectiveArgs.allGather(op, local, out, dim, size);
         long localBytes = bytes(local);
         int count = count(op, localBytes);
         int piece = local.size(d);
@@ -294,20 +281,9 @@ public final class MpiCommunicator implements Communicator {
     public void reduceScatter(Tensor in, Tensor out, int dim) {
         String op = "reduceScatter";
         begin(op);
-        checkTensor(op, "in", in);
-        checkTensor(op, "out", out);
-        checkSummable(op, in);
-        int d = Shapes.dim(op, dim, in.rank());
-        checkDivisible(op, "in", in, d);
-        int[] want = in.shape();
-        want[d] /= size;
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be in " + Shapes.str(in.shape()) + " / "
-                    + size + " along dim " + d + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "in", in, "out", out);
+        int d = CollectiveArgs.reduceScatter(op, in, out, dim, size);
         DType dt = in.dtype();
-        int slab = want[d];
+        int slab = out.size(d);
         long slabBytes = Slabs.slabBytes(in, d, slab);
         long slabElems = out.numel();
         count(op, Math.max(slabBytes, slabElems * 4) * size);
@@ -339,23 +315,9 @@ public final class MpiCommunicator implements Communicator {
     public void allToAll(Tensor in, Tensor out, int scatterDim, int gatherDim) {
         String op = "allToAll";
         begin(op);
-        checkTensor(op, "in", in);
-        checkTensor(op, "out", out);
-        int sd = Shapes.dim(op, scatterDim, in.rank());
-        int gd = Shapes.dim(op, gatherDim, in.rank());
-        checkDivisible(op, "in", in, sd);
-        int[] slabShape = in.shape();
-        slabShape[sd] /= size;
-        int[] want = slabShape.clone();
-        want[gd] = Math.multiplyExact(want[gd], size);
-        if (!Arrays.equals(want, out.shape())) {
-            throw new IllegalArgumentException(op + ": out " + Shapes.str(out.shape()) + " must be in " + Shapes.str(in.shape())
-                    + " with dim " + sd + " divided by " + size + " and dim " + gd + " multiplied by " + size + ", i.e. " + Shapes.str(want));
-        }
-        checkSameDtype(op, "in", in, "out", out);
-        checkBlocks(op, in, sd, slabShape[sd]);
-        checkBlocks(op, out, gd, slabShape[gd]);
-        int slab = slabShape[sd], piece = slabShape[gd];
+        CollectiveArgs.AllToAll args = CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size);
+        int sd = args.scatterDim(), gd = args.gatherDim();
+        int slab = args.slab(), piece = args.piece();
         long slabBytes = Slabs.slabBytes(in, sd, slab);
         int count = count(op, slabBytes);
         try (Scratch s = new Scratch()) {
@@ -382,8 +344,7 @@ public final class MpiCommunicator implements Communicator {
     public void allReduce(Tensor data) {
         String op = "allReduce";
         begin(op);
-        checkTensor(op, "data", data);
-        checkSummable(op, data);
+        CollectiveArgs.allReduce(op, data);
         if (size == 1) return;
         DType dt = data.dtype();
         long n = data.numel();
@@ -612,42 +573,6 @@ public final class MpiCommunicator implements Communicator {
             throw new CommException(op + ": a message of " + bytes + " bytes exceeds MPI's 2^31 - 1 count limit; split the tensor");
         }
         return (int) bytes;
-    }
-
-    private void checkPeer(String op, int peer) {
-        if (peer < 0 || peer >= size) throw new IllegalArgumentException(op + ": rank " + peer + " is outside [0, " + size + ")");
-    }
-
-    private static void checkTensor(String op, String name, Tensor t) {
-        if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
-        if (!t.device().equals(Device.CPU)) throw new IllegalArgumentException(op + ": " + name + " " + t + " is not on the CPU");
-        if (!t.isContiguous()) {
-            throw new IllegalArgumentException(op + ": " + name + " " + Shapes.str(t.shape()) + " with strides " + Arrays.toString(t.strides())
-                    + " is not contiguous; pass contiguous() or copy it first");
-        }
-    }
-
-    private static void checkSameDtype(String op, String an, Tensor a, String bn, Tensor b) {
-        if (a.dtype() != b.dtype()) throw new IllegalArgumentException(op + ": " + an + " is " + a.dtype() + " but " + bn + " is " + b.dtype());
-    }
-
-    private static void checkSummable(String op, Tensor t) {
-        if (!Slabs.summable(t.dtype())) throw new IllegalArgumentException(op + ": cannot sum " + t.dtype() + " tensors (F32, F16, BF16 and I32 only)");
-    }
-
-    private void checkDivisible(String op, String name, Tensor t, int d) {
-        if (t.size(d) % size != 0) {
-            throw new IllegalArgumentException(op + ": dim " + d + " of " + name + " " + Shapes.str(t.shape()) + " has size " + t.size(d)
-                    + ", which is not divisible by the group size " + size);
-        }
-    }
-
-    private static void checkBlocks(String op, Tensor t, int d, int slab) {
-        DType dt = t.dtype();
-        if (dt.isQuantized() && d == t.rank() - 1 && slab % dt.blockSize() != 0) {
-            throw new IllegalArgumentException(op + ": " + dt + " " + Shapes.str(t.shape()) + " cannot be cut into pieces of " + slab
-                    + " along its last dim (blocks of " + dt.blockSize() + ")");
-        }
     }
 
     private String me() {
