@@ -8,8 +8,9 @@ import java.lang.foreign.ValueLayout;
 /**
  * Reads and writes rows of a rank-4 [B, H, N, D] (or rank-3 [B, H, N]) tensor between its memory
  * and heap float tiles, for any strides; F16 and BF16 are widened on load. Rows that are
- * contiguous F32 move with one bulk copy. The segment and strides are taken once per call of an
- * attention op, so the per-tile work is plain index arithmetic.
+ * contiguous F32 move with one bulk copy each, and adjacent rows into a dense tile with one for
+ * them all. The segment and strides are taken once per call of an attention op, so the per-tile
+ * work is plain index arithmetic.
  */
 final class TileView {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -41,6 +42,11 @@ final class TileView {
 
     /** dst[dstOff + i·ld + j] = mul · t[b, h, row0 + i, j] for i < rows, j < cols. */
     void loadRows(int b, int h, int row0, int rows, int cols, float[] dst, int dstOff, int ld, float mul) {
+        if (dtype == DType.F32 && sd == 1 && sn == cols && ld == cols && mul == 1f) {
+            // Adjacent rows (a contiguous cache or tensor) into a dense tile: one copy for all.
+            if (rows > 0) MemorySegment.copy(seg, F32, rowBase(b, h, row0) * 4, dst, dstOff, rows * cols);
+            return;
+        }
         for (int i = 0; i < rows; i++) {
             long base = rowBase(b, h, row0 + i);
             int o = dstOff + i * ld;

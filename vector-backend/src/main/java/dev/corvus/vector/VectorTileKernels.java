@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * {@link TileKernels} on the Vector API, for the L1-resident tiles of flash attention (tens to a
- * few hundred rows and columns, depth 32 to 128).
+ * few hundred rows and columns, depth 32 to 128) and its decode step (one query row per head).
  *
  * <p>All three products run one loop nest: C is cut into MR-row panels, each panel into
  * 2L-wide strips, and a register tile of MR x 2 vectors accumulates over the whole depth from
@@ -23,9 +23,17 @@ import jdk.incubator.vector.VectorOperators;
  * AVX-512 that ran at about 105 GFLOP/s, dot products over k (4 x 4 vector accumulators, then
  * one horizontal reduction per element of C) at about 55.
  *
- * <p>Column tails run an MR x 1 tile with a lane mask; row tails run the full tile with the
- * missing rows pointing at the last real one and their stores skipped, so every tile has one
- * shape per register file. beta is applied before the product: 0 starts the accumulators at
+ * <p>Rows that fill no whole panel (all of them when m is below MR, as in decode) run one at a
+ * time, so no work is spent on rows that do not exist. gemmNT computes them as dot products
+ * straight from the rows of A and B, four columns at a time, with no transpose (for one row
+ * the transpose would cost as much as the product); gemmNN and gemmTN accumulate rows of B
+ * scaled by the row's elements of A (axpy form) in strips of four register accumulators.
+ * Column tails run an MR x 1 tile with a lane mask, or for single rows one masked vector.
+ *
+ * <p>Every kernel is kept small on purpose: C1 gave up on an earlier 8 x 1 tile that also
+ * clamped missing rows ("out of virtual registers"), and a method C1 cannot compile at tier 3
+ * may stay in tier-2 code, where every vector operation runs the Vector API's plain-Java
+ * fallback, 40 times slower. beta is applied before the product: 0 starts the accumulators at
  * zero (C is never read), 1 starts them from C, anything else scales C first.
  */
 final class VectorTileKernels implements TileKernels {
@@ -52,6 +60,10 @@ final class VectorTileKernels implements TileKernels {
             float[] c, int cOff, int ldc, float beta) {
         check("gemmNT", m, n, k, a, aOff, lda, m, k, b, bOff, ldb, n, k, c, cOff, ldc);
         if (!prepare(m, n, k, c, cOff, ldc, beta)) return;
+        if (m < MR) {
+            for (int i = 0; i < m; i++) dotRow(n, k, a, aOff + i * lda, b, bOff, ldb, c, cOff + i * ldc, beta != 0);
+            return;
+        }
         Scratch scratch = SCRATCH.get();
         float[] bt = scratch.transposed(k * n);
         transpose(n, k, b, bOff, ldb, bt, scratch.rows(ldb));
@@ -95,23 +107,28 @@ final class VectorTileKernels implements TileKernels {
 
     /**
      * C[i, j] (+)= sum_p A[i, p] B[p, j], A[i, p] at aOff + i * ars + p * acs, B row-major.
-     * Row panels outermost: the panel of A stays in L1 while the rows of B stream under it.
+     * Row panels outermost: the panel of A stays in L1 while the rows of B stream under it. The
+     * rows after the last whole panel run one by one.
      */
     private static void product(int m, int n, int k, float[] a, int aOff, int ars, int acs,
             float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
-        for (int i = 0; i < m; i += MR) {
-            int rows = Math.min(MR, m - i);
+        int panels = m - m % MR;
+        for (int i = 0; i < panels; i += MR) {
             int ai = aOff + i * ars, ci = cOff + i * ldc;
             int j = 0;
             for (; j <= n - NR; j += NR) {
-                if (MR == 8) tile8x2(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, rows, accumulate);
-                else tile6x2(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, rows, accumulate);
+                if (MR == 8) tile8x2(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate);
+                else tile6x2(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate);
             }
             for (; j < n; j += L) {
                 VectorMask<Float> cols = F.indexInRange(j, n);
-                if (MR == 8) tile8x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, rows, accumulate, cols);
-                else tile6x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, rows, accumulate, cols);
+                if (MR == 8) tile8x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, cols);
+                else tile6x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, cols);
             }
+        }
+        for (int i = panels; i < m; i++) {
+            int ai = aOff + i * ars, ci = cOff + i * ldc;
+            row(n, k, a, ai, acs, b, bOff, ldb, c, ci, accumulate);
         }
     }
 
@@ -154,20 +171,114 @@ final class VectorTileKernels implements TileKernels {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
+    // ---------------------------------------------------------------- single rows
+
+    /**
+     * One row of C, C[j] (+)= sum_p A[p] B[p, j] with A[p] at ai + p * acs: strips of four
+     * whole vectors, then the last partial vector. Masked loads are kept out of the strips: with
+     * a dozen of them C1 bailed out of the method (see the class comment).
+     */
+    private static void row(int n, int k, float[] a, int ai, int acs, float[] b, int bi, int ldb,
+            float[] c, int ci, boolean accumulate) {
+        int whole = F.loopBound(n);
+        for (int j = 0; j < whole; j += 4 * L) {
+            rowStrip(k, a, ai, acs, b, bi + j, ldb, c, ci + j, Math.min(4, (whole - j) / L), accumulate);
+        }
+        if (whole < n) rowTail(k, a, ai, acs, b, bi + whole, ldb, c, ci + whole, F.indexInRange(whole, n), accumulate);
+    }
+
+    /**
+     * vectors (1 to 4) whole vectors of one row of C, four independent accumulators. Missing
+     * vectors repeat the last real one and are not stored.
+     */
+    private static void rowStrip(int k, float[] a, int ai, int acs, float[] b, int bi, int ldb,
+            float[] c, int ci, int vectors, boolean accumulate) {
+        int last = vectors - 1;
+        int o1 = Math.min(1, last) * L, o2 = Math.min(2, last) * L, o3 = Math.min(3, last) * L;
+        FloatVector s0, s1, s2, s3;
+        if (accumulate) {
+            s0 = FloatVector.fromArray(F, c, ci);
+            s1 = FloatVector.fromArray(F, c, ci + o1);
+            s2 = FloatVector.fromArray(F, c, ci + o2);
+            s3 = FloatVector.fromArray(F, c, ci + o3);
+        } else {
+            s0 = FloatVector.zero(F);
+            s1 = s0; s2 = s0; s3 = s0;
+        }
+        for (int p = 0, ap = ai; p < k; p++, ap += acs, bi += ldb) {
+            FloatVector x = FloatVector.broadcast(F, a[ap]);
+            s0 = x.fma(FloatVector.fromArray(F, b, bi), s0);
+            s1 = x.fma(FloatVector.fromArray(F, b, bi + o1), s1);
+            s2 = x.fma(FloatVector.fromArray(F, b, bi + o2), s2);
+            s3 = x.fma(FloatVector.fromArray(F, b, bi + o3), s3);
+        }
+        s0.intoArray(c, ci);
+        if (vectors > 1) s1.intoArray(c, ci + o1);
+        if (vectors > 2) s2.intoArray(c, ci + o2);
+        if (vectors > 3) s3.intoArray(c, ci + o3);
+    }
+
+    /** The last partial vector of one row of C, under the lane mask cols. */
+    private static void rowTail(int k, float[] a, int ai, int acs, float[] b, int bi, int ldb,
+            float[] c, int ci, VectorMask<Float> cols, boolean accumulate) {
+        FloatVector s = accumulate ? FloatVector.fromArray(F, c, ci, cols) : FloatVector.zero(F);
+        for (int p = 0, ap = ai; p < k; p++, ap += acs, bi += ldb) {
+            s = FloatVector.broadcast(F, a[ap]).fma(FloatVector.fromArray(F, b, bi, cols), s);
+        }
+        s.intoArray(c, ci, cols);
+    }
+
+    /** One row of gemmNT: C[j] (+)= A[0, k) · B[j, 0..k) for j in [0, n), four columns per call. */
+    private static void dotRow(int n, int k, float[] a, int ai, float[] b, int bOff, int ldb,
+            float[] c, int ci, boolean accumulate) {
+        for (int j = 0; j < n; j += 4) dot4(k, a, ai, b, bOff + j * ldb, ldb, c, ci + j, Math.min(4, n - j), accumulate);
+    }
+
+    /**
+     * C[0, cols) (+)= dot products of A[0, k) with rows 0..cols-1 of B (cols at most 4): four
+     * vector accumulators over k, a masked last vector, one horizontal sum each. Missing
+     * columns repeat the last real one and are not stored.
+     */
+    private static void dot4(int k, float[] a, int ai, float[] b, int bi, int ldb, float[] c, int ci, int cols,
+            boolean accumulate) {
+        int last = cols - 1;
+        int b0 = bi, b1 = bi + Math.min(1, last) * ldb, b2 = bi + Math.min(2, last) * ldb, b3 = bi + Math.min(3, last) * ldb;
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (int bound = F.loopBound(k); p < bound; p += L) {
+            FloatVector x = FloatVector.fromArray(F, a, ai + p);
+            s0 = x.fma(FloatVector.fromArray(F, b, b0 + p), s0);
+            s1 = x.fma(FloatVector.fromArray(F, b, b1 + p), s1);
+            s2 = x.fma(FloatVector.fromArray(F, b, b2 + p), s2);
+            s3 = x.fma(FloatVector.fromArray(F, b, b3 + p), s3);
+        }
+        if (p < k) {
+            VectorMask<Float> tail = F.indexInRange(p, k);
+            FloatVector x = FloatVector.fromArray(F, a, ai + p, tail);
+            s0 = x.fma(FloatVector.fromArray(F, b, b0 + p, tail), s0);
+            s1 = x.fma(FloatVector.fromArray(F, b, b1 + p, tail), s1);
+            s2 = x.fma(FloatVector.fromArray(F, b, b2 + p, tail), s2);
+            s3 = x.fma(FloatVector.fromArray(F, b, b3 + p, tail), s3);
+        }
+        c[ci] = (accumulate ? c[ci] : 0f) + s0.reduceLanes(VectorOperators.ADD);
+        if (cols > 1) c[ci + 1] = (accumulate ? c[ci + 1] : 0f) + s1.reduceLanes(VectorOperators.ADD);
+        if (cols > 2) c[ci + 2] = (accumulate ? c[ci + 2] : 0f) + s2.reduceLanes(VectorOperators.ADD);
+        if (cols > 3) c[ci + 3] = (accumulate ? c[ci + 3] : 0f) + s3.reduceLanes(VectorOperators.ADD);
+    }
+
     // ---------------------------------------------------------------- register tiles, unrolled
 
     /** 8 x 2L register tile: 16 accumulators, 2 B vectors, 1 broadcast. */
     private static void tile8x2(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
-            float[] c, int ci, int ldc, int rows, boolean accumulate) {
-        int last = rows - 1;
+            float[] c, int ci, int ldc, boolean accumulate) {
         int a0 = ai, c0 = ci;
-        int a1 = ai + Math.min(1, last) * ars, c1 = ci + Math.min(1, last) * ldc;
-        int a2 = ai + Math.min(2, last) * ars, c2 = ci + Math.min(2, last) * ldc;
-        int a3 = ai + Math.min(3, last) * ars, c3 = ci + Math.min(3, last) * ldc;
-        int a4 = ai + Math.min(4, last) * ars, c4 = ci + Math.min(4, last) * ldc;
-        int a5 = ai + Math.min(5, last) * ars, c5 = ci + Math.min(5, last) * ldc;
-        int a6 = ai + Math.min(6, last) * ars, c6 = ci + Math.min(6, last) * ldc;
-        int a7 = ai + Math.min(7, last) * ars, c7 = ci + Math.min(7, last) * ldc;
+        int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
+        int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
+        int a3 = ai + 3 * ars, c3 = ci + 3 * ldc;
+        int a4 = ai + 4 * ars, c4 = ci + 4 * ldc;
+        int a5 = ai + 5 * ars, c5 = ci + 5 * ldc;
+        int a6 = ai + 6 * ars, c6 = ci + 6 * ldc;
+        int a7 = ai + 7 * ars, c7 = ci + 7 * ldc;
         FloatVector s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51, s60, s61, s70, s71;
         if (accumulate) {
             s00 = FloatVector.fromArray(F, c, c0); s01 = FloatVector.fromArray(F, c, c0 + L);
@@ -202,27 +313,26 @@ final class VectorTileKernels implements TileKernels {
             s70 = x7.fma(b0, s70); s71 = x7.fma(b1, s71);
         }
         s00.intoArray(c, c0); s01.intoArray(c, c0 + L);
-        if (rows > 1) { s10.intoArray(c, c1); s11.intoArray(c, c1 + L); }
-        if (rows > 2) { s20.intoArray(c, c2); s21.intoArray(c, c2 + L); }
-        if (rows > 3) { s30.intoArray(c, c3); s31.intoArray(c, c3 + L); }
-        if (rows > 4) { s40.intoArray(c, c4); s41.intoArray(c, c4 + L); }
-        if (rows > 5) { s50.intoArray(c, c5); s51.intoArray(c, c5 + L); }
-        if (rows > 6) { s60.intoArray(c, c6); s61.intoArray(c, c6 + L); }
-        if (rows > 7) { s70.intoArray(c, c7); s71.intoArray(c, c7 + L); }
+        s10.intoArray(c, c1); s11.intoArray(c, c1 + L);
+        s20.intoArray(c, c2); s21.intoArray(c, c2 + L);
+        s30.intoArray(c, c3); s31.intoArray(c, c3 + L);
+        s40.intoArray(c, c4); s41.intoArray(c, c4 + L);
+        s50.intoArray(c, c5); s51.intoArray(c, c5 + L);
+        s60.intoArray(c, c6); s61.intoArray(c, c6 + L);
+        s70.intoArray(c, c7); s71.intoArray(c, c7 + L);
     }
 
     /** 8 x 1 masked vector: the column tail, 8 accumulators. */
     private static void tile8x1(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
-            float[] c, int ci, int ldc, int rows, boolean accumulate, VectorMask<Float> cols) {
-        int last = rows - 1;
+            float[] c, int ci, int ldc, boolean accumulate, VectorMask<Float> cols) {
         int a0 = ai, c0 = ci;
-        int a1 = ai + Math.min(1, last) * ars, c1 = ci + Math.min(1, last) * ldc;
-        int a2 = ai + Math.min(2, last) * ars, c2 = ci + Math.min(2, last) * ldc;
-        int a3 = ai + Math.min(3, last) * ars, c3 = ci + Math.min(3, last) * ldc;
-        int a4 = ai + Math.min(4, last) * ars, c4 = ci + Math.min(4, last) * ldc;
-        int a5 = ai + Math.min(5, last) * ars, c5 = ci + Math.min(5, last) * ldc;
-        int a6 = ai + Math.min(6, last) * ars, c6 = ci + Math.min(6, last) * ldc;
-        int a7 = ai + Math.min(7, last) * ars, c7 = ci + Math.min(7, last) * ldc;
+        int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
+        int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
+        int a3 = ai + 3 * ars, c3 = ci + 3 * ldc;
+        int a4 = ai + 4 * ars, c4 = ci + 4 * ldc;
+        int a5 = ai + 5 * ars, c5 = ci + 5 * ldc;
+        int a6 = ai + 6 * ars, c6 = ci + 6 * ldc;
+        int a7 = ai + 7 * ars, c7 = ci + 7 * ldc;
         FloatVector s0, s1, s2, s3, s4, s5, s6, s7;
         if (accumulate) {
             s0 = FloatVector.fromArray(F, c, c0, cols);
@@ -249,25 +359,24 @@ final class VectorTileKernels implements TileKernels {
             s7 = FloatVector.broadcast(F, a[a7 + ap]).fma(b0, s7);
         }
         s0.intoArray(c, c0, cols);
-        if (rows > 1) s1.intoArray(c, c1, cols);
-        if (rows > 2) s2.intoArray(c, c2, cols);
-        if (rows > 3) s3.intoArray(c, c3, cols);
-        if (rows > 4) s4.intoArray(c, c4, cols);
-        if (rows > 5) s5.intoArray(c, c5, cols);
-        if (rows > 6) s6.intoArray(c, c6, cols);
-        if (rows > 7) s7.intoArray(c, c7, cols);
+        s1.intoArray(c, c1, cols);
+        s2.intoArray(c, c2, cols);
+        s3.intoArray(c, c3, cols);
+        s4.intoArray(c, c4, cols);
+        s5.intoArray(c, c5, cols);
+        s6.intoArray(c, c6, cols);
+        s7.intoArray(c, c7, cols);
     }
 
     /** 6 x 2L register tile: 12 accumulators, 2 B vectors, 1 broadcast. */
     private static void tile6x2(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
-            float[] c, int ci, int ldc, int rows, boolean accumulate) {
-        int last = rows - 1;
+            float[] c, int ci, int ldc, boolean accumulate) {
         int a0 = ai, c0 = ci;
-        int a1 = ai + Math.min(1, last) * ars, c1 = ci + Math.min(1, last) * ldc;
-        int a2 = ai + Math.min(2, last) * ars, c2 = ci + Math.min(2, last) * ldc;
-        int a3 = ai + Math.min(3, last) * ars, c3 = ci + Math.min(3, last) * ldc;
-        int a4 = ai + Math.min(4, last) * ars, c4 = ci + Math.min(4, last) * ldc;
-        int a5 = ai + Math.min(5, last) * ars, c5 = ci + Math.min(5, last) * ldc;
+        int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
+        int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
+        int a3 = ai + 3 * ars, c3 = ci + 3 * ldc;
+        int a4 = ai + 4 * ars, c4 = ci + 4 * ldc;
+        int a5 = ai + 5 * ars, c5 = ci + 5 * ldc;
         FloatVector s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51;
         if (accumulate) {
             s00 = FloatVector.fromArray(F, c, c0); s01 = FloatVector.fromArray(F, c, c0 + L);
@@ -296,23 +405,22 @@ final class VectorTileKernels implements TileKernels {
             s50 = x5.fma(b0, s50); s51 = x5.fma(b1, s51);
         }
         s00.intoArray(c, c0); s01.intoArray(c, c0 + L);
-        if (rows > 1) { s10.intoArray(c, c1); s11.intoArray(c, c1 + L); }
-        if (rows > 2) { s20.intoArray(c, c2); s21.intoArray(c, c2 + L); }
-        if (rows > 3) { s30.intoArray(c, c3); s31.intoArray(c, c3 + L); }
-        if (rows > 4) { s40.intoArray(c, c4); s41.intoArray(c, c4 + L); }
-        if (rows > 5) { s50.intoArray(c, c5); s51.intoArray(c, c5 + L); }
+        s10.intoArray(c, c1); s11.intoArray(c, c1 + L);
+        s20.intoArray(c, c2); s21.intoArray(c, c2 + L);
+        s30.intoArray(c, c3); s31.intoArray(c, c3 + L);
+        s40.intoArray(c, c4); s41.intoArray(c, c4 + L);
+        s50.intoArray(c, c5); s51.intoArray(c, c5 + L);
     }
 
     /** 6 x 1 masked vector: the column tail, 6 accumulators. */
     private static void tile6x1(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
-            float[] c, int ci, int ldc, int rows, boolean accumulate, VectorMask<Float> cols) {
-        int last = rows - 1;
+            float[] c, int ci, int ldc, boolean accumulate, VectorMask<Float> cols) {
         int a0 = ai, c0 = ci;
-        int a1 = ai + Math.min(1, last) * ars, c1 = ci + Math.min(1, last) * ldc;
-        int a2 = ai + Math.min(2, last) * ars, c2 = ci + Math.min(2, last) * ldc;
-        int a3 = ai + Math.min(3, last) * ars, c3 = ci + Math.min(3, last) * ldc;
-        int a4 = ai + Math.min(4, last) * ars, c4 = ci + Math.min(4, last) * ldc;
-        int a5 = ai + Math.min(5, last) * ars, c5 = ci + Math.min(5, last) * ldc;
+        int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
+        int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
+        int a3 = ai + 3 * ars, c3 = ci + 3 * ldc;
+        int a4 = ai + 4 * ars, c4 = ci + 4 * ldc;
+        int a5 = ai + 5 * ars, c5 = ci + 5 * ldc;
         FloatVector s0, s1, s2, s3, s4, s5;
         if (accumulate) {
             s0 = FloatVector.fromArray(F, c, c0, cols);
@@ -335,11 +443,11 @@ final class VectorTileKernels implements TileKernels {
             s5 = FloatVector.broadcast(F, a[a5 + ap]).fma(b0, s5);
         }
         s0.intoArray(c, c0, cols);
-        if (rows > 1) s1.intoArray(c, c1, cols);
-        if (rows > 2) s2.intoArray(c, c2, cols);
-        if (rows > 3) s3.intoArray(c, c3, cols);
-        if (rows > 4) s4.intoArray(c, c4, cols);
-        if (rows > 5) s5.intoArray(c, c5, cols);
+        s1.intoArray(c, c1, cols);
+        s2.intoArray(c, c2, cols);
+        s3.intoArray(c, c3, cols);
+        s4.intoArray(c, c4, cols);
+        s5.intoArray(c, c5, cols);
     }
 
     // ---------------------------------------------------------------- row kernels

@@ -57,21 +57,55 @@ class VectorTileKernelsTest {
     }
 
     /**
+     * Fewer rows than a register panel (decode runs one query row per head): gemmNT's dot
+     * products and the one-row strips of gemmNN / gemmTN, on n and k that leave vector tails,
+     * one vector, several strips, with offsets and leading-dimension padding varied too. Rows
+     * after the last whole panel take the same path, so m = MR + 3 is here as well.
+     */
+    @Test
+    void fewRowsMatchTheReference() {
+        int[] ms = {1, 2, 3, 5, 7, VectorTileKernels.MR - 1, VectorTileKernels.MR + 3};
+        int[] ns = {1, 3, 4, 5, 15, 16, 17, 47, 48, 64, 65, 129};
+        int[] ks = {1, 2, 13, 16, 33, 48, 64, 100};
+        int variant = 0;
+        for (int m : ms) {
+            for (int n : ns) {
+                for (int k : ks) {
+                    for (Form form : Form.values()) {
+                        float beta = BETAS[variant % BETAS.length];
+                        int pad = variant % 4;
+                        int off = (variant * 7) % 5;
+                        variant++;
+                        check(form, m, n, k, beta, off, 2 * off + 1, off + 3, pad, 3 - pad, pad == 2 ? 0 : 1);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void check(Form form, int m, int n, int k, float beta) {
+        check(form, m, n, k, beta, 5, 11, 9, 3, 5, 7);
+    }
+
+    /**
      * Operands sit at odd offsets inside arrays whose leading dimensions exceed the row lengths.
      * Everything in C outside the m x n block (padding between rows, before and after) must
      * come back bit for bit.
      */
-    private static void check(Form form, int m, int n, int k, float beta) {
-        String what = form + " m=" + m + " n=" + n + " k=" + k + " beta=" + beta;
+    private static void check(Form form, int m, int n, int k, float beta, int aOff, int bOff, int cOff,
+            int aPad, int bPad, int cPad) {
+        String what = form + " m=" + m + " n=" + n + " k=" + k + " beta=" + beta + " offsets " + aOff + "/" + bOff
+                + "/" + cOff + " pads " + aPad + "/" + bPad + "/" + cPad;
         SplittableRandom r = new SplittableRandom(31L * m + 17L * n + k + form.ordinal());
         int aRows = form == Form.TN ? k : m, aCols = form == Form.TN ? m : k;
         int bRows = form == Form.NT ? n : k, bCols = form == Form.NT ? k : n;
-        int lda = aCols + 3, ldb = bCols + 5, ldc = n + 7;
-        int aOff = 5, bOff = 11, cOff = 9;
-        float[] a = random(r, aOff + aRows * lda + 4);
-        float[] b = random(r, bOff + bRows * ldb + 4);
-        float[] c0 = random(r, cOff + m * ldc + 6);
-        if (beta == 0) {
+        int lda = aCols + aPad, ldb = bCols + bPad, ldc = n + cPad;
+        // cPad 0: arrays end at the operands' last elements, so any read or write past them throws.
+        int tail = cPad == 0 ? 0 : 4;
+        float[] a = random(r, aOff + span(aRows, aCols, lda) + tail);
+        float[] b = random(r, bOff + span(bRows, bCols, ldb) + tail);
+        float[] c0 = random(r, cOff + span(m, n, ldc) + tail);
+        if (beta == 0 && n > 0) {
             // beta 0 must not read C: NaN left there would otherwise poison the result.
             for (int i = 0; i < m; i++) Arrays.fill(c0, cOff + i * ldc, cOff + i * ldc + n, Float.NaN);
         }
@@ -169,6 +203,10 @@ class VectorTileKernelsTest {
         float[] overflow = {100f, 0f};
         assertThat(VECTOR.expShiftSum(overflow, 0, 2, 0f)).isEqualTo(Float.POSITIVE_INFINITY);
         assertThat(overflow[1]).isEqualTo(1f);
+    }
+
+    private static int span(int rows, int cols, int ld) {
+        return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
     }
 
     private static float[] random(SplittableRandom r, int size) {
