@@ -35,7 +35,10 @@ cp="${cp#:}:$assertj"
 
 run_as_root=()
 [ "$(id -u)" = "0" ] && run_as_root=(--allow-run-as-root)
-mpirun_cmd=(mpirun "${run_as_root[@]}" --oversubscribe -np "$np")
+# Open MPI installs signal handlers of its own; libjsig (the JDK's signal chaining) keeps the JVM's first.
+jsig=()
+[ -f "$JAVA_HOME/lib/libjsig.so" ] && jsig=(-x "LD_PRELOAD=$JAVA_HOME/lib/libjsig.so")
+mpirun_cmd=(mpirun "${run_as_root[@]}" --oversubscribe "${jsig[@]}" -np "$np")
 java_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
   -Xss4m -Xmx512m -Dcorvus.backend=vector -Dcorvus.comm=mpi -cp "$cp")
 main=dev.corvus.attention.parallel.MpiEquivalenceMain
