@@ -65,17 +65,30 @@ final class FlashKernels {
     // ---------------------------------------------------------------- forward
 
     static void forward(Call c, TileView out, TileView lse) {
-        int blocks = ceilDiv(c.nq, BR);
-        // Task p runs query blocks p and blocks-1-p: under a causal mask every task then does
-        // the same work, so contiguous ranges of tasks balance across threads.
+        forEachPairedBlock(c, c.hq, c.nq, BR, (w, b, h, q0) -> forwardBlock(c, w, b, h, q0, out, lse));
+    }
+
+    /** One block of rows [start, start + size) of head h in batch b, on a thread's workspace. */
+    @FunctionalInterface
+    private interface BlockTask {
+        void run(Workspace w, int b, int h, int start);
+    }
+
+    /**
+     * Runs {@code task} on every block of {@code size} rows of {@code length}, for every (batch,
+     * head). Task p takes blocks p and blocks-1-p: under a causal mask every task then does the
+     * same work, so contiguous ranges of tasks balance across threads.
+     */
+    private static void forEachPairedBlock(Call c, int heads, int length, int size, BlockTask task) {
+        int blocks = ceilDiv(length, size);
         int pairs = (blocks + 1) / 2;
-        Parallel.forRange(c.batch * c.hq * pairs, 1, (start, end) -> {
+        Parallel.forRange(c.batch * heads * pairs, 1, (start, end) -> {
             Workspace w = Workspace.get(c.d);
             for (int t = start; t < end; t++) {
-                int bh = t / pairs, p = t % pairs;
-                int b = bh / c.hq, h = bh % c.hq;
-                forwardBlock(c, w, b, h, p * BR, out, lse);
-                if (blocks - 1 - p != p) forwardBlock(c, w, b, h, (blocks - 1 - p) * BR, out, lse);
+                int bh = t / pairs, p = t % pairs, mirror = blocks - 1 - p;
+                int b = bh / heads, h = bh % heads;
+                task.run(w, b, h, p * size);
+                if (mirror != p) task.run(w, b, h, mirror * size);
             }
         });
     }
@@ -258,29 +271,8 @@ final class FlashKernels {
             });
             return;
         }
-        int keyPairs = (keyBlocks + 1) / 2;
-        Parallel.forRange(c.batch * c.hkv * keyPairs, 1, (start, end) -> {
-            Workspace w = Workspace.get(c.d);
-            for (int t = start; t < end; t++) {
-                int unit = t / keyPairs, p = t % keyPairs;
-                int b = unit / c.hkv, kvh = unit % c.hkv;
-                keyBlock(c, w, b, kvh, p * BC, dO, lse, delta, null, dk, dv);
-                int mirror = keyBlocks - 1 - p;
-                if (mirror != p) keyBlock(c, w, b, kvh, mirror * BC, dO, lse, delta, null, dk, dv);
-            }
-        });
-        int queryBlocks = ceilDiv(c.nq, BR);
-        int queryPairs = (queryBlocks + 1) / 2;
-        Parallel.forRange(c.batch * c.hq * queryPairs, 1, (start, end) -> {
-            Workspace w = Workspace.get(c.d);
-            for (int t = start; t < end; t++) {
-                int bh = t / queryPairs, p = t % queryPairs;
-                int b = bh / c.hq, h = bh % c.hq;
-                queryBlockDq(c, w, b, h, p * BR, dO, lse, delta, dq);
-                int mirror = queryBlocks - 1 - p;
-                if (mirror != p) queryBlockDq(c, w, b, h, mirror * BR, dO, lse, delta, dq);
-            }
-        });
+        forEachPairedBlock(c, c.hkv, c.nk, BC, (w, b, kvh, k0) -> keyBlock(c, w, b, kvh, k0, dO, lse, delta, null, dk, dv));
+        forEachPairedBlock(c, c.hq, c.nq, BR, (w, b, h, q0) -> queryBlockDq(c, w, b, h, q0, dO, lse, delta, dq));
     }
 
     /** dK, dV of keys [k0, k0 + BC) of kv head kvh over all its query heads; dq too unless null. */
