@@ -32,17 +32,34 @@ public final class MemoryScope implements AutoCloseable {
     private final AtomicLong peakBytes = new AtomicLong();
     private volatile boolean closed;
     private final java.util.List<Runnable> closeActions = new java.util.ArrayList<>();
+    /** Recycled segments by byte size; null unless the scope is {@link #pooled}. */
+    private final java.util.Map<Long, ArrayDeque<MemorySegment>> pool;
+    /** Segments handed out since the last {@link #takeAllocations()}; null unless pooled. */
+    private final java.util.List<MemorySegment> recent;
+    private long reservedBytes;
 
-    private MemoryScope(String name, boolean current) {
+    private MemoryScope(String name, boolean current, boolean pooled) {
         this.name = name;
         this.arena = Arena.ofShared();
         this.owner = Thread.currentThread();
+        this.pool = pooled ? new java.util.HashMap<>() : null;
+        this.recent = pooled ? new java.util.ArrayList<>() : null;
         if (current) OPEN.get().push(this);
     }
 
     /** Opens a scope and makes it the current one on this thread until it closes. */
     public static MemoryScope open(String name) {
-        return new MemoryScope(name, true);
+        return new MemoryScope(name, true, false);
+    }
+
+    /**
+     * Opens a current scope whose memory can also be handed back piece by piece with
+     * {@link #recycle}: a graph executor frees each activation after its last use, and the next
+     * allocation of the same size reuses it. Live and peak bytes count what is handed out, as a
+     * caching allocator's "allocated" figure; {@link #reservedBytes()} is what the arena holds.
+     */
+    public static MemoryScope pooled(String name) {
+        return new MemoryScope(name, true, true);
     }
 
     public static MemoryScope open() {
@@ -54,7 +71,7 @@ public final class MemoryScope implements AutoCloseable {
      * passed explicitly to the factories.
      */
     public static MemoryScope detached(String name) {
-        return new MemoryScope(name, false);
+        return new MemoryScope(name, false, false);
     }
 
     /** The innermost scope open on this thread, or null. */
@@ -90,10 +107,73 @@ public final class MemoryScope implements AutoCloseable {
         return peakBytes.get();
     }
 
-    /** Zeroed, 64-byte aligned memory that lives until this scope closes. */
+    /** Starts a new peak measurement for this scope from the bytes live now. */
+    public void resetPeak() {
+        peakBytes.set(liveBytes.get());
+    }
+
+    /** Zeroed, 64-byte aligned memory that lives until this scope closes (or is recycled, when pooled). */
     public MemorySegment allocate(long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
         checkAlive();
+        if (pool != null) return allocatePooled(bytes);
+        return allocateFresh(bytes);
+    }
+
+    private synchronized MemorySegment allocatePooled(long bytes) {
+        ArrayDeque<MemorySegment> free = pool.get(bytes);
+        MemorySegment segment;
+        if (free != null && !free.isEmpty()) {
+            segment = free.pop();
+            segment.fill((byte) 0);
+            count(bytes);
+        } else {
+            segment = allocateFresh(bytes);
+            reservedBytes += bytes;
+        }
+        recent.add(segment);
+        return segment;
+    }
+
+    /**
+     * The segments handed out since the last call, oldest first; a pooled scope only. An executor
+     * uses it to find the scratch an op allocated besides its output.
+     */
+    public synchronized java.util.List<MemorySegment> takeAllocations() {
+        requirePooled("takeAllocations");
+        java.util.List<MemorySegment> taken = new java.util.ArrayList<>(recent);
+        recent.clear();
+        return taken;
+    }
+
+    /**
+     * Hands a segment from {@link #allocate} back for reuse; tensors over it must not be used
+     * again. A pooled scope only.
+     */
+    public synchronized void recycle(MemorySegment segment) {
+        requirePooled("recycle");
+        checkAlive();
+        pool.computeIfAbsent(segment.byteSize(), b -> new ArrayDeque<>()).push(segment);
+        liveBytes.addAndGet(-segment.byteSize());
+        MemoryStats.freed(segment.byteSize());
+    }
+
+    /** Bytes the arena holds for a pooled scope (live plus recycled); live bytes otherwise. */
+    public synchronized long reservedBytes() {
+        return pool != null ? reservedBytes : liveBytes.get();
+    }
+
+    private void requirePooled(String what) {
+        if (pool == null) throw new IllegalStateException(what + ": MemoryScope '" + name + "' is not pooled; open it with MemoryScope.pooled");
+    }
+
+    private void count(long bytes) {
+        long live = liveBytes.addAndGet(bytes);
+        peakBytes.accumulateAndGet(live, Math::max);
+        MemoryStats.allocated(bytes);
+    }
+
+    private MemorySegment allocateFresh(long bytes) {
         MemorySegment segment;
         try {
             segment = arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes);
@@ -103,9 +183,7 @@ public final class MemoryScope implements AutoCloseable {
             throw new OutOfMemoryError("MemoryScope '" + name + "': cannot allocate " + bytes + " bytes off-heap ("
                     + MemoryStats.liveBytes() + " bytes live in all scopes)");
         }
-        long live = liveBytes.addAndGet(bytes);
-        peakBytes.accumulateAndGet(live, Math::max);
-        MemoryStats.allocated(bytes);
+        count(bytes);
         return segment;
     }
 

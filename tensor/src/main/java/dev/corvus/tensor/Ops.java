@@ -341,6 +341,26 @@ public final class Ops {
         return softmax(x, -1, true, false);
     }
 
+    /**
+     * Causal softmax over [..., queries, keys] where query row q sees keys j <= q + diagonal, for
+     * diagonal <= keys - queries (the usual mask has diagonal = keys - queries). A block of query
+     * rows cut from a longer causal softmax uses the block's own diagonal, so a chunked loop over
+     * queries equals the whole. Keys no row of the block can see are not touched.
+     */
+    public static Tensor causalSoftmax(Tensor x, int diagonal) {
+        requireRank("causalSoftmax", x, 2);
+        int queries = x.size(-2), keys = x.size(-1);
+        if (diagonal == keys - queries) return softmax(x, -1, true, false);
+        if (diagonal > keys - queries) {
+            throw new IllegalArgumentException("causalSoftmax: diagonal " + diagonal + " lets a row of " + Shapes.str(x.shape())
+                    + " see past the last key; it must be <= keys - queries = " + (keys - queries));
+        }
+        Tensor out = newOutput(x, DType.F32, x.shape());
+        int visible = queries + diagonal; // keys seen by the last row
+        if (visible > 0) copyInto(softmax(x.narrow(-1, 0, visible), -1, true, false), out.narrow(-1, 0, visible));
+        return out;
+    }
+
     public static Tensor logSoftmax(Tensor x, int dim) {
         return softmax(x, dim, false, true);
     }

@@ -68,4 +68,26 @@ class MemoryScopeTest {
         outer.close();
         assertThat(MemoryScope.current()).isNull();
     }
+
+    @Test
+    void pooledScopeRecyclesSegmentsAndCountsWhatIsHandedOut() {
+        try (MemoryScope scope = MemoryScope.pooled("pool")) {
+            Tensor a = Tensor.full(3f, 100);
+            Tensor b = Tensor.zeros(DType.F32, 50);
+            assertThat(scope.liveBytes()).isEqualTo(600);
+            assertThat(scope.takeAllocations()).containsExactly(a.segment(), b.segment());
+            scope.recycle(a.segment());
+            assertThat(scope.liveBytes()).isEqualTo(200);
+            Tensor c = Tensor.zeros(DType.F32, 100); // reuses a's memory, zeroed again
+            assertThat(c.segment()).isSameAs(a.segment());
+            assertThat(c.toFloatArray()).containsOnly(0f);
+            assertThat(scope.peakBytes()).isEqualTo(600);
+            assertThat(scope.reservedBytes()).isEqualTo(600);
+            assertThat(scope.takeAllocations()).containsExactly(c.segment());
+        }
+        try (MemoryScope plain = MemoryScope.open()) {
+            assertThatThrownBy(() -> plain.recycle(Tensor.zeros(DType.F32, 1).segment()))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("not pooled");
+        }
+    }
 }

@@ -117,6 +117,26 @@ class OpsReferenceTest {
     }
 
     @Test
+    void causalSoftmaxBlocksOfQueryRowsEqualTheWhole() {
+        try (MemoryScope scope = MemoryScope.open()) {
+            // 13 queries over 17 keys: every block of rows, with its own diagonal, is the same rows of the whole.
+            Tensor x = Tensor.randn(7, 2, 13, 17);
+            float[] whole = Ops.causalSoftmax(x).toFloatArray();
+            for (int start = 0; start < 13; start += 5) {
+                int len = Math.min(5, 13 - start);
+                float[] block = Ops.causalSoftmax(x.narrow(1, start, len), start + 17 - 13).toFloatArray();
+                float[] expected = Ops.causalSoftmax(x).narrow(1, start, len).contiguous().toFloatArray();
+                assertThat(block).containsExactly(expected);
+            }
+            assertThat(Ops.causalSoftmax(x, 17 - 13).toFloatArray()).containsExactly(whole);
+            // A diagonal below every key gives a block of zeros, not NaN.
+            assertThat(Ops.causalSoftmax(x.narrow(1, 0, 2), -5).toFloatArray()).containsOnly(0f);
+            assertThatThrownBy(() -> Ops.causalSoftmax(x, 5)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("keys - queries = 4");
+        }
+    }
+
+    @Test
     void norms() {
         Tensor x = Tensor.of(new float[] {1, 2, 3, 4}, 1, 4);
         Tensor w = Tensor.of(new float[] {1, 1, 2, 2}, 4);
