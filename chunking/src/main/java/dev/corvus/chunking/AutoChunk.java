@@ -1,0 +1,185 @@
+package dev.corvus.chunking;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The AutoChunk compiler: given a traced graph and an activation-memory budget, find chunk
+ * regions that bring the estimated peak under the budget at the least predicted slowdown.
+ *
+ * <p>It works in stages, as the paper's compiler does. Each stage estimates memory, takes the
+ * node at the peak, and searches every legal region around it ({@link RegionBuilder}: a stretch of
+ * nodes and a dim that flows through it unmixed); for each candidate it finds the largest chunk
+ * size that brings the region under budget, prices it with the {@link CostModel}, commits the
+ * cheapest (hoisting the nodes that need no chunking before the loop) and goes on until the whole
+ * graph fits.
+ *
+ * <pre>{@code
+ * ChunkedProgram p = AutoChunk.compile(graph, 512L << 20);
+ * System.out.print(p.explain());
+ * try (Execution run = p.run(x)) { ... run.output(0) ... }
+ * }</pre>
+ */
+public final class AutoChunk {
+    /** How far, in nodes, a region may reach before or after the peak node. */
+    static final int WINDOW = 48;
+    private static final int MAX_STAGES = 64;
+
+    private AutoChunk() {}
+
+    /** The unchunked program: runs the graph as traced, with the same memory accounting. */
+    public static ChunkedProgram unchunked(Graph g) {
+        long peak = MemoryEstimator.estimate(g, List.of()).peakBytes();
+        return new ChunkedProgram(g, List.of(), Long.MAX_VALUE, peak, 1.0);
+    }
+
+    public static ChunkedProgram compile(Graph g, long budgetBytes) {
+        return compile(g, budgetBytes, CostModel.measured());
+    }
+
+    /**
+     * Chunks g so its estimated activation peak is at most {@code budgetBytes}.
+     *
+     * @throws IllegalArgumentException when no plan fits; the message names the smallest peak the search reached
+     * @throws UnsupportedOperationException when the graph holds an op without a dimension rule
+     */
+    public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost) {
+        if (budgetBytes <= 0) throw new IllegalArgumentException("compile: budget must be positive, got " + budgetBytes + " bytes");
+        for (Node n : g.nodes()) if (n.op() == Op.CUSTOM) DimRules.flow(n, 0); // says which op has no rule
+        long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
+        double baseNs = cost.graphNs(g);
+        List<ChunkRegion> regions = new ArrayList<>();
+        double extraNs = 0;
+        for (int stage = 0; stage < MAX_STAGES; stage++) {
+            MemoryEstimator.Estimate est = MemoryEstimator.estimate(g, regions);
+            if (est.peakBytes() <= budgetBytes) {
+                return new ChunkedProgram(g, regions, budgetBytes, unchunked, (baseNs + extraNs) / baseNs);
+            }
+            Choice best = null;
+            for (ChunkRegion candidate : candidates(g, regions, g.position(est.peakNode()))) {
+                Choice c = fit(g, regions, candidate, budgetBytes, cost);
+                if (c != null && (best == null || c.extraNs < best.extraNs)) best = c;
+            }
+            if (best == null) throw infeasible(g, budgetBytes, unchunked, est);
+            g = best.graph;
+            regions.add(best.region);
+            extraNs += best.extraNs;
+        }
+        throw infeasible(g, budgetBytes, unchunked, MemoryEstimator.estimate(g, regions));
+    }
+
+    /** A candidate region at its chosen chunk size, in the graph reordered for it. */
+    private record Choice(ChunkRegion region, Graph graph, double extraNs) {}
+
+    /**
+     * The largest chunk size at which the candidate's own stretch fits the budget, or null. Larger
+     * chunks mean fewer iterations and bigger products, so the largest that fits is the fastest.
+     */
+    private static Choice fit(Graph g, List<ChunkRegion> regions, ChunkRegion candidate, long budget, CostModel cost) {
+        Graph reordered = hoist(g, candidate);
+        int lo = 1, hi = candidate.extent();
+        if (regionPeak(reordered, regions, candidate.withChunkSize(1)) > budget) return null;
+        while (lo < hi) {
+            int mid = (int) ((lo + (long) hi + 1) / 2);
+            if (regionPeak(reordered, regions, candidate.withChunkSize(mid)) <= budget) lo = mid;
+            else hi = mid - 1;
+        }
+        // Same iterations, evener chunks: the smallest size with that iteration count.
+        int iterations = (candidate.extent() + lo - 1) / lo;
+        int size = (candidate.extent() + iterations - 1) / iterations;
+        ChunkRegion chosen = candidate.withChunkSize(size);
+        return new Choice(chosen, reordered, cost.regionExtraNs(chosen));
+    }
+
+    /** Peak estimated over the candidate's stretch (its hoisted nodes and its loop). */
+    private static long regionPeak(Graph g, List<ChunkRegion> regions, ChunkRegion r) {
+        List<ChunkRegion> all = new ArrayList<>(regions);
+        all.add(r);
+        long[] at = MemoryEstimator.estimate(g, all).peakAt();
+        int from = r.hoisted().isEmpty() ? g.position(r.first()) : g.position(r.hoisted().getFirst());
+        long peak = 0;
+        for (int p = from; p <= g.position(r.last()); p++) peak = Math.max(peak, at[p]);
+        return peak;
+    }
+
+    /** Every legal region around the peak node that overlaps no committed region. */
+    static List<ChunkRegion> candidates(Graph g, List<ChunkRegion> regions, int peak) {
+        boolean[] taken = new boolean[g.size()];
+        for (ChunkRegion r : regions) {
+            for (Node n : r.body()) taken[g.position(n)] = true;
+            for (Node n : r.hoisted()) taken[g.position(n)] = true;
+        }
+        List<ChunkRegion> out = new ArrayList<>();
+        if (taken[peak]) return out;
+        int lo = peak, hi = peak;
+        while (lo > 0 && peak - lo < WINDOW && !taken[lo - 1]) lo--;
+        while (hi < g.size() - 1 && hi - peak < WINDOW && !taken[hi + 1]) hi++;
+        for (int first = lo; first <= peak; first++) {
+            Node f = g.node(first);
+            if (!f.isCompute()) continue;
+            for (int last = peak; last <= hi; last++) {
+                if (!g.node(last).isCompute()) continue;
+                for (int dim = 0; dim < f.rank(); dim++) {
+                    ChunkRegion r = RegionBuilder.build(g, first, last, dim, f.size(dim));
+                    if (r != null && covers(g, r, peak)) out.add(r);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The peak node must be looped, not merely hoisted, or the region does not lower it. */
+    private static boolean covers(Graph g, ChunkRegion r, int peak) {
+        return r.chunkDim().containsKey(g.node(peak));
+    }
+
+    /** The graph with the region's hoisted nodes moved just before its loop. */
+    static Graph hoist(Graph g, ChunkRegion r) {
+        if (r.hoisted().isEmpty()) return g;
+        List<Node> order = new ArrayList<>(g.size());
+        int first = g.position(r.first()), last = g.position(r.last());
+        for (int p = 0; p < first; p++) order.add(g.node(p));
+        order.addAll(r.hoisted());
+        order.addAll(r.body());
+        for (int p = last + 1; p < g.size(); p++) order.add(g.node(p));
+        return g.reordered(order);
+    }
+
+    /** The error for an unreachable budget, with the smallest peak a memory-first search reaches. */
+    private static IllegalArgumentException infeasible(Graph g, long budget, long unchunked, MemoryEstimator.Estimate stuck) {
+        long smallest = smallestReachablePeak(g);
+        return new IllegalArgumentException(String.format(Locale.ROOT,
+                "AutoChunk: no chunk plan fits a budget of %s; the smallest estimated peak the search reached is %s (unchunked %s), at %s."
+                        + " Raise the budget to at least %s, or shorten the sequence",
+                ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), stuck.peakNode().describe(),
+                ChunkedProgram.mib(smallest)));
+    }
+
+    /** Memory-first stages: each commits the region and chunk size that lower the global peak most. */
+    static long smallestReachablePeak(Graph g) {
+        List<ChunkRegion> regions = new ArrayList<>();
+        MemoryEstimator.Estimate est = MemoryEstimator.estimate(g, regions);
+        for (int stage = 0; stage < MAX_STAGES; stage++) {
+            long bestPeak = est.peakBytes();
+            ChunkRegion best = null;
+            Graph bestGraph = null;
+            for (ChunkRegion c : candidates(g, regions, g.position(est.peakNode()))) {
+                Graph h = hoist(g, c);
+                List<ChunkRegion> all = new ArrayList<>(regions);
+                all.add(c.withChunkSize(1));
+                long peak = MemoryEstimator.estimate(h, all).peakBytes();
+                if (peak < bestPeak) {
+                    bestPeak = peak;
+                    best = c.withChunkSize(1);
+                    bestGraph = h;
+                }
+            }
+            if (best == null) break;
+            g = bestGraph;
+            regions.add(best);
+            est = MemoryEstimator.estimate(g, regions);
+        }
+        return est.peakBytes();
+    }
+}

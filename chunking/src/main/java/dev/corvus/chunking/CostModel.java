@@ -1,0 +1,159 @@
+package dev.corvus.chunking;
+
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
+import dev.corvus.tensor.Tensor;
+import java.util.Locale;
+
+/**
+ * Predicts what a chunk plan costs in time, so selection can meet the budget with the least
+ * slowdown (ColossalAI's selection ignores speed: it takes the region with the fewest nodes). The
+ * terms are the ones chunking actually adds:
+ * <ul>
+ *   <li>per-op dispatch, paid once per node per iteration: many small iterations are slow;</li>
+ *   <li>smaller products: a matmul or attention cut to fewer rows runs at lower FLOP/s;</li>
+ *   <li>copies: region outputs written slice by slice, and operands sliced along a strided dim
+ *       that the op must first copy to a contiguous buffer.</li>
+ * </ul>
+ * The constants come from measurement ({@link #calibrate()}: a few tiny ops, a large copy and a
+ * GEMM at several row counts) or are given explicitly for tests.
+ *
+ * @param opOverheadNs   fixed cost of one op call on a tiny tensor
+ * @param nsPerByte      copy cost per byte (read and write)
+ * @param nsPerFlop      GEMM cost per flop at large row counts
+ * @param rowEfficiency  GEMM throughput at 1, 4, 16, 64 rows, relative to 256 rows
+ */
+public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop, double[] rowEfficiency) {
+    private static final int[] ROWS = {1, 4, 16, 64, 256};
+    private static volatile CostModel measured;
+
+    /** The measured model for this machine, calibrated once per JVM (about a tenth of a second). */
+    public static CostModel measured() {
+        CostModel m = measured;
+        if (m == null) {
+            synchronized (CostModel.class) {
+                if (measured == null) measured = calibrate();
+                m = measured;
+            }
+        }
+        return m;
+    }
+
+    /** Times tiny ops, a 16 MiB copy and a [m, 512] x [512, 512] product for m in 1..256. */
+    public static CostModel calibrate() {
+        try (MemoryScope scope = MemoryScope.open("autochunk-calibration")) {
+            Tensor one = Tensor.ones(1);
+            double overhead = best(() -> Ops.add(one, one), 200) ;
+            Tensor big = Tensor.zeros(dev.corvus.tensor.DType.F32, 4 << 20);
+            double copy = best(() -> Ops.copy(big), 5) / (2.0 * big.numel() * 4);
+            Tensor w = Tensor.randn(1, 512, 512);
+            double[] perFlop = new double[ROWS.length];
+            for (int i = 0; i < ROWS.length; i++) {
+                Tensor x = Tensor.randn(2, ROWS[i], 512);
+                double ns = best(() -> Ops.matmul(x, w), ROWS[i] >= 64 ? 5 : 20);
+                perFlop[i] = ns / (2.0 * ROWS[i] * 512 * 512);
+            }
+            double[] eff = new double[ROWS.length - 1];
+            for (int i = 0; i < eff.length; i++) eff[i] = Math.min(1, perFlop[ROWS.length - 1] / perFlop[i]);
+            return new CostModel(overhead, copy, perFlop[ROWS.length - 1], eff);
+        }
+    }
+
+    /** The fastest of {@code reps} timed runs (after as many warm-ups), in ns. */
+    private static double best(Runnable r, int reps) {
+        for (int i = 0; i < reps; i++) r.run();
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            best = Math.min(best, System.nanoTime() - t0);
+        }
+        return best;
+    }
+
+    /** GEMM throughput at {@code rows} rows relative to a large product, interpolated on log2(rows). */
+    double efficiency(long rows) {
+        if (rows >= 256) return 1;
+        double x = Math.log(Math.max(rows, 1)) / Math.log(4); // 0 at 1 row, 4 at 256 rows
+        int i = (int) Math.floor(x);
+        double hi = i + 1 < rowEfficiency.length ? rowEfficiency[i + 1] : 1;
+        return rowEfficiency[i] + (hi - rowEfficiency[i]) * (x - i);
+    }
+
+    /** Time the unchunked graph is predicted to take: products at full efficiency, everything else bandwidth-bound. */
+    double graphNs(Graph g) {
+        double ns = 0;
+        for (Node n : g.nodes()) if (n.isCompute()) ns += workNs(n, Long.MAX_VALUE);
+        return ns;
+    }
+
+    /** Predicted work of node n when its product runs over {@code rows} rows at a time. */
+    double workNs(Node n, long rows) {
+        double flops = flops(n);
+        if (flops > 0) return flops * nsPerFlop / efficiency(Math.min(rows, productRows(n)));
+        if (n.op().mayView()) return 0;
+        long bytes = n.bytes() * 2;
+        for (Node x : n.inputs()) bytes += x.op() == Op.PARAM ? 0 : x.bytes();
+        return opOverheadNs + bytes * nsPerByte;
+    }
+
+    /** Time a region adds over running its nodes unchunked. */
+    double regionExtraNs(ChunkRegion r) {
+        long iterations = r.iterations();
+        double extra = 0;
+        for (Node n : r.body()) {
+            extra += (iterations - 1) * opOverheadNs;
+            if (flops(n) > 0) {
+                long rowsPerChunk = rowsPerChunk(n, r);
+                extra += workNs(n, rowsPerChunk) - workNs(n, Long.MAX_VALUE);
+            }
+            for (int j = 0; j < n.inputs().size(); j++) {
+                Node x = n.input(j);
+                int dim = r.operandDim(n, j);
+                if (dim >= 0 && !r.chunkDim().containsKey(x) && !leadingDim(x, dim)) extra += x.bytes() * 2 * nsPerByte;
+            }
+        }
+        for (Node o : r.outputs()) extra += o.bytes() * 2 * nsPerByte;
+        return extra;
+    }
+
+    /** Rows each chunk of a product sees: when the chunk dim is its row dim, rows shrink to the chunk size. */
+    private static long rowsPerChunk(Node n, ChunkRegion r) {
+        int d = r.chunkDim().get(n);
+        long rows = productRows(n);
+        if (d == n.rank() - 2 || (n.op() == Op.LINEAR && d < n.rank() - 1) || (n.op() == Op.ATTENTION && d == 2)) {
+            return Math.max(1, rows / n.size(d) * r.chunkSize());
+        }
+        return rows;
+    }
+
+    /** Rows of one product: M for matmul, the flattened leading dims for linear, queries for attention. */
+    private static long productRows(Node n) {
+        return switch (n.op()) {
+            case MATMUL, ATTENTION -> n.size(n.rank() - 2);
+            case LINEAR -> n.numel() / n.size(n.rank() - 1);
+            default -> 1;
+        };
+    }
+
+    private static double flops(Node n) {
+        return switch (n.op()) {
+            case LINEAR -> 2.0 * n.numel() * n.input(1).size(1);
+            case MATMUL -> 2.0 * n.numel() * n.input(0).size(n.input(0).rank() - 1);
+            case ATTENTION -> 4.0 * n.numel() * n.input(1).size(2);
+            default -> 0;
+        };
+    }
+
+    /** Slicing along dim keeps the slice contiguous when every dim before it has size 1. */
+    private static boolean leadingDim(Node x, int dim) {
+        for (int i = 0; i < dim; i++) if (x.size(i) != 1) return false;
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "CostModel[op %.0f ns, copy %.3f ns/B, gemm %.4f ns/flop, row efficiency %s]", opOverheadNs, nsPerByte,
+                nsPerFlop, java.util.Arrays.toString(rowEfficiency));
+    }
+}

@@ -1,0 +1,45 @@
+package dev.corvus.chunking;
+
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Tensor;
+import java.util.List;
+
+/**
+ * The outputs of one run of a program and the activation memory it took, measured by the
+ * allocator: live bytes at the peak (activations, including scratch inside ops) and bytes the
+ * pool reserved. Closing it frees the outputs.
+ */
+public final class Execution implements AutoCloseable {
+    private final MemoryScope scope;
+    private final List<Tensor> outputs;
+    private final long peakBytes;
+
+    Execution(MemoryScope scope, List<Tensor> outputs, long peakBytes) {
+        this.scope = scope;
+        this.outputs = List.copyOf(outputs);
+        this.peakBytes = peakBytes;
+    }
+
+    public Tensor output(int i) {
+        return outputs.get(i);
+    }
+
+    public List<Tensor> outputs() {
+        return outputs;
+    }
+
+    /** The most activation bytes live at once while the program ran. */
+    public long peakBytes() {
+        return peakBytes;
+    }
+
+    /** Bytes the executor's pool held at the end (live plus recycled, reusable). */
+    public long reservedBytes() {
+        return scope.reservedBytes();
+    }
+
+    @Override
+    public void close() {
+        scope.close();
+    }
+}
