@@ -47,6 +47,7 @@ public final class AutoChunk {
     public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost) {
         if (budgetBytes <= 0) throw new IllegalArgumentException("compile: budget must be positive, got " + budgetBytes + " bytes");
         for (Node n : g.nodes()) if (n.op() == Op.CUSTOM) DimRules.flow(n, 0); // says which op has no rule
+        Graph original = g;
         long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
         double baseNs = cost.graphNs(g);
         List<ChunkRegion> regions = new ArrayList<>();
@@ -61,12 +62,25 @@ public final class AutoChunk {
                 Choice c = fit(g, regions, candidate, budgetBytes, cost);
                 if (c != null && (best == null || c.extraNs < best.extraNs)) best = c;
             }
-            if (best == null) throw infeasible(g, budgetBytes, unchunked, est);
+            if (best == null) return memoryFirst(original, budgetBytes, unchunked, est, cost, baseNs);
             g = best.graph;
             regions.add(best.region);
             extraNs += best.extraNs;
         }
-        throw infeasible(g, budgetBytes, unchunked, MemoryEstimator.estimate(g, regions));
+        return memoryFirst(original, budgetBytes, unchunked, MemoryEstimator.estimate(g, regions), cost, baseNs);
+    }
+
+    /**
+     * When the speed-first stages get stuck (an early cheap region can leave a later peak no
+     * region can reach), fall back to memory-first stages; if even they miss the budget, say how
+     * low they got.
+     */
+    private static ChunkedProgram memoryFirst(Graph g, long budget, long unchunked, MemoryEstimator.Estimate stuck, CostModel cost, double baseNs) {
+        Plan plan = smallestPlan(g, budget);
+        if (plan.peak > budget) throw infeasible(budget, unchunked, plan.peak, stuck);
+        double extra = 0;
+        for (ChunkRegion r : plan.regions) extra += cost.regionExtraNs(r);
+        return new ChunkedProgram(plan.graph, plan.regions, budget, unchunked, (baseNs + extra) / baseNs);
     }
 
     /** A candidate region at its chosen chunk size, in the graph reordered for it. */
@@ -140,27 +154,32 @@ public final class AutoChunk {
         List<Node> order = new ArrayList<>(g.size());
         int first = g.position(r.first()), last = g.position(r.last());
         for (int p = 0; p < first; p++) order.add(g.node(p));
+        for (int p = first; p <= last; p++) if (!g.node(p).isCompute()) order.add(g.node(p));
         order.addAll(r.hoisted());
         order.addAll(r.body());
         for (int p = last + 1; p < g.size(); p++) order.add(g.node(p));
         return g.reordered(order);
     }
 
-    /** The error for an unreachable budget, with the smallest peak a memory-first search reaches. */
-    private static IllegalArgumentException infeasible(Graph g, long budget, long unchunked, MemoryEstimator.Estimate stuck) {
-        long smallest = smallestReachablePeak(g);
+    /** The error for an unreachable budget, with the smallest peak a memory-first search reached. */
+    private static IllegalArgumentException infeasible(long budget, long unchunked, long smallest, MemoryEstimator.Estimate stuck) {
         return new IllegalArgumentException(String.format(Locale.ROOT,
-                "AutoChunk: no chunk plan fits a budget of %s; the smallest estimated peak the search reached is %s (unchunked %s), at %s."
-                        + " Raise the budget to at least %s, or shorten the sequence",
+                "AutoChunk: no chunk plan fits a budget of %s; the smallest estimated peak the search reached is %s (unchunked %s),"
+                        + " stuck at %s. Raise the budget to at least %s, or shorten the sequence",
                 ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), stuck.peakNode().describe(),
                 ChunkedProgram.mib(smallest)));
     }
 
-    /** Memory-first stages: each commits the region and chunk size that lower the global peak most. */
-    static long smallestReachablePeak(Graph g) {
+    private record Plan(Graph graph, List<ChunkRegion> regions, long peak) {}
+
+    /**
+     * Memory-first stages: each commits the region that lowers the global peak most, at the
+     * largest chunk size that still gets that low (chunk size 1 when the budget is out of reach).
+     */
+    static Plan smallestPlan(Graph g, long budget) {
         List<ChunkRegion> regions = new ArrayList<>();
         MemoryEstimator.Estimate est = MemoryEstimator.estimate(g, regions);
-        for (int stage = 0; stage < MAX_STAGES; stage++) {
+        for (int stage = 0; stage < MAX_STAGES && est.peakBytes() > budget; stage++) {
             long bestPeak = est.peakBytes();
             ChunkRegion best = null;
             Graph bestGraph = null;
@@ -180,6 +199,25 @@ public final class AutoChunk {
             regions.add(best);
             est = MemoryEstimator.estimate(g, regions);
         }
-        return est.peakBytes();
+        // Grow each region's chunk size back as far as the budget (or the reached peak) allows.
+        long target = Math.max(budget, est.peakBytes());
+        for (int i = 0; i < regions.size(); i++) {
+            ChunkRegion r = regions.get(i);
+            int lo = 1, hi = r.extent();
+            while (lo < hi) {
+                int mid = (int) ((lo + (long) hi + 1) / 2);
+                List<ChunkRegion> trial = new ArrayList<>(regions);
+                trial.set(i, r.withChunkSize(mid));
+                if (MemoryEstimator.estimate(g, trial).peakBytes() <= target) lo = mid;
+                else hi = mid - 1;
+            }
+            regions.set(i, r.withChunkSize(lo));
+        }
+        return new Plan(g, regions, MemoryEstimator.estimate(g, regions).peakBytes());
+    }
+
+    /** The lowest estimated peak any plan the search finds reaches. */
+    static long smallestReachablePeak(Graph g) {
+        return smallestPlan(g, 0).peak;
     }
 }

@@ -43,18 +43,20 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
     public static CostModel calibrate() {
         try (MemoryScope scope = MemoryScope.open("autochunk-calibration")) {
             Tensor one = Tensor.ones(1);
-            double overhead = best(() -> Ops.add(one, one), 200) ;
+            double overhead = best(() -> Ops.add(one, one), 2000);
             Tensor big = Tensor.zeros(dev.corvus.tensor.DType.F32, 4 << 20);
             double copy = best(() -> Ops.copy(big), 5) / (2.0 * big.numel() * 4);
             Tensor w = Tensor.randn(1, 512, 512);
             double[] perFlop = new double[ROWS.length];
             for (int i = 0; i < ROWS.length; i++) {
                 Tensor x = Tensor.randn(2, ROWS[i], 512);
-                double ns = best(() -> Ops.matmul(x, w), ROWS[i] >= 64 ? 5 : 20);
+                double ns = best(() -> Ops.matmul(x, w), ROWS[i] >= 64 ? 10 : 40);
                 perFlop[i] = ns / (2.0 * ROWS[i] * 512 * 512);
             }
             double[] eff = new double[ROWS.length - 1];
+            // Fewer rows never run faster per flop; a noisy timing must not say otherwise.
             for (int i = 0; i < eff.length; i++) eff[i] = Math.min(1, perFlop[ROWS.length - 1] / perFlop[i]);
+            for (int i = eff.length - 2; i >= 0; i--) eff[i] = Math.min(eff[i], eff[i + 1]);
             return new CostModel(overhead, copy, perFlop[ROWS.length - 1], eff);
         }
     }

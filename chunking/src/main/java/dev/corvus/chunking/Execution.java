@@ -13,11 +13,18 @@ public final class Execution implements AutoCloseable {
     private final MemoryScope scope;
     private final List<Tensor> outputs;
     private final long peakBytes;
+    private final long[] peakAt;
 
-    Execution(MemoryScope scope, List<Tensor> outputs, long peakBytes) {
+    Execution(MemoryScope scope, List<Tensor> outputs, long peakBytes, long[] peakAt) {
         this.scope = scope;
         this.outputs = List.copyOf(outputs);
         this.peakBytes = peakBytes;
+        this.peakAt = peakAt;
+    }
+
+    /** Measured live bytes at the peak of each node of the program's graph, by position. */
+    public long[] peakAt() {
+        return peakAt.clone();
     }
 
     public Tensor output(int i) {

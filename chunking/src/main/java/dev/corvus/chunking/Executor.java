@@ -20,10 +20,16 @@ final class Executor implements PlanWalker.Machine<Tensor> {
     private final Map<Node, Tensor> bindings;
     /** References to each pool segment from values the walk still holds. */
     private final Map<MemorySegment, int[]> refs = new IdentityHashMap<>();
+    private final Graph graph;
+    /** Measured live bytes at each node's peak (over all iterations), to compare with the estimate per node. */
+    private final long[] peakAt;
+    private long peak;
 
-    private Executor(MemoryScope scope, Map<Node, Tensor> bindings) {
+    private Executor(MemoryScope scope, Map<Node, Tensor> bindings, Graph graph) {
         this.scope = scope;
         this.bindings = bindings;
+        this.graph = graph;
+        this.peakAt = new long[graph.size()];
     }
 
     static Execution run(Graph g, List<ChunkRegion> regions, Tensor... inputs) {
@@ -41,9 +47,9 @@ final class Executor implements PlanWalker.Machine<Tensor> {
         }
         MemoryScope scope = MemoryScope.pooled("autochunk");
         try {
-            Executor ex = new Executor(scope, bindings);
+            Executor ex = new Executor(scope, bindings, g);
             List<Tensor> out = PlanWalker.walk(g, regions, ex, true);
-            return new Execution(scope, out, scope.peakBytes());
+            return new Execution(scope, out, ex.peak, ex.peakAt);
         } catch (RuntimeException | Error e) {
             scope.close();
             throw e;
@@ -61,7 +67,9 @@ final class Executor implements PlanWalker.Machine<Tensor> {
 
     @Override
     public Tensor compute(Node n, List<Tensor> operands, Slice slice) {
+        scope.resetPeak();
         Tensor out = Interpreter.run(n, operands, slice);
+        record(n);
         MemorySegment kept = out.storage().isHost() ? out.storage().segment() : null;
         for (MemorySegment s : scope.takeAllocations()) {
             if (s == kept) refs.put(s, new int[] {0});
@@ -80,7 +88,9 @@ final class Executor implements PlanWalker.Machine<Tensor> {
 
     @Override
     public Tensor allocateFull(Node n) {
+        scope.resetPeak();
         Tensor t = Tensor.zeros(scope, n.dtype(), n.shape());
+        record(n);
         for (MemorySegment s : scope.takeAllocations()) refs.put(s, new int[] {0});
         hold(t);
         return t;
@@ -89,6 +99,12 @@ final class Executor implements PlanWalker.Machine<Tensor> {
     @Override
     public void writeChunk(Tensor full, Tensor chunk, Slice slice) {
         Ops.copyInto(chunk, full.narrow(slice.dim(), slice.start(), slice.length()));
+    }
+
+    private void record(Node n) {
+        int p = graph.position(n);
+        peakAt[p] = Math.max(peakAt[p], scope.peakBytes());
+        peak = Math.max(peak, scope.peakBytes());
     }
 
     private void hold(Tensor t) {

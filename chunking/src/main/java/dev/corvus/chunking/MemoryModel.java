@@ -55,7 +55,11 @@ final class MemoryModel {
             case SOFTMAX -> {
                 int d = n.intAttr(0), last = in[0].rank() - 1;
                 if (d == last) yield f32Copy(in[0], dtypes[0]);
-                yield DType.F32.byteSize(in[0].numel()) + outBytes; // transposed copy in, transposed result
+                // Softmax runs over x.transpose(d, last), and its result is transposed back into a copy.
+                int[] swap = swap(in[0].rank(), d, last);
+                Layout moved = in[0].permute(swap);
+                boolean copiesBack = !Layout.contiguous(moved.shape()).permute(swap).isContiguous();
+                yield f32Copy(moved, dtypes[0]) + (copiesBack ? outBytes : 0);
             }
             case CAUSAL_SOFTMAX -> {
                 int queries = in[0].shape()[in[0].rank() - 2], keys = in[0].shape()[in[0].rank() - 1];

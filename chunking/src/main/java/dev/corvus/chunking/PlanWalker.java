@@ -40,6 +40,9 @@ final class PlanWalker {
         Map<Node, ChunkRegion> regionByFirst = new IdentityHashMap<>();
         for (ChunkRegion r : regions) regionByFirst.put(r.first(), r);
         Map<Node, V> values = new IdentityHashMap<>();
+        // Inputs and parameters are not activations: bound up front, so a loop that jumps past
+        // one inside its stretch still finds it.
+        for (Node n : g.nodes()) if (!n.isCompute()) values.put(n, m.source(n));
         int i = 0;
         while (i < g.size()) {
             Node n = g.node(i);
@@ -57,7 +60,7 @@ final class PlanWalker {
             }
             List<V> operands = new ArrayList<>(n.inputs().size());
             for (Node x : n.inputs()) operands.add(values.get(x));
-            values.put(n, n.isCompute() ? m.compute(n, operands, null) : m.source(n));
+            if (n.isCompute()) values.put(n, m.compute(n, operands, null));
             for (Node x : distinct(n.inputs())) if (g.lastUse(x) == i) m.release(values.remove(x));
             if (g.lastUse(n) == i) m.release(values.remove(n));
             i++;

@@ -57,8 +57,9 @@ final class RegionBuilder {
         List<Node> body = new ArrayList<>(), hoisted = new ArrayList<>(), outputs = new ArrayList<>();
         for (int p = first; p <= last; p++) {
             Node n = g.node(p);
+            if (!n.isCompute()) continue; // inputs and parameters are available everywhere
             if (!chunkDim.containsKey(n)) {
-                if (readsChunked(n, chunkDim) || !n.isCompute()) return null;
+                if (readsChunked(n, chunkDim)) return null;
                 hoisted.add(n);
                 continue;
             }
