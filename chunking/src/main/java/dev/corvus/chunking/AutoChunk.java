@@ -45,6 +45,22 @@ public final class AutoChunk {
      * @throws UnsupportedOperationException when the graph holds an op without a dimension rule
      */
     public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost) {
+        return compile(g, budgetBytes, cost, Selection.LEAST_SLOWDOWN);
+    }
+
+    /** How a stage picks among the legal candidates that fit the budget. */
+    public enum Selection {
+        /** The candidate the cost model predicts adds the least time (this library's default). */
+        LEAST_SLOWDOWN,
+        /** The candidate with the fewest looped nodes, as ColossalAI's reference selection does; for comparison. */
+        FEWEST_NODES
+    }
+
+    /**
+     * Chunks g so its estimated activation peak is at most {@code budgetBytes}, choosing among
+     * candidates by {@code selection}.
+     */
+    public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost, Selection selection) {
         if (budgetBytes <= 0) throw new IllegalArgumentException("compile: budget must be positive, got " + budgetBytes + " bytes");
         for (Node n : g.nodes()) if (n.op() == Op.CUSTOM) DimRules.flow(n, 0); // says which op has no rule
         Graph original = g;
@@ -60,7 +76,7 @@ public final class AutoChunk {
             Choice best = null;
             for (ChunkRegion candidate : candidates(g, regions, g.position(est.peakNode()))) {
                 Choice c = fit(g, regions, candidate, budgetBytes, cost);
-                if (c != null && (best == null || c.extraNs < best.extraNs)) best = c;
+                if (c != null && (best == null || better(c, best, selection))) best = c;
             }
             if (best == null) return memoryFirst(original, budgetBytes, unchunked, est, cost, baseNs);
             g = best.graph;
@@ -81,6 +97,13 @@ public final class AutoChunk {
         double extra = 0;
         for (ChunkRegion r : plan.regions) extra += cost.regionExtraNs(r);
         return new ChunkedProgram(plan.graph, plan.regions, budget, unchunked, (baseNs + extra) / baseNs);
+    }
+
+    private static boolean better(Choice c, Choice best, Selection selection) {
+        if (selection == Selection.FEWEST_NODES && c.region.body().size() != best.region.body().size()) {
+            return c.region.body().size() < best.region.body().size();
+        }
+        return c.extraNs < best.extraNs;
     }
 
     /** A candidate region at its chosen chunk size, in the graph reordered for it. */
