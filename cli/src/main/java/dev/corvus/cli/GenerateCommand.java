@@ -1,5 +1,9 @@
 package dev.corvus.cli;
 
+import dev.corvus.hetero.DeviceSide;
+import dev.corvus.hetero.HeteroLinear;
+import dev.corvus.hetero.Plan;
+import dev.corvus.hetero.SplitLinear;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.Generator;
 import dev.corvus.model.LlamaModel;
@@ -59,6 +63,18 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Where the model runs (same as -Dcorvus.device; default: cpu). opencl picks the first GPU, else the first OpenCL device.")
     String device;
 
+    @Option(names = "--hetero", description = "HeteGen: weights stay on the host; each matrix is split between the CPU and the OpenCL device"
+            + " (--device, default opencl) as the measured plan says (see corvus plan), the best ones kept resident within --device-memory.")
+    boolean hetero;
+
+    @Option(names = "--device-memory", paramLabel = "BYTES", description = "With --hetero: device memory for resident weights, e.g. 64M (default ${DEFAULT-VALUE}).",
+            defaultValue = "0")
+    String deviceMemory;
+
+    @Option(names = "--split-ratio", paramLabel = "ALPHA",
+            description = "With --hetero: force the CPU's share of every split layer's rows (0 to 1) instead of the solver's α*.")
+    Double splitRatio;
+
     @Option(names = "--quiet", description = "Print only the generated text (no stats line).")
     boolean quiet;
 
@@ -68,39 +84,75 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (backend != null) Cli.forceBackend(backend);
+        if (!hetero && (HeteroSetup.parseBytes(deviceMemory) != 0 || splitRatio != null)) {
+            throw new IllegalArgumentException("--device-memory and --split-ratio apply only with --hetero");
+        }
         Path path = model != null ? model : Cli.defaultModel();
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(path, tokenizer); MemoryScope converted = MemoryScope.detached("converted weights")) {
             Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
                     "no tokenizer for " + path + ": pass --tokenizer PATH (a llama2.c tokenizer.bin)"));
             LlamaWeights weights = dtype == null ? ckpt.weights() : Cli.convertMatrices(ckpt.weights(), Cli.parseDType(dtype), converted);
-            Device target = Backends.device(device != null ? device : System.getProperty("corvus.device", "cpu"));
+            Device target = hetero ? Device.CPU : Backends.device(device != null ? device : System.getProperty("corvus.device", "cpu"));
             if (!target.equals(Device.CPU)) weights = weights.to(target, converted);
-            LlamaModel llama = new LlamaModel(ckpt.config(), weights);
-            long s = seed != null ? seed : System.nanoTime();
-            Sampler sampler = Sampler.of(temperature, topP, s);
-            int[] promptTokens = tok.encode(prompt, true, false);
-
-            // the prompt first, then each new token as soon as it is chosen
-            Tokenizer.StreamDecoder text = tok.streamDecoder();
-            for (int t : promptTokens) out.print(text.next(t));
-            out.flush();
-            Generator generator = new Generator(llama, sampler, tok.bosId(), tok.eosId());
-            Generator.Result r = generator.generate(promptTokens, steps, t -> {
-                out.print(text.next(t));
-                out.flush();
-            });
-            out.println(text.flush());
-            out.flush();
-            if (!quiet) {
-                err.println(String.format(Locale.ROOT, "corvus: %s, %s weights, %s, %d threads, %s%s",
-                        path.getFileName(), Cli.weightTypes(weights),
-                        target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target, Parallel.parallelism(),
-                        sampler, sampler.isGreedy() ? "" : " (seed " + s + ")"));
-                err.println("corvus: " + r.stats().summary());
-                err.flush();
+            try (Hetero h = hetero ? Hetero.open(device, weights, HeteroSetup.parseBytes(deviceMemory), splitRatio) : null) {
+                LlamaModel llama = h == null ? new LlamaModel(ckpt.config(), weights) : new LlamaModel(ckpt.config(), weights, h.linear());
+                String where = h != null ? h.describe() : target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target;
+                generate(llama, tok, weights, path, where, out, err);
             }
         }
         return 0;
+    }
+
+    /** The HeteGen pieces a run holds: the device, its plan, and the resident and split layers. */
+    private record Hetero(DeviceSide device, Plan plan, HeteroLinear linear) implements AutoCloseable {
+        static Hetero open(String spec, LlamaWeights weights, long budget, Double splitRatio) throws java.io.IOException {
+            DeviceSide device = HeteroSetup.openDevice(spec);
+            try {
+                Plan plan = HeteroSetup.plan(HeteroSetup.profile(device), weights, budget, splitRatio);
+                return new Hetero(device, plan, HeteroLinear.build(plan, weights, device, SplitLinear.Options.DEFAULT));
+            } catch (RuntimeException | java.io.IOException e) {
+                device.close();
+                throw e;
+            }
+        }
+
+        String describe() {
+            long resident = plan.entries().stream().filter(Plan.Entry::resident).count();
+            long onDevice = plan.entries().stream().filter(e -> !e.resident() && e.decode().usesDevice()).count();
+            return String.format(Locale.ROOT, "hetero on %s (%d resident, %d split with the device, %d on the CPU alone)", device.device(), resident,
+                    onDevice, plan.entries().size() - resident - onDevice);
+        }
+
+        @Override
+        public void close() {
+            linear.close();
+            device.close();
+        }
+    }
+
+    private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, PrintWriter out, PrintWriter err) {
+        long s = seed != null ? seed : System.nanoTime();
+        Sampler sampler = Sampler.of(temperature, topP, s);
+        int[] promptTokens = tok.encode(prompt, true, false);
+
+        // the prompt first, then each new token as soon as it is chosen
+        Tokenizer.StreamDecoder text = tok.streamDecoder();
+        for (int t : promptTokens) out.print(text.next(t));
+        out.flush();
+        Generator generator = new Generator(llama, sampler, tok.bosId(), tok.eosId());
+        Generator.Result r = generator.generate(promptTokens, steps, t -> {
+            out.print(text.next(t));
+            out.flush();
+        });
+        out.println(text.flush());
+        out.flush();
+        if (!quiet) {
+            err.println(String.format(Locale.ROOT, "corvus: %s, %s weights, %s, %d threads, %s%s",
+                    path.getFileName(), Cli.weightTypes(weights), where, Parallel.parallelism(),
+                    sampler, sampler.isGreedy() ? "" : " (seed " + s + ")"));
+            err.println("corvus: " + r.stats().summary());
+            err.flush();
+        }
     }
 }

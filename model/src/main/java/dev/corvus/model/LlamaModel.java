@@ -9,6 +9,7 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * The Llama forward pass (llama2.c, Llama 2/3 without biases): token embedding, then per block
@@ -28,13 +29,21 @@ import java.util.Arrays;
 public final class LlamaModel {
     private final LlamaConfig config;
     private final LlamaWeights weights;
+    /** Every weight-matrix product goes through here (the classifier included). */
+    private final Linear linear;
     private final float attentionScale;
     /** Where the weights, the KV cache and every activation live; logits come back to the CPU. */
     private final Device device;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
+        this(config, weights, Linear.OPS);
+    }
+
+    /** A model whose weight-matrix products run through {@code linear} (for example HeteGen's split layers). */
+    public LlamaModel(LlamaConfig config, LlamaWeights weights, Linear linear) {
         this.config = config;
         this.weights = weights;
+        this.linear = Objects.requireNonNull(linear, "linear");
         this.device = weights.device();
         this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
         checkShapes(config, weights);
@@ -80,9 +89,9 @@ public final class LlamaModel {
 
                 // attention: q, k, v for the T new positions, rotated by their absolute positions
                 Tensor xb = Ops.rmsnorm(x, w.attentionNorm(), eps);
-                Tensor q = Ops.linear(xb, w.wq(), null).view(T, heads, headDim);
-                Tensor k = Ops.linear(xb, w.wk(), null).view(T, kvHeads, headDim);
-                Tensor v = Ops.linear(xb, w.wv(), null).view(T, kvHeads, headDim);
+                Tensor q = linear.apply(xb, w.wq()).view(T, heads, headDim);
+                Tensor k = linear.apply(xb, w.wk()).view(T, kvHeads, headDim);
+                Tensor v = linear.apply(xb, w.wv()).view(T, kvHeads, headDim);
                 q = Ops.rope(q, 0, startPosition, config.ropeTheta(), config.ropeStyle());
                 k = Ops.rope(k, 0, startPosition, config.ropeTheta(), config.ropeStyle());
 
@@ -98,18 +107,18 @@ public final class LlamaModel {
                         : FlashAttention.forward(qh, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length),
                                 Mask.causalBottomRight(T, length), attentionScale).out();
                 att = att.squeeze(0).permute(1, 0, 2).reshape(T, dim); // back to [T, heads * headDim]
-                x = Ops.add(x, Ops.linear(att, w.wo(), null));
+                x = Ops.add(x, linear.apply(att, w.wo()));
 
                 // SwiGLU MLP
                 xb = Ops.rmsnorm(x, w.ffnNorm(), eps);
-                Tensor gate = Ops.silu(Ops.linear(xb, w.w1(), null));
-                Tensor up = Ops.linear(xb, w.w3(), null);
-                x = Ops.add(x, Ops.linear(Ops.mul(gate, up), w.w2(), null));
+                Tensor gate = Ops.silu(linear.apply(xb, w.w1()));
+                Tensor up = linear.apply(xb, w.w3());
+                x = Ops.add(x, linear.apply(Ops.mul(gate, up), w.w2()));
             }
 
             // final norm and classifier, on the last position only
             Tensor last = Ops.rmsnorm(x.narrow(0, T - 1, 1), weights.finalNorm(), eps);
-            Ops.copyInto(Ops.linear(last, weights.classifier(), null).view(config.vocabSize()).to(Device.CPU), logits);
+            Ops.copyInto(linear.apply(last, weights.classifier()).view(config.vocabSize()).to(Device.CPU), logits);
         }
         cache.length = length;
         return logits;
