@@ -6,8 +6,8 @@ import java.util.List;
 
 /**
  * The outputs of one run of a program and the activation memory it took, measured by the
- * allocator: live bytes at the peak (activations, including scratch inside ops) and bytes the
- * pool reserved. Closing it frees the outputs.
+ * allocator: live bytes at the peak (activations, including scratch inside ops) and the pool's
+ * footprint. Closing it frees the outputs.
  */
 public final class Execution implements AutoCloseable {
     private final MemoryScope scope;
@@ -40,9 +40,13 @@ public final class Execution implements AutoCloseable {
         return peakBytes;
     }
 
-    /** Bytes the executor's pool held at the end (live plus recycled, reusable). */
-    public long reservedBytes() {
-        return scope.reservedBytes();
+    /**
+     * The most memory the executor's pool held at once: live activations plus small buffers kept
+     * for reuse (buffers of {@link MemoryScope#OWN_ARENA_BYTES} and more are freed on their last
+     * use). This, not just the live peak, is what the process pays.
+     */
+    public long footprintBytes() {
+        return scope.peakReservedBytes();
     }
 
     @Override

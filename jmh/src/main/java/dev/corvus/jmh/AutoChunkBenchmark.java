@@ -29,8 +29,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * graph, unchunked ({@code budget = 1}, the baseline) and compiled for 50%, 20% and 10% of the
  * unchunked estimated activation peak. Time is JMH's; the activation peak measured by the
  * executor's allocator, with the estimate and the plan, is printed at the end of each trial as an
- * "AutoChunk row" line, with the bytes the executor's pool reserved (live plus recycled segments,
- * which a pooled scope reuses only at the same size). A budget the compiler cannot reach fails that trial's setup with the
+ * "AutoChunk row" line, with the executor pool's footprint (the most it held at once: live buffers plus
+ * small recycled ones). A budget the compiler cannot reach fails that trial's setup with the
  * compiler's message (run with {@code -foe false}, the default, so the others go on).
  */
 @State(Scope.Benchmark)
@@ -73,7 +73,7 @@ public class AutoChunkBenchmark {
         try (Execution run = program.run(x)) {
             bh.consume(run.output(0).segment());
             measuredPeak = Math.max(measuredPeak, run.peakBytes());
-            reserved = Math.max(reserved, run.reservedBytes());
+            reserved = Math.max(reserved, run.footprintBytes());
         }
     }
 
@@ -82,7 +82,7 @@ public class AutoChunkBenchmark {
         long unchunked = program.unchunkedPeakBytes();
         int iterations = 0;
         for (ChunkRegion r : program.regions()) iterations += r.iterations();
-        System.out.printf(Locale.ROOT, "%nAutoChunk row | %s | budget %s | unchunked %.1f MiB | estimated %.1f MiB | measured %.1f MiB | reduction %.1f%% | pool reserved %.1f MiB | %d regions, %d iterations | predicted %.3fx%n",
+        System.out.printf(Locale.ROOT, "%nAutoChunk row | %s | budget %s | unchunked %.1f MiB | estimated %.1f MiB | measured %.1f MiB | reduction %.1f%% | pool footprint %.1f MiB | %d regions, %d iterations | predicted %.3fx%n",
                 model, budget >= 1 ? "none" : budget, mib(unchunked), mib(program.estimatedPeakBytes()), mib(measuredPeak),
                 100.0 * (1 - (double) measuredPeak / unchunked), mib(reserved), program.regions().size(), iterations, program.predictedSlowdown());
         scope.close();

@@ -57,8 +57,8 @@ public final class AutoChunkReport {
                 long t0 = System.nanoTime();
                 try (Execution e = p.run(x)) {
                     double seconds = (System.nanoTime() - t0) / 1e9;
-                    measured = String.format(Locale.ROOT, "%.1f MiB (%s; pool reserved %.1f MiB)", mib(e.peakBytes()),
-                            e.peakBytes() <= budget ? "within budget" : "OVER BUDGET", mib(e.reservedBytes()));
+                    measured = String.format(Locale.ROOT, "%.1f MiB (%s; pool footprint %.1f MiB)", mib(e.peakBytes()),
+                            e.peakBytes() <= budget ? "within budget" : "OVER BUDGET", mib(e.footprintBytes()));
                     time = String.format(Locale.ROOT, "%.1f s (one cold run)", seconds);
                 }
                 regions = Integer.toString(p.regions().size());

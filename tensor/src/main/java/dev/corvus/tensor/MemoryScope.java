@@ -36,7 +36,17 @@ public final class MemoryScope implements AutoCloseable {
     private final java.util.Map<Long, ArrayDeque<MemorySegment>> pool;
     /** Segments handed out since the last {@link #takeAllocations()}; null unless pooled. */
     private final java.util.List<MemorySegment> recent;
-    private long reservedBytes;
+    /** Pooled only: buffers at least {@link #OWN_ARENA_BYTES} long, each in an arena of its own. */
+    private final java.util.Map<MemorySegment, Arena> ownArenas;
+    private long reservedBytes, peakReservedBytes;
+
+    /**
+     * In a pooled scope, buffers this large get an arena each, closed when the buffer is recycled,
+     * so their memory really goes back; smaller ones are kept by size for reuse. A loop whose
+     * buffer sizes vary (a causal softmax over a growing key range) then holds what is live, not
+     * every size it ever saw.
+     */
+    public static final long OWN_ARENA_BYTES = 256 << 10;
 
     private MemoryScope(String name, boolean current, boolean pooled) {
         this.name = name;
@@ -44,6 +54,7 @@ public final class MemoryScope implements AutoCloseable {
         this.owner = Thread.currentThread();
         this.pool = pooled ? new java.util.HashMap<>() : null;
         this.recent = pooled ? new java.util.ArrayList<>() : null;
+        this.ownArenas = pooled ? new java.util.IdentityHashMap<>() : null;
         if (current) OPEN.get().push(this);
     }
 
@@ -121,18 +132,37 @@ public final class MemoryScope implements AutoCloseable {
     }
 
     private synchronized MemorySegment allocatePooled(long bytes) {
-        ArrayDeque<MemorySegment> free = pool.get(bytes);
         MemorySegment segment;
-        if (free != null && !free.isEmpty()) {
-            segment = free.pop();
-            segment.fill((byte) 0);
+        if (bytes >= OWN_ARENA_BYTES) {
+            Arena own = Arena.ofShared();
+            try {
+                segment = own.allocate(bytes, ALIGNMENT);
+            } catch (OutOfMemoryError e) {
+                own.close();
+                throw new OutOfMemoryError("MemoryScope '" + name + "': cannot allocate " + bytes + " bytes off-heap ("
+                        + MemoryStats.liveBytes() + " bytes live in all scopes)");
+            }
+            ownArenas.put(segment, own);
             count(bytes);
+            reserve(bytes);
         } else {
-            segment = allocateFresh(bytes);
-            reservedBytes += bytes;
+            ArrayDeque<MemorySegment> free = pool.get(bytes);
+            if (free != null && !free.isEmpty()) {
+                segment = free.pop();
+                segment.fill((byte) 0);
+                count(bytes);
+            } else {
+                segment = allocateFresh(bytes);
+                reserve(bytes);
+            }
         }
         recent.add(segment);
         return segment;
+    }
+
+    private void reserve(long bytes) {
+        reservedBytes += bytes;
+        peakReservedBytes = Math.max(peakReservedBytes, reservedBytes);
     }
 
     /**
@@ -153,14 +183,25 @@ public final class MemoryScope implements AutoCloseable {
     public synchronized void recycle(MemorySegment segment) {
         requirePooled("recycle");
         checkAlive();
-        pool.computeIfAbsent(segment.byteSize(), b -> new ArrayDeque<>()).push(segment);
+        Arena own = ownArenas.remove(segment);
+        if (own != null) {
+            own.close();
+            reservedBytes -= segment.byteSize();
+        } else {
+            pool.computeIfAbsent(segment.byteSize(), b -> new ArrayDeque<>()).push(segment);
+        }
         liveBytes.addAndGet(-segment.byteSize());
         MemoryStats.freed(segment.byteSize());
     }
 
-    /** Bytes the arena holds for a pooled scope (live plus recycled); live bytes otherwise. */
+    /** Bytes a pooled scope holds now (live, plus small buffers kept for reuse); live bytes otherwise. */
     public synchronized long reservedBytes() {
         return pool != null ? reservedBytes : liveBytes.get();
+    }
+
+    /** The most bytes a pooled scope held at once: its real footprint; the live peak otherwise. */
+    public synchronized long peakReservedBytes() {
+        return pool != null ? peakReservedBytes : peakBytes.get();
     }
 
     private void requirePooled(String what) {
@@ -222,6 +263,12 @@ public final class MemoryScope implements AutoCloseable {
                 }
             }
             closeActions.clear();
+        }
+        if (ownArenas != null) {
+            synchronized (this) {
+                for (Arena own : ownArenas.values()) own.close();
+                ownArenas.clear();
+            }
         }
         arena.close();
         MemoryStats.freed(liveBytes.getAndSet(0));

@@ -85,6 +85,20 @@ class MemoryScopeTest {
             assertThat(scope.reservedBytes()).isEqualTo(600);
             assertThat(scope.takeAllocations()).containsExactly(c.segment());
         }
+        try (MemoryScope scope = MemoryScope.pooled("large")) {
+            // Large buffers go back for real: growing sizes do not pile up.
+            int n = (int) (MemoryScope.OWN_ARENA_BYTES / 4);
+            for (int i = 1; i <= 5; i++) {
+                Tensor t = Tensor.zeros(DType.F32, n * i);
+                assertThat(scope.takeAllocations()).containsExactly(t.segment());
+                scope.recycle(t.segment());
+            }
+            assertThat(scope.liveBytes()).isZero();
+            assertThat(scope.reservedBytes()).isZero();
+            assertThat(scope.peakReservedBytes()).isEqualTo(5L * n * 4);
+            Tensor kept = Tensor.full(2f, n);
+            assertThat(kept.toFloatArray()).containsOnly(2f);
+        }
         try (MemoryScope plain = MemoryScope.open()) {
             assertThatThrownBy(() -> plain.recycle(Tensor.zeros(DType.F32, 1).segment()))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("not pooled");
