@@ -63,40 +63,40 @@ public final class AutoChunk {
     public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost, Selection selection) {
         if (budgetBytes <= 0) throw new IllegalArgumentException("compile: budget must be positive, got " + budgetBytes + " bytes");
         for (Node n : g.nodes()) if (n.op() == Op.CUSTOM) DimRules.flow(n, 0); // says which op has no rule
+        ChunkedProgram p = compileOrNull(g, budgetBytes, cost, selection);
+        if (p == null) throw infeasible(g, budgetBytes, cost, selection);
+        return p;
+    }
+
+    /** Speed-first stages, then memory-first ones if those get stuck; null when neither fits the budget. */
+    private static ChunkedProgram compileOrNull(Graph g, long budgetBytes, CostModel cost, Selection selection) {
         Graph original = g;
         long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
         double baseNs = cost.graphNs(g);
         List<ChunkRegion> regions = new ArrayList<>();
-        double extraNs = 0;
         for (int stage = 0; stage < MAX_STAGES; stage++) {
             MemoryEstimator.Estimate est = MemoryEstimator.estimate(g, regions);
-            if (est.peakBytes() <= budgetBytes) {
-                return new ChunkedProgram(g, regions, budgetBytes, unchunked, (baseNs + extraNs) / baseNs);
-            }
+            if (est.peakBytes() <= budgetBytes) return program(g, regions, budgetBytes, unchunked, cost, baseNs);
             Choice best = null;
-            for (ChunkRegion candidate : candidates(g, regions, g.position(est.peakNode()))) {
+            for (Candidate candidate : candidates(g, regions, g.position(est.peakNode()))) {
                 Choice c = fit(g, regions, candidate, budgetBytes, cost);
                 if (c != null && (best == null || better(c, best, selection))) best = c;
             }
-            if (best == null) return memoryFirst(original, budgetBytes, unchunked, est, cost, baseNs);
+            if (best == null) break;
             g = best.graph;
+            regions.removeAll(best.replaces);
             regions.add(best.region);
-            extraNs += best.extraNs;
         }
-        return memoryFirst(original, budgetBytes, unchunked, MemoryEstimator.estimate(g, regions), cost, baseNs);
+        // Speed-first stages can get stuck (a cheap early region leaves a later peak nothing can
+        // reach); memory-first stages are the fallback.
+        Plan plan = smallestPlan(original, budgetBytes);
+        return plan.peak <= budgetBytes ? program(plan.graph, plan.regions, budgetBytes, unchunked, cost, baseNs) : null;
     }
 
-    /**
-     * When the speed-first stages get stuck (an early cheap region can leave a later peak no
-     * region can reach), fall back to memory-first stages; if even they miss the budget, say how
-     * low they got.
-     */
-    private static ChunkedProgram memoryFirst(Graph g, long budget, long unchunked, MemoryEstimator.Estimate stuck, CostModel cost, double baseNs) {
-        Plan plan = smallestPlan(g, budget);
-        if (plan.peak > budget) throw infeasible(budget, unchunked, plan.peak, stuck);
+    private static ChunkedProgram program(Graph g, List<ChunkRegion> regions, long budget, long unchunked, CostModel cost, double baseNs) {
         double extra = 0;
-        for (ChunkRegion r : plan.regions) extra += cost.regionExtraNs(r);
-        return new ChunkedProgram(plan.graph, plan.regions, budget, unchunked, (baseNs + extra) / baseNs);
+        for (ChunkRegion r : regions) extra += cost.regionExtraNs(r);
+        return new ChunkedProgram(g, regions, budget, unchunked, (baseNs + extra) / baseNs);
     }
 
     private static boolean better(Choice c, Choice best, Selection selection) {
@@ -106,76 +106,103 @@ public final class AutoChunk {
         return c.extraNs < best.extraNs;
     }
 
-    /** A candidate region at its chosen chunk size, in the graph reordered for it. */
-    private record Choice(ChunkRegion region, Graph graph, double extraNs) {}
+    /**
+     * A legal region around the peak, and the committed regions it contains and would replace: a
+     * later stage may grow a region an earlier one chose, when a longer loop is what the new peak needs.
+     */
+    record Candidate(ChunkRegion region, List<ChunkRegion> replaces) {}
+
+    /** A candidate at its chosen chunk size, in the graph reordered for it, and the time it adds over what it replaces. */
+    private record Choice(ChunkRegion region, List<ChunkRegion> replaces, Graph graph, double extraNs) {}
 
     /**
      * The largest chunk size at which the candidate's own stretch fits the budget, or null. Larger
      * chunks mean fewer iterations and bigger products, so the largest that fits is the fastest.
      */
-    private static Choice fit(Graph g, List<ChunkRegion> regions, ChunkRegion candidate, long budget, CostModel cost) {
-        Graph reordered = hoist(g, candidate);
-        int lo = 1, hi = candidate.extent();
-        if (regionPeak(reordered, regions, candidate.withChunkSize(1)) > budget) return null;
+    private static Choice fit(Graph g, List<ChunkRegion> regions, Candidate candidate, long budget, CostModel cost) {
+        ChunkRegion region = candidate.region();
+        Graph reordered = hoist(g, region);
+        List<ChunkRegion> others = new ArrayList<>(regions);
+        others.removeAll(candidate.replaces());
+        int lo = 1, hi = region.extent();
+        if (regionPeak(reordered, others, region.withChunkSize(1)) > budget) return null;
         while (lo < hi) {
             int mid = (int) ((lo + (long) hi + 1) / 2);
-            if (regionPeak(reordered, regions, candidate.withChunkSize(mid)) <= budget) lo = mid;
+            if (regionPeak(reordered, others, region.withChunkSize(mid)) <= budget) lo = mid;
             else hi = mid - 1;
         }
         // Same iterations, evener chunks: the smallest size with that iteration count.
-        int iterations = (candidate.extent() + lo - 1) / lo;
-        int size = (candidate.extent() + iterations - 1) / iterations;
-        ChunkRegion chosen = candidate.withChunkSize(size);
-        return new Choice(chosen, reordered, cost.regionExtraNs(chosen));
+        int iterations = (region.extent() + lo - 1) / lo;
+        int size = (region.extent() + iterations - 1) / iterations;
+        ChunkRegion chosen = region.withChunkSize(size);
+        double extra = cost.regionExtraNs(chosen);
+        for (ChunkRegion r : candidate.replaces()) extra -= cost.regionExtraNs(r);
+        return new Choice(chosen, candidate.replaces(), reordered, extra);
     }
 
-    /** Peak estimated over the candidate's stretch (its hoisted nodes and its loop). */
-    private static long regionPeak(Graph g, List<ChunkRegion> regions, ChunkRegion r) {
-        List<ChunkRegion> all = new ArrayList<>(regions);
+    /** Peak estimated over the region's stretch (its hoisted nodes and its loop). */
+    private static long regionPeak(Graph g, List<ChunkRegion> others, ChunkRegion r) {
+        List<ChunkRegion> all = new ArrayList<>(others);
         all.add(r);
         long[] at = MemoryEstimator.estimate(g, all).peakAt();
-        int from = r.hoisted().isEmpty() ? g.position(r.first()) : g.position(r.hoisted().getFirst());
         long peak = 0;
-        for (int p = from; p <= g.position(r.last()); p++) peak = Math.max(peak, at[p]);
+        for (int p = stretchStart(g, r); p <= g.position(r.last()); p++) peak = Math.max(peak, at[p]);
         return peak;
     }
 
-    /** Every legal region around the peak node that overlaps no committed region. */
-    static List<ChunkRegion> candidates(Graph g, List<ChunkRegion> regions, int peak) {
-        boolean[] taken = new boolean[g.size()];
-        for (ChunkRegion r : regions) {
-            for (Node n : r.body()) taken[g.position(n)] = true;
-            for (Node n : r.hoisted()) taken[g.position(n)] = true;
-        }
-        List<ChunkRegion> out = new ArrayList<>();
-        if (taken[peak]) return out;
-        int lo = peak, hi = peak;
-        while (lo > 0 && peak - lo < WINDOW && !taken[lo - 1]) lo--;
-        while (hi < g.size() - 1 && hi - peak < WINDOW && !taken[hi + 1]) hi++;
+    private static int stretchStart(Graph g, ChunkRegion r) {
+        return r.hoisted().isEmpty() ? g.position(r.first()) : Math.min(g.position(r.first()), g.position(r.hoisted().getFirst()));
+    }
+
+    /**
+     * Every legal region that loops the peak node, within {@link #WINDOW} nodes of it, that either
+     * misses each committed region or contains it whole.
+     */
+    static List<Candidate> candidates(Graph g, List<ChunkRegion> regions, int peak) {
+        int lo = Math.max(0, peak - WINDOW), hi = Math.min(g.size() - 1, peak + WINDOW);
+        List<Candidate> out = new ArrayList<>();
         for (int first = lo; first <= peak; first++) {
             Node f = g.node(first);
             if (!f.isCompute()) continue;
             for (int last = peak; last <= hi; last++) {
                 if (!g.node(last).isCompute()) continue;
-                for (int dim = 0; dim < f.rank(); dim++) {
-                    ChunkRegion r = RegionBuilder.build(g, first, last, dim, f.size(dim));
-                    if (r != null && covers(g, r, peak)) out.add(r);
+                List<ChunkRegion> inside = contained(g, regions, first, last);
+                if (inside == null) continue;
+                // A contained region's hoisted nodes lead its stretch; the loop starts after them.
+                int seed = first;
+                while (seed < last && (!g.node(seed).isCompute() || hoistedBy(inside, g.node(seed)))) seed++;
+                Node s = g.node(seed);
+                for (int dim = 0; dim < s.rank(); dim++) {
+                    ChunkRegion r = RegionBuilder.build(g, first, last, seed, dim, s.size(dim));
+                    if (r != null && r.chunkDim().containsKey(g.node(peak))) out.add(new Candidate(r, inside));
                 }
             }
         }
         return out;
     }
 
-    /** The peak node must be looped, not merely hoisted, or the region does not lower it. */
-    private static boolean covers(Graph g, ChunkRegion r, int peak) {
-        return r.chunkDim().containsKey(g.node(peak));
+    private static boolean hoistedBy(List<ChunkRegion> regions, Node n) {
+        for (ChunkRegion r : regions) if (r.hoisted().contains(n)) return true;
+        return false;
+    }
+
+    /** The committed regions inside [first, last], or null when one straddles its edge. */
+    private static List<ChunkRegion> contained(Graph g, List<ChunkRegion> regions, int first, int last) {
+        List<ChunkRegion> inside = new ArrayList<>();
+        for (ChunkRegion r : regions) {
+            int rs = stretchStart(g, r), re = g.position(r.last());
+            if (re < first || rs > last) continue;
+            if (rs < first || re > last) return null;
+            inside.add(r);
+        }
+        return inside;
     }
 
     /** The graph with the region's hoisted nodes moved just before its loop. */
     static Graph hoist(Graph g, ChunkRegion r) {
         if (r.hoisted().isEmpty()) return g;
         List<Node> order = new ArrayList<>(g.size());
-        int first = g.position(r.first()), last = g.position(r.last());
+        int first = Math.min(g.position(r.first()), g.position(r.hoisted().getFirst())), last = g.position(r.last());
         for (int p = 0; p < first; p++) order.add(g.node(p));
         for (int p = first; p <= last; p++) if (!g.node(p).isCompute()) order.add(g.node(p));
         order.addAll(r.hoisted());
@@ -184,45 +211,60 @@ public final class AutoChunk {
         return g.reordered(order);
     }
 
-    /** The error for an unreachable budget, with the smallest peak a memory-first search reached. */
-    private static IllegalArgumentException infeasible(long budget, long unchunked, long smallest, MemoryEstimator.Estimate stuck) {
+    /**
+     * The error for an unreachable budget. It names the smallest budget the search could meet,
+     * found by bisection and verified: compiling for that budget succeeds.
+     */
+    private static IllegalArgumentException infeasible(Graph g, long budget, CostModel cost, Selection selection) {
+        long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
+        long smallest = smallestFeasibleBudget(g, cost, selection);
         return new IllegalArgumentException(String.format(Locale.ROOT,
-                "AutoChunk: no chunk plan fits a budget of %s; the smallest estimated peak the search reached is %s (unchunked %s),"
-                        + " stuck at %s. Raise the budget to at least %s, or shorten the sequence",
-                ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), stuck.peakNode().describe(),
-                ChunkedProgram.mib(smallest)));
+                "AutoChunk: no chunk plan fits a budget of %s; the smallest budget the search reached is %s (unchunked peak %s)."
+                        + " Raise the budget to at least %s, or shorten the sequence",
+                ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), ChunkedProgram.mib(smallest)));
+    }
+
+    /** The lowest budget (to within 1/256 of the range searched) for which compile succeeds. */
+    static long smallestFeasibleBudget(Graph g, CostModel cost, Selection selection) {
+        long hi = smallestPlan(g, 0).peak; // memory-first stages alone reach this, so it compiles
+        long lo = 0;
+        long step = Math.max(1, hi >> 8);
+        while (hi - lo > step) {
+            long mid = lo + (hi - lo) / 2;
+            if (compileOrNull(g, mid, cost, selection) != null) hi = mid;
+            else lo = mid;
+        }
+        return hi;
     }
 
     private record Plan(Graph graph, List<ChunkRegion> regions, long peak) {}
 
     /**
-     * Memory-first stages: each commits the region that lowers the global peak most, at the
-     * largest chunk size that still gets that low (chunk size 1 when the budget is out of reach).
+     * Memory-first stages: each commits the candidate with the lowest peak over its own stretch
+     * at chunk size 1 (ColossalAI's minimum-memory mode), until the budget is met or nothing
+     * lowers the peak; then each region's chunk grows back as far as the budget allows.
      */
     static Plan smallestPlan(Graph g, long budget) {
         List<ChunkRegion> regions = new ArrayList<>();
         MemoryEstimator.Estimate est = MemoryEstimator.estimate(g, regions);
         for (int stage = 0; stage < MAX_STAGES && est.peakBytes() > budget; stage++) {
-            long bestPeak = est.peakBytes();
-            ChunkRegion best = null;
-            Graph bestGraph = null;
-            for (ChunkRegion c : candidates(g, regions, g.position(est.peakNode()))) {
-                Graph h = hoist(g, c);
-                List<ChunkRegion> all = new ArrayList<>(regions);
-                all.add(c.withChunkSize(1));
-                long peak = MemoryEstimator.estimate(h, all).peakBytes();
+            long bestPeak = Long.MAX_VALUE;
+            Candidate best = null;
+            for (Candidate c : candidates(g, regions, g.position(est.peakNode()))) {
+                List<ChunkRegion> others = new ArrayList<>(regions);
+                others.removeAll(c.replaces());
+                long peak = regionPeak(hoist(g, c.region()), others, c.region().withChunkSize(1));
                 if (peak < bestPeak) {
                     bestPeak = peak;
-                    best = c.withChunkSize(1);
-                    bestGraph = h;
+                    best = c;
                 }
             }
-            if (best == null) break;
-            g = bestGraph;
-            regions.add(best);
+            if (best == null || bestPeak >= est.peakBytes()) break;
+            g = hoist(g, best.region());
+            regions.removeAll(best.replaces());
+            regions.add(best.region().withChunkSize(1));
             est = MemoryEstimator.estimate(g, regions);
         }
-        // Grow each region's chunk size back as far as the budget (or the reached peak) allows.
         long target = Math.max(budget, est.peakBytes());
         for (int i = 0; i < regions.size(); i++) {
             ChunkRegion r = regions.get(i);
@@ -239,7 +281,7 @@ public final class AutoChunk {
         return new Plan(g, regions, MemoryEstimator.estimate(g, regions).peakBytes());
     }
 
-    /** The lowest estimated peak any plan the search finds reaches. */
+    /** The lowest estimated peak the memory-first stages reach. */
     static long smallestReachablePeak(Graph g) {
         return smallestPlan(g, 0).peak;
     }

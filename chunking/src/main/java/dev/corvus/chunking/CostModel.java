@@ -105,6 +105,11 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
         double extra = 0;
         for (Node n : r.body()) {
             extra += (iterations - 1) * opOverheadNs;
+            if (n.op() == Op.CAUSAL_SOFTMAX && r.chunkDim().get(n) == n.rank() - 2) {
+                // Query blocks above the last see fewer keys: softmax runs on a narrowed copy and is
+                // copied back, about two extra passes over half the scores on average.
+                extra += n.bytes() * 2 * nsPerByte;
+            }
             if (flops(n) > 0) {
                 long rowsPerChunk = rowsPerChunk(n, r);
                 extra += workNs(n, rowsPerChunk) - workNs(n, Long.MAX_VALUE);

@@ -16,8 +16,16 @@ final class RegionBuilder {
     private RegionBuilder() {}
 
     static ChunkRegion build(Graph g, int first, int last, int dim, int chunkSize) {
-        Node seed = g.node(first);
-        if (!seed.isCompute() || !g.node(last).isCompute() || dim >= seed.rank()) return null;
+        return build(g, first, last, first, dim, chunkSize);
+    }
+
+    /**
+     * As {@link #build(Graph, int, int, int, int)}, with the chunk dimension taken from the node at
+     * {@code seedAt}; nodes of the stretch before it are hoisted unless a chunked user wants them sliced.
+     */
+    static ChunkRegion build(Graph g, int first, int last, int seedAt, int dim, int chunkSize) {
+        Node seed = g.node(seedAt);
+        if (!seed.isCompute() || !g.node(last).isCompute() || dim >= seed.rank() || seedAt < first || seedAt > last) return null;
         int extent = seed.size(dim);
         if (extent <= 1) return null;
         int[] seedFlow = DimRules.flow(seed, dim);
@@ -32,7 +40,7 @@ final class RegionBuilder {
         while (changed) {
             changed = false;
             // Forward: a node reading a chunked value must be chunked along a dim that value flows to.
-            for (int p = first + 1; p <= last; p++) {
+            for (int p = first; p <= last; p++) {
                 Node n = g.node(p);
                 if (chunkDim.containsKey(n) || !readsChunked(n, chunkDim)) continue;
                 int d = forwardDim(n, chunkDim, inSpan, extent);
@@ -41,7 +49,7 @@ final class RegionBuilder {
                 changed = true;
             }
             // Backward: an unchunked node whose chunked user wants it sliced must be chunked too.
-            for (int p = last; p > first; p--) {
+            for (int p = last; p >= first; p--) {
                 Node n = g.node(p);
                 if (chunkDim.containsKey(n) || !n.isCompute()) continue;
                 int wanted = demandedDim(n, chunkDim, inSpan);

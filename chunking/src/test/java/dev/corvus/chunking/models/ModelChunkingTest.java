@@ -99,7 +99,7 @@ class ModelChunkingTest {
             assertThatThrownBy(() -> AutoChunk.compile(g, unchunked / 100))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("no chunk plan fits a budget of")
-                    .hasMessageContaining("smallest estimated peak");
+                    .hasMessageContaining("smallest budget the search reached");
         }
     }
 }
