@@ -32,7 +32,12 @@ final class Executor implements PlanWalker.Machine<Tensor> {
         this.peakAt = new long[graph.size()];
     }
 
-    static Execution run(Graph g, List<ChunkRegion> regions, Tensor... inputs) {
+    /**
+     * Runs the plan; up to {@code cacheBytes} of freed large buffers are kept for reuse by later
+     * allocations of the same size (fewer fresh pages to fault in), so the footprint stays within
+     * the live peak plus that.
+     */
+    static Execution run(Graph g, List<ChunkRegion> regions, long cacheBytes, Tensor... inputs) {
         if (inputs.length != g.inputs().size()) {
             throw new IllegalArgumentException("run: the graph takes " + g.inputs().size() + " inputs " + names(g) + ", got " + inputs.length);
         }
@@ -45,7 +50,7 @@ final class Executor implements PlanWalker.Machine<Tensor> {
             }
             bindings.put(in, inputs[i]);
         }
-        MemoryScope scope = MemoryScope.pooled("autochunk");
+        MemoryScope scope = MemoryScope.pooled("autochunk", cacheBytes);
         try {
             Executor ex = new Executor(scope, bindings, g);
             List<Tensor> out = PlanWalker.walk(g, regions, ex, true);

@@ -2,6 +2,7 @@ package dev.corvus.chunking;
 
 import dev.corvus.tensor.BinaryOp;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Shapes;
 import java.util.Arrays;
 
 /**
@@ -129,18 +130,8 @@ final class MemoryModel {
             db = dt;
         }
         Layout full = Arrays.equals(a.shape(), shape) ? a : a.expand(shape);
-        Layout tiled = Arrays.equals(b.shape(), shape) || tilesAsRows(b.shape(), shape) ? b : b.expand(shape);
+        Layout tiled = Arrays.equals(b.shape(), shape) || Shapes.tilesAsRows(b.shape(), shape) ? b : b.expand(shape);
         return f32Copy(full, da) + f32Copy(tiled, db);
-    }
-
-    /** As Ops.tilesAsRows: b, less leading 1s, equals the trailing dimensions of shape. */
-    private static boolean tilesAsRows(int[] b, int[] shape) {
-        int lead = 0;
-        while (lead < b.length && b[lead] == 1) lead++;
-        int len = b.length - lead;
-        if (len > shape.length) return false;
-        for (int i = 0; i < len; i++) if (b[lead + i] != shape[shape.length - len + i]) return false;
-        return true;
     }
 
     /** Ops.f32: a contiguous F32 operand is used as is; anything else is copied. */

@@ -5,6 +5,7 @@ import dev.corvus.chunking.ChunkRegion;
 import dev.corvus.chunking.ChunkedProgram;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
+import dev.corvus.chunking.models.ModelCase;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import java.util.Locale;
@@ -25,7 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /**
- * AutoChunk on the three model families ({@link AutoChunkCase}): one forward pass of the traced
+ * AutoChunk on the three model families ({@link ModelCase}): one forward pass of the traced
  * graph, unchunked ({@code budget = 1}, the baseline) and compiled for 50%, 20% and 10% of the
  * unchunked estimated activation peak. Time is JMH's; the activation peak measured by the
  * executor's allocator, with the estimate and the plan, is printed at the end of each trial as an
@@ -40,7 +41,7 @@ import org.openjdk.jmh.infra.Blackhole;
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {BenchmarkSupport.ADD_VECTOR, BenchmarkSupport.NATIVE, "-Xmx2g", "-XX:+UseParallelGC"})
 public class AutoChunkBenchmark {
-    /** name/length, see {@link AutoChunkCase}. */
+    /** name/length, see {@link ModelCase}. */
     @Param({"transformer-materialised/2048", "transformer-materialised/4096", "transformer-flash/16384", "evoformer/128", "evoformer/256", "vit/1024",
             "vit/4096"})
     public String model;
@@ -57,7 +58,7 @@ public class AutoChunkBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        AutoChunkCase c = AutoChunkCase.parse(model);
+        ModelCase c = ModelCase.parse(model);
         scope = MemoryScope.detached("autochunk-bench");
         Graph g = c.trace(scope);
         ChunkedProgram plain = AutoChunk.unchunked(g);

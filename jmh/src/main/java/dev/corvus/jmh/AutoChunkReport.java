@@ -4,6 +4,7 @@ import dev.corvus.chunking.AutoChunk;
 import dev.corvus.chunking.ChunkedProgram;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
+import dev.corvus.chunking.models.ModelCase;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import java.util.List;
@@ -12,7 +13,7 @@ import java.util.function.IntPredicate;
 
 /**
  * The longest sequence that fits a fixed activation budget, unchunked and with AutoChunk, per
- * model ({@link AutoChunkCase}). The budget is the unchunked estimated peak at a base length N0;
+ * model ({@link ModelCase}). The budget is the unchunked estimated peak at a base length N0;
  * the longest N is searched (doubling, then bisection in the model's step) on the compiler's
  * estimates, which the executor's allocator matches exactly; the longest chunked N is then run
  * once to confirm its measured peak is within the budget ({@code --no-run=} skips that for the
@@ -39,18 +40,18 @@ public final class AutoChunkReport {
         System.out.println("| model | budget (unchunked peak at N0) | longest N unchunked | longest N chunked | ratio | measured peak at longest chunked N | regions | time |");
         System.out.println("|---|---|---|---|---|---|---|---|");
         for (String spec : specs) {
-            AutoChunkCase c = AutoChunkCase.parse(spec);
+            ModelCase c = ModelCase.parse(spec);
             row(c, !noRun.contains(c.model()));
         }
     }
 
-    private static void row(AutoChunkCase base, boolean run) {
+    private static void row(ModelCase base, boolean run) {
         long budget = unchunkedPeak(base);
         int plain = longest(base, n -> unchunkedPeak(base.withN(n)) <= budget);
         int chunked = longest(base, n -> compiles(base.withN(n), budget));
         String measured = "not run", regions = "", time = "";
         if (run) {
-            AutoChunkCase c = base.withN(chunked);
+            ModelCase c = base.withN(chunked);
             try (MemoryScope scope = MemoryScope.detached("report")) {
                 ChunkedProgram p = AutoChunk.compile(c.trace(scope), budget);
                 Tensor x = c.input(scope);
@@ -70,7 +71,7 @@ public final class AutoChunkReport {
     }
 
     /** The largest multiple of the model's step, up to MAX_FACTOR x N0, that fits; doubling then bisection. */
-    private static int longest(AutoChunkCase base, IntPredicate fits) {
+    private static int longest(ModelCase base, IntPredicate fits) {
         int step = base.step();
         int lo = base.n(), hi = -1;
         if (!fits.test(lo)) throw new IllegalStateException(base + " does not fit its own budget");
@@ -89,13 +90,13 @@ public final class AutoChunkReport {
         return lo;
     }
 
-    private static long unchunkedPeak(AutoChunkCase c) {
+    private static long unchunkedPeak(ModelCase c) {
         try (MemoryScope scope = MemoryScope.detached("trace")) {
             return AutoChunk.unchunked(c.trace(scope)).estimatedPeakBytes();
         }
     }
 
-    private static boolean compiles(AutoChunkCase c, long budget) {
+    private static boolean compiles(ModelCase c, long budget) {
         try (MemoryScope scope = MemoryScope.detached("trace")) {
             Graph g = c.trace(scope);
             AutoChunk.compile(g, budget);

@@ -38,23 +38,33 @@ public final class MemoryScope implements AutoCloseable {
     private final java.util.List<MemorySegment> recent;
     /** Pooled only: buffers at least {@link #OWN_ARENA_BYTES} long, each in an arena of its own. */
     private final java.util.Map<MemorySegment, Arena> ownArenas;
-    private long reservedBytes, peakReservedBytes;
+    /** Pooled only: recycled large buffers, oldest first, and the cap on their total bytes. */
+    private final ArrayDeque<MemorySegment> cachedLarge;
+    private final long largeCacheBytes;
+    private long reservedBytes, peakReservedBytes, cachedLargeBytes;
 
     /**
-     * In a pooled scope, buffers this large get an arena each, closed when the buffer is recycled,
-     * so their memory really goes back; smaller ones are kept by size for reuse. A loop whose
-     * buffer sizes vary (a causal softmax over a growing key range) then holds what is live, not
-     * every size it ever saw.
+     * In a pooled scope, buffers this large get an arena each. Recycled, they are kept for reuse
+     * by an allocation of the same size (no fresh pages to fault in), up to the scope's cache cap;
+     * past it the oldest are closed and their memory really goes back. A loop whose buffer sizes
+     * vary (a causal softmax over a growing key range) then holds what is live plus at most the
+     * cap, not every size it ever saw. Smaller buffers are always kept by size for reuse.
      */
     public static final long OWN_ARENA_BYTES = 256 << 10;
 
     private MemoryScope(String name, boolean current, boolean pooled) {
+        this(name, current, pooled, 0);
+    }
+
+    private MemoryScope(String name, boolean current, boolean pooled, long largeCacheBytes) {
         this.name = name;
         this.arena = Arena.ofShared();
         this.owner = Thread.currentThread();
         this.pool = pooled ? new java.util.HashMap<>() : null;
         this.recent = pooled ? new java.util.ArrayList<>() : null;
         this.ownArenas = pooled ? new java.util.IdentityHashMap<>() : null;
+        this.cachedLarge = pooled ? new ArrayDeque<>() : null;
+        this.largeCacheBytes = largeCacheBytes;
         if (current) OPEN.get().push(this);
     }
 
@@ -70,7 +80,16 @@ public final class MemoryScope implements AutoCloseable {
      * caching allocator's "allocated" figure; {@link #reservedBytes()} is what the arena holds.
      */
     public static MemoryScope pooled(String name) {
-        return new MemoryScope(name, true, true);
+        return pooled(name, 0);
+    }
+
+    /**
+     * A pooled scope that keeps up to {@code largeCacheBytes} of recycled large buffers for reuse
+     * (see {@link #OWN_ARENA_BYTES}): its footprint stays within live bytes plus that cap.
+     */
+    public static MemoryScope pooled(String name, long largeCacheBytes) {
+        if (largeCacheBytes < 0) throw new IllegalArgumentException("pooled: cache cap " + largeCacheBytes + " is negative");
+        return new MemoryScope(name, true, true, largeCacheBytes);
     }
 
     public static MemoryScope open() {
@@ -133,7 +152,10 @@ public final class MemoryScope implements AutoCloseable {
 
     private synchronized MemorySegment allocatePooled(long bytes) {
         MemorySegment segment;
-        if (bytes >= OWN_ARENA_BYTES) {
+        if (bytes >= OWN_ARENA_BYTES && (segment = takeCached(bytes)) != null) {
+            segment.fill((byte) 0);
+            count(bytes);
+        } else if (bytes >= OWN_ARENA_BYTES) {
             Arena own = Arena.ofShared();
             try {
                 segment = own.allocate(bytes, ALIGNMENT);
@@ -160,6 +182,19 @@ public final class MemoryScope implements AutoCloseable {
         return segment;
     }
 
+    /** A cached large buffer of exactly this size, taken out of the cache; null if none. */
+    private MemorySegment takeCached(long bytes) {
+        for (java.util.Iterator<MemorySegment> it = cachedLarge.descendingIterator(); it.hasNext(); ) {
+            MemorySegment s = it.next();
+            if (s.byteSize() == bytes) {
+                it.remove();
+                cachedLargeBytes -= bytes;
+                return s;
+            }
+        }
+        return null;
+    }
+
     private void reserve(long bytes) {
         reservedBytes += bytes;
         peakReservedBytes = Math.max(peakReservedBytes, reservedBytes);
@@ -183,10 +218,15 @@ public final class MemoryScope implements AutoCloseable {
     public synchronized void recycle(MemorySegment segment) {
         requirePooled("recycle");
         checkAlive();
-        Arena own = ownArenas.remove(segment);
-        if (own != null) {
-            own.close();
-            reservedBytes -= segment.byteSize();
+        if (ownArenas.containsKey(segment)) {
+            cachedLarge.addLast(segment);
+            cachedLargeBytes += segment.byteSize();
+            while (cachedLargeBytes > largeCacheBytes) {
+                MemorySegment oldest = cachedLarge.removeFirst();
+                cachedLargeBytes -= oldest.byteSize();
+                reservedBytes -= oldest.byteSize();
+                ownArenas.remove(oldest).close();
+            }
         } else {
             pool.computeIfAbsent(segment.byteSize(), b -> new ArrayDeque<>()).push(segment);
         }
@@ -194,7 +234,7 @@ public final class MemoryScope implements AutoCloseable {
         MemoryStats.freed(segment.byteSize());
     }
 
-    /** Bytes a pooled scope holds now (live, plus small buffers kept for reuse); live bytes otherwise. */
+    /** Bytes a pooled scope holds now (live, plus buffers kept for reuse); live bytes otherwise. */
     public synchronized long reservedBytes() {
         return pool != null ? reservedBytes : liveBytes.get();
     }
@@ -268,6 +308,7 @@ public final class MemoryScope implements AutoCloseable {
             synchronized (this) {
                 for (Arena own : ownArenas.values()) own.close();
                 ownArenas.clear();
+                cachedLarge.clear();
             }
         }
         arena.close();

@@ -272,20 +272,10 @@ public final class Ops {
             b = t;
         }
         Tensor full = f32(name, Arrays.equals(a.shape(), shape) ? a : a.expand(shape));
-        Tensor tiled = Arrays.equals(b.shape(), shape) || tilesAsRows(b.shape(), shape) ? f32(name, b) : f32(name, b.expand(shape));
+        Tensor tiled = Arrays.equals(b.shape(), shape) || Shapes.tilesAsRows(b.shape(), shape) ? f32(name, b) : f32(name, b.expand(shape));
         Tensor out = newOutput(full, DType.F32, shape);
         be.binary(op, full, tiled, out);
         return out;
-    }
-
-    /** True when b, less leading 1s, equals the trailing dimensions of shape (so it repeats with period numel(b)). */
-    private static boolean tilesAsRows(int[] b, int[] shape) {
-        int lead = 0;
-        while (lead < b.length && b[lead] == 1) lead++;
-        int len = b.length - lead;
-        if (len > shape.length) return false;
-        for (int i = 0; i < len; i++) if (b[lead + i] != shape[shape.length - len + i]) return false;
-        return true;
     }
 
     public static Tensor scale(Tensor x, float factor) {

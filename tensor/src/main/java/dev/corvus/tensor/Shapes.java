@@ -63,4 +63,17 @@ public final class Shapes {
         }
         return out;
     }
+
+    /**
+     * True when b, less leading 1s, equals the trailing dimensions of shape, so it repeats with
+     * period numel(b) (a row broadcast the binary kernels take as is).
+     */
+    public static boolean tilesAsRows(int[] b, int[] shape) {
+        int lead = 0;
+        while (lead < b.length && b[lead] == 1) lead++;
+        int len = b.length - lead;
+        if (len > shape.length) return false;
+        for (int i = 0; i < len; i++) if (b[lead + i] != shape[shape.length - len + i]) return false;
+        return true;
+    }
 }

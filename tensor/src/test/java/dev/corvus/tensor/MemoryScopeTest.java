@@ -99,6 +99,21 @@ class MemoryScopeTest {
             Tensor kept = Tensor.full(2f, n);
             assertThat(kept.toFloatArray()).containsOnly(2f);
         }
+        long big = MemoryScope.OWN_ARENA_BYTES;
+        try (MemoryScope scope = MemoryScope.pooled("cached", 3 * big)) {
+            // Within the cap a recycled large buffer is reused (zeroed again); past it the oldest go back.
+            Tensor a = Tensor.full(5f, (int) (big / 4));
+            scope.recycle(a.segment());
+            Tensor b = Tensor.zeros(DType.F32, (int) (big / 4));
+            assertThat(b.segment()).isSameAs(a.segment());
+            assertThat(b.toFloatArray()).containsOnly(0f);
+            scope.recycle(b.segment());
+            scope.recycle(Tensor.zeros(DType.F32, (int) (2 * big / 4)).segment());
+            assertThat(scope.reservedBytes()).as("1 + 2 buffers cached, within the cap").isEqualTo(3 * big);
+            for (int i = 3; i <= 5; i++) scope.recycle(Tensor.zeros(DType.F32, (int) (i * big / 4)).segment());
+            assertThat(scope.liveBytes()).isZero();
+            assertThat(scope.reservedBytes()).isLessThanOrEqualTo(3 * big);
+        }
         try (MemoryScope plain = MemoryScope.open()) {
             assertThatThrownBy(() -> plain.recycle(Tensor.zeros(DType.F32, 1).segment()))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("not pooled");

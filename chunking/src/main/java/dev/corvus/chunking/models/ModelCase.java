@@ -1,15 +1,12 @@
-package dev.corvus.jmh;
+package dev.corvus.chunking.models;
 
 import dev.corvus.chunking.Graph;
-import dev.corvus.chunking.models.EvoformerPairBlock;
-import dev.corvus.chunking.models.TransformerStack;
-import dev.corvus.chunking.models.VitEncoder;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 
 /**
- * The models {@link AutoChunkBenchmark} and {@link AutoChunkReport} compile, by name, at a given
- * sequence length: their configurations are fixed here so the two agree.
+ * The benchmark models by name, at a given sequence length ({@code evoformer/256}): the JMH suite,
+ * its longest-sequence report and {@code corvus chunk} use the same configurations.
  * <ul>
  *   <li>{@code transformer-materialised}, {@code transformer-flash}: 2 decoder layers, width 256,
  *       4 heads of 64, SwiGLU hidden 688, causal; N = tokens.</li>
@@ -18,23 +15,34 @@ import dev.corvus.tensor.Tensor;
  *       materialised; N = patches.</li>
  * </ul>
  */
-record AutoChunkCase(String model, int n) {
-    static AutoChunkCase parse(String spec) {
+public record ModelCase(String model, int n) {
+    public static final java.util.List<String> NAMES = java.util.List.of("transformer-materialised", "transformer-flash", "evoformer", "vit");
+
+    public static ModelCase parse(String spec) {
         int at = spec.indexOf('/');
         if (at < 0) throw new IllegalArgumentException("model spec '" + spec + "' is not name/length, e.g. evoformer/256");
-        return new AutoChunkCase(spec.substring(0, at), Integer.parseInt(spec.substring(at + 1)));
+        String name = spec.substring(0, at);
+        if (!NAMES.contains(name)) throw new IllegalArgumentException("unknown model '" + name + "'; known: " + String.join(", ", NAMES));
+        int n;
+        try {
+            n = Integer.parseInt(spec.substring(at + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("model spec '" + spec + "': length '" + spec.substring(at + 1) + "' is not a number");
+        }
+        if (n < 1) throw new IllegalArgumentException("model spec '" + spec + "': length must be positive");
+        return new ModelCase(name, n);
     }
 
-    AutoChunkCase withN(int length) {
-        return new AutoChunkCase(model, length);
+    public ModelCase withN(int length) {
+        return new ModelCase(model, length);
     }
 
     /** Sequence lengths are searched in steps of this (the longest-sequence table). */
-    int step() {
+    public int step() {
         return model.equals("evoformer") ? 8 : 128;
     }
 
-    Graph trace(MemoryScope weights) {
+    public Graph trace(MemoryScope weights) {
         return switch (model) {
             case "transformer-materialised" -> TransformerStack.trace(transformer(TransformerStack.Attention.MATERIALISED), weights, 1);
             case "transformer-flash" -> TransformerStack.trace(transformer(TransformerStack.Attention.FLASH), weights, 1);
@@ -44,7 +52,7 @@ record AutoChunkCase(String model, int n) {
         };
     }
 
-    Tensor input(MemoryScope scope) {
+    public Tensor input(MemoryScope scope) {
         return switch (model) {
             case "transformer-materialised", "transformer-flash" -> TransformerStack.input(transformer(TransformerStack.Attention.FLASH), scope, 2);
             case "evoformer" -> EvoformerPairBlock.input(evoformer(), scope, 2);
