@@ -41,6 +41,8 @@ public final class MemoryScope implements AutoCloseable {
     /** Pooled only: recycled large buffers, oldest first, and the cap on their total bytes. */
     private final ArrayDeque<MemorySegment> cachedLarge;
     private final long largeCacheBytes;
+    /** Pooled only: the power-of-two class buffer behind each small segment handed out. */
+    private final java.util.Map<MemorySegment, MemorySegment> smallBase;
     private long reservedBytes, peakReservedBytes, cachedLargeBytes;
 
     /**
@@ -48,7 +50,8 @@ public final class MemoryScope implements AutoCloseable {
      * by an allocation of the same size (no fresh pages to fault in), up to the scope's cache cap;
      * past it the oldest are closed and their memory really goes back. A loop whose buffer sizes
      * vary (a causal softmax over a growing key range) then holds what is live plus at most the
-     * cap, not every size it ever saw. Smaller buffers are always kept by size for reuse.
+     * cap, not every size it ever saw. Smaller buffers are cut from power-of-two classes, always
+     * kept for reuse.
      */
     public static final long OWN_ARENA_BYTES = 256 << 10;
 
@@ -64,6 +67,7 @@ public final class MemoryScope implements AutoCloseable {
         this.recent = pooled ? new java.util.ArrayList<>() : null;
         this.ownArenas = pooled ? new java.util.IdentityHashMap<>() : null;
         this.cachedLarge = pooled ? new ArrayDeque<>() : null;
+        this.smallBase = pooled ? new java.util.IdentityHashMap<>() : null;
         this.largeCacheBytes = largeCacheBytes;
         if (current) OPEN.get().push(this);
     }
@@ -168,15 +172,21 @@ public final class MemoryScope implements AutoCloseable {
             count(bytes);
             reserve(bytes);
         } else {
-            ArrayDeque<MemorySegment> free = pool.get(bytes);
+            // Small buffers come from power-of-two classes, so a loop whose sizes drift (a causal
+            // softmax over a growing key range) reuses a few classes instead of piling up sizes.
+            long cls = Math.max(64, Long.highestOneBit(Math.max(1, bytes - 1)) << 1);
+            ArrayDeque<MemorySegment> free = pool.get(cls);
+            MemorySegment base;
             if (free != null && !free.isEmpty()) {
-                segment = free.pop();
-                segment.fill((byte) 0);
-                count(bytes);
+                base = free.pop();
             } else {
-                segment = allocateFresh(bytes);
-                reserve(bytes);
+                base = allocateRaw(cls);
+                reserve(cls);
             }
+            segment = base.asSlice(0, bytes);
+            segment.fill((byte) 0);
+            smallBase.put(segment, base);
+            count(bytes);
         }
         recent.add(segment);
         return segment;
@@ -228,7 +238,9 @@ public final class MemoryScope implements AutoCloseable {
                 ownArenas.remove(oldest).close();
             }
         } else {
-            pool.computeIfAbsent(segment.byteSize(), b -> new ArrayDeque<>()).push(segment);
+            MemorySegment base = smallBase.remove(segment);
+            if (base == null) throw new IllegalArgumentException("recycle: the segment was not allocated by MemoryScope '" + name + "', or was recycled already");
+            pool.computeIfAbsent(base.byteSize(), b -> new ArrayDeque<>()).push(base);
         }
         liveBytes.addAndGet(-segment.byteSize());
         MemoryStats.freed(segment.byteSize());
@@ -255,6 +267,13 @@ public final class MemoryScope implements AutoCloseable {
     }
 
     private MemorySegment allocateFresh(long bytes) {
+        MemorySegment segment = allocateRaw(bytes);
+        count(bytes);
+        return segment;
+    }
+
+    /** Memory from the scope's arena, not yet counted as live. */
+    private MemorySegment allocateRaw(long bytes) {
         MemorySegment segment;
         try {
             segment = arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes);
@@ -264,7 +283,6 @@ public final class MemoryScope implements AutoCloseable {
             throw new OutOfMemoryError("MemoryScope '" + name + "': cannot allocate " + bytes + " bytes off-heap ("
                     + MemoryStats.liveBytes() + " bytes live in all scopes)");
         }
-        count(bytes);
         return segment;
     }
 

@@ -76,14 +76,18 @@ class MemoryScopeTest {
             Tensor b = Tensor.zeros(DType.F32, 50);
             assertThat(scope.liveBytes()).isEqualTo(600);
             assertThat(scope.takeAllocations()).containsExactly(a.segment(), b.segment());
+            long aAddress = a.segment().address();
             scope.recycle(a.segment());
             assertThat(scope.liveBytes()).isEqualTo(200);
-            Tensor c = Tensor.zeros(DType.F32, 100); // reuses a's memory, zeroed again
-            assertThat(c.segment()).isSameAs(a.segment());
+            Tensor c = Tensor.zeros(DType.F32, 90); // a's 512-byte class again, zeroed
+            assertThat(c.segment().address()).isEqualTo(aAddress);
             assertThat(c.toFloatArray()).containsOnly(0f);
             assertThat(scope.peakBytes()).isEqualTo(600);
-            assertThat(scope.reservedBytes()).isEqualTo(600);
+            assertThat(scope.reservedBytes()).isEqualTo(512 + 256);
             assertThat(scope.takeAllocations()).containsExactly(c.segment());
+            // Drifting sizes reuse their classes instead of piling up.
+            for (int n = 1; n <= 60; n++) scope.recycle(Tensor.zeros(DType.F32, n).segment());
+            assertThat(scope.reservedBytes()).isLessThanOrEqualTo(512 + 256 + 64 + 128 + 256);
         }
         try (MemoryScope scope = MemoryScope.pooled("large")) {
             // Large buffers go back for real: growing sizes do not pile up.
