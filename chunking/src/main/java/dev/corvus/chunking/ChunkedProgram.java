@@ -53,11 +53,14 @@ public final class ChunkedProgram {
 
     /**
      * Runs the program; the inputs in the order they were traced. Close the result to free its
-     * outputs. Freed buffers up to a quarter of the estimated peak are kept for reuse, so the
-     * memory the run holds stays within 1.25 times the estimated peak.
+     * outputs. Under a budget, freed large buffers up to a quarter of the estimated peak are kept
+     * for reuse, so the memory the run holds stays within about 1.25 times the estimated peak;
+     * without one (an {@link AutoChunk#unchunked} program, the baseline) every freed buffer is
+     * kept, as a caching allocator would, so the baseline never pays to fault in fresh pages.
      */
     public Execution run(Tensor... inputs) {
-        return Executor.run(graph, regions, estimatedPeakBytes() / 4, inputs);
+        long cache = budgetBytes == Long.MAX_VALUE ? Long.MAX_VALUE : estimatedPeakBytes() / 4;
+        return Executor.run(graph, regions, cache, inputs);
     }
 
     /** The chosen regions, their chunk dims and sizes, and estimated against budget bytes. */
