@@ -25,6 +25,12 @@ import java.util.Locale;
  */
 public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop, double[] rowEfficiency) {
     private static final int[] ROWS = {1, 4, 16, 64, 256};
+
+    /**
+     * Fixed constants of the order this 2-core AVX-512 machine measures, for plans that must not
+     * depend on timing (tests, documentation); {@link #measured()} is the default for real use.
+     */
+    public static final CostModel NOMINAL = new CostModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
     private static volatile CostModel measured;
 
     /** The measured model for this machine, calibrated once per JVM (about a tenth of a second). */

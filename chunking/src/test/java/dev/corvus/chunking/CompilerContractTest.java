@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /** The compiler's promises: one op vocabulary, explicit dimension rules, clear failures, monotone budgets. */
 class CompilerContractTest {
-    private static final CostModel COST = new CostModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
+    private static final CostModel COST = CostModel.NOMINAL;
     private MemoryScope scope;
 
     @BeforeEach

@@ -9,7 +9,7 @@ import dev.corvus.tensor.testing.Close;
 import org.junit.jupiter.api.Test;
 
 class ExplainAndRunTest {
-    private static final CostModel COST = new CostModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
+    private static final CostModel COST = CostModel.NOMINAL;
 
     /** Causal attention with rope: chunking along queries shifts the mask diagonal and the rope positions. */
     @Test

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * measured peak, the measured peak fits the budget, and the output equals the unchunked one.
  */
 class RandomGraphLegalityTest {
-    private static final CostModel COST = new CostModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
+    private static final CostModel COST = CostModel.NOMINAL;
 
     @Test
     void plansOnRandomGraphsAreLegalExactAndEquivalent() {

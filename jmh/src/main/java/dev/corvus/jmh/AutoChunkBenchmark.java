@@ -3,6 +3,7 @@ package dev.corvus.jmh;
 import dev.corvus.chunking.AutoChunk;
 import dev.corvus.chunking.ChunkRegion;
 import dev.corvus.chunking.ChunkedProgram;
+import dev.corvus.chunking.CostModel;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
 import dev.corvus.chunking.models.ModelCase;
@@ -50,6 +51,13 @@ public class AutoChunkBenchmark {
     @Param({"1", "0.5", "0.2", "0.1"})
     public double budget;
 
+    /**
+     * How each stage picks its region: the cost model's least predicted slowdown (the default), or
+     * ColossalAI's fewest looped nodes ({@code -p selection=FEWEST_NODES}) as the baseline.
+     */
+    @Param({"LEAST_SLOWDOWN"})
+    public String selection;
+
     private MemoryScope scope;
     private ChunkedProgram program;
     private Tensor x;
@@ -62,7 +70,8 @@ public class AutoChunkBenchmark {
         scope = MemoryScope.detached("autochunk-bench");
         Graph g = c.trace(scope);
         ChunkedProgram plain = AutoChunk.unchunked(g);
-        program = budget >= 1 ? plain : AutoChunk.compile(g, (long) (plain.estimatedPeakBytes() * budget));
+        program = budget >= 1 ? plain
+                : AutoChunk.compile(g, (long) (plain.estimatedPeakBytes() * budget), CostModel.measured(), AutoChunk.Selection.valueOf(selection));
         x = c.input(scope);
         measuredPeak = 0;
         reserved = 0;
@@ -83,8 +92,8 @@ public class AutoChunkBenchmark {
         long unchunked = program.unchunkedPeakBytes();
         int iterations = 0;
         for (ChunkRegion r : program.regions()) iterations += r.iterations();
-        System.out.printf(Locale.ROOT, "%nAutoChunk row | %s | budget %s | unchunked %.1f MiB | estimated %.1f MiB | measured %.1f MiB | reduction %.1f%% | pool footprint %.1f MiB | %d regions, %d iterations | predicted %.3fx%n",
-                model, budget >= 1 ? "none" : budget, mib(unchunked), mib(program.estimatedPeakBytes()), mib(measuredPeak),
+        System.out.printf(Locale.ROOT, "%nAutoChunk row | %s | budget %s | %s | unchunked %.1f MiB | estimated %.1f MiB | measured %.1f MiB | reduction %.1f%% | pool footprint %.1f MiB | %d regions, %d iterations | predicted %.3fx%n",
+                model, budget >= 1 ? "none" : budget, selection, mib(unchunked), mib(program.estimatedPeakBytes()), mib(measuredPeak),
                 100.0 * (1 - (double) measuredPeak / unchunked), mib(reserved), program.regions().size(), iterations, program.predictedSlowdown());
         scope.close();
     }
