@@ -99,6 +99,10 @@ final class GenerateCommand implements Callable<Integer> {
                 LlamaModel llama = h == null ? new LlamaModel(ckpt.config(), weights) : new LlamaModel(ckpt.config(), weights, h.linear());
                 String where = h != null ? h.describe() : target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target;
                 generate(llama, tok, weights, path, where, out, err);
+                if (h != null && !quiet) {
+                    err.printf(Locale.ROOT, "corvus: hetero linear layers per decode step: measured %.3f ms, plan predicted %.3f ms%n",
+                            h.linear().measuredDecodeSecondsPerStep() * 1e3, h.plan().predictedDecodeSeconds() * 1e3);
+                }
             }
         }
         return 0;

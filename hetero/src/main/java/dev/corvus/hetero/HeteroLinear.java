@@ -33,6 +33,7 @@ public final class HeteroLinear implements Linear, AutoCloseable {
     private final Map<Tensor, Op> ops = new IdentityHashMap<>();
     private final Map<String, SplitLinear> splits = new LinkedHashMap<>();
     private final MemoryScope residentScope = MemoryScope.detached("hetero resident weights");
+    private long decodeNanos, decodeCalls;
 
     private HeteroLinear() {}
 
@@ -92,7 +93,21 @@ public final class HeteroLinear implements Linear, AutoCloseable {
     @Override
     public Tensor apply(Tensor x, Tensor w) {
         Op op = ops.get(w);
-        return op != null ? op.apply(x) : Ops.linear(x, w, null);
+        long t0 = System.nanoTime();
+        Tensor y = op != null ? op.apply(x) : Ops.linear(x, w, null);
+        if (op != null && x.rank() == 2 && x.size(0) == 1) {
+            decodeNanos += System.nanoTime() - t0;
+            decodeCalls++;
+        }
+        return y;
+    }
+
+    /**
+     * Measured wall time of the planned matrices per decode step (single-row calls, all matrices
+     * once), to set beside {@link Plan#predictedDecodeSeconds()}; NaN before any such call.
+     */
+    public double measuredDecodeSecondsPerStep() {
+        return decodeCalls == 0 ? Double.NaN : decodeNanos * 1e-9 * ops.size() / decodeCalls;
     }
 
     /** The split layers by name (for stats). */
