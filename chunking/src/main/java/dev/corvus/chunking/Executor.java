@@ -48,6 +48,10 @@ final class Executor implements PlanWalker.Machine<Tensor> {
                 throw new IllegalArgumentException("run: input '" + in.label() + "' was traced as " + in.dtype() + " " + Shapes.str(in.shape())
                         + ", got " + inputs[i].dtype() + " " + Shapes.str(inputs[i].shape()));
             }
+            if (!inputs[i].device().equals(dev.corvus.tensor.Device.CPU)) {
+                throw new IllegalArgumentException("run: input '" + in.label() + "' is on " + inputs[i].device()
+                        + "; AutoChunk runs chunked programs on the CPU (its pool frees host memory), so pass host tensors");
+            }
             bindings.put(in, inputs[i]);
         }
         MemoryScope scope = MemoryScope.pooled("autochunk", cacheBytes);

@@ -62,6 +62,9 @@ public final class Tracer {
 
     /** A tensor captured now (a weight), used as is by every run. */
     public Node param(String name, Tensor value) {
+        if (!value.device().equals(dev.corvus.tensor.Device.CPU)) {
+            throw new IllegalArgumentException("param: '" + name + "' is on " + value.device() + "; AutoChunk traces and runs on the CPU, so pass host weights");
+        }
         return add(Op.PARAM, name, List.of(), null, null, value, value.dtype(), new Layout(value.shape(), value.strides()));
     }
 

@@ -164,6 +164,9 @@ class CompilerContractTest {
         assertThatThrownBy(() -> p.run(Tensor.randn(1, 16, 9))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("[16, 8]").hasMessageContaining("[16, 9]");
         assertThatThrownBy(() -> p.run()).hasMessageContaining("takes 1 inputs");
+        Tensor onDevice = Ops.toDevice(Tensor.randn(1, 16, 8), new dev.corvus.tensor.Device("fake", 0)); // the tensor test-jar's pretend device
+        assertThatThrownBy(() -> p.run(onDevice)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("on the CPU");
+        assertThatThrownBy(() -> new Tracer().param("w", onDevice)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("host weights");
     }
 
     /** Causal attention over [T, C] with H heads, materialised scores, and a residual. */
