@@ -33,7 +33,7 @@ public final class DimRules {
             case MATMUL -> {
                 if (d == last) yield null;
                 if (d == last - 1) yield new int[] {n.input(0).rank() - 2, WHOLE};
-                yield new int[] {batchAligned(n, n.input(0), d), batchAligned(n, n.input(1), d)};
+                yield new int[] {aligned(n, n.input(0), d), aligned(n, n.input(1), d)}; // batch dims broadcast like element-wise ones
             }
             case SOFTMAX -> d == n.intAttr(0) ? null : new int[] {d};
             case CAUSAL_SOFTMAX, ROPE -> d == last ? null : new int[] {d};
@@ -85,14 +85,8 @@ public final class DimRules {
         return r;
     }
 
-    /** Broadcasting aligns dims from the right; a size-1 or missing dim is read whole. */
+    /** Broadcasting aligns dims from the right (matmul batch dims too); a size-1 or missing dim is read whole. */
     private static int aligned(Node out, Node in, int d) {
-        int src = d - (out.rank() - in.rank());
-        return src < 0 || in.size(src) != out.size(d) ? WHOLE : src;
-    }
-
-    /** Batch dims of a matmul operand, right-aligned to the output's batch dims. */
-    private static int batchAligned(Node out, Node in, int d) {
         int src = d - (out.rank() - in.rank());
         return src < 0 || in.size(src) != out.size(d) ? WHOLE : src;
     }

@@ -65,10 +65,6 @@ record Layout(int[] shape, long[] strides) {
         return new Layout(target.clone(), st);
     }
 
-    Layout withShape(int[] newShape) {
-        return contiguous(newShape);
-    }
-
     @Override
     public String toString() {
         return Arrays.toString(shape) + "/" + Arrays.toString(strides);
