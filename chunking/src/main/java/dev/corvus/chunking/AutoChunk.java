@@ -124,13 +124,8 @@ public final class AutoChunk {
         Graph reordered = hoist(g, region);
         List<ChunkRegion> others = new ArrayList<>(regions);
         others.removeAll(candidate.replaces());
-        int lo = 1, hi = region.extent();
         if (regionPeak(reordered, others, region.withChunkSize(1)) > budget) return null;
-        while (lo < hi) {
-            int mid = (int) ((lo + (long) hi + 1) / 2);
-            if (regionPeak(reordered, others, region.withChunkSize(mid)) <= budget) lo = mid;
-            else hi = mid - 1;
-        }
+        int lo = largestFitting(region.extent(), size -> regionPeak(reordered, others, region.withChunkSize(size)) <= budget);
         // Same iterations, evener chunks: the smallest size with that iteration count.
         int iterations = (region.extent() + lo - 1) / lo;
         int size = (region.extent() + iterations - 1) / iterations;
@@ -138,6 +133,20 @@ public final class AutoChunk {
         double extra = cost.regionExtraNs(chosen);
         for (ChunkRegion r : candidate.replaces()) extra -= cost.regionExtraNs(r);
         return new Choice(chosen, candidate.replaces(), reordered, extra);
+    }
+
+    /**
+     * The largest chunk size in [1, extent] that {@code fits}, by bisection (a smaller chunk never
+     * needs more memory); 1 when none larger does.
+     */
+    private static int largestFitting(int extent, java.util.function.IntPredicate fits) {
+        int lo = 1, hi = extent;
+        while (lo < hi) {
+            int mid = (int) ((lo + (long) hi + 1) / 2);
+            if (fits.test(mid)) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo;
     }
 
     /** Peak estimated over the region's stretch (its hoisted nodes and its loop). */
@@ -268,15 +277,14 @@ public final class AutoChunk {
         long target = Math.max(budget, est.peakBytes());
         for (int i = 0; i < regions.size(); i++) {
             ChunkRegion r = regions.get(i);
-            int lo = 1, hi = r.extent();
-            while (lo < hi) {
-                int mid = (int) ((lo + (long) hi + 1) / 2);
+            int at = i;
+            Graph plan = g;
+            int size = largestFitting(r.extent(), mid -> {
                 List<ChunkRegion> trial = new ArrayList<>(regions);
-                trial.set(i, r.withChunkSize(mid));
-                if (MemoryEstimator.estimate(g, trial).peakBytes() <= target) lo = mid;
-                else hi = mid - 1;
-            }
-            regions.set(i, r.withChunkSize(lo));
+                trial.set(at, r.withChunkSize(mid));
+                return MemoryEstimator.estimate(plan, trial).peakBytes() <= target;
+            });
+            regions.set(i, r.withChunkSize(size));
         }
         return new Plan(g, regions, MemoryEstimator.estimate(g, regions).peakBytes());
     }

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * The legality pass: can the stretch of nodes [first, last] run as one loop over slices of the
- * first node's dimension {@code dim}? It follows that dimension through the stretch with
+ * seed node's dimension {@code dim}? Nodes of the stretch before the seed are hoisted unless a
+ * chunked user wants them sliced. It follows that dimension through the stretch with
  * {@link DimRules}: forward from nodes with chunked operands, backward from users that want an
  * operand sliced. The answer is a region, or null when some node mixes the dimension, needs a
  * chunked value whole, or resizes it.
@@ -15,14 +16,6 @@ import java.util.Map;
 final class RegionBuilder {
     private RegionBuilder() {}
 
-    static ChunkRegion build(Graph g, int first, int last, int dim, int chunkSize) {
-        return build(g, first, last, first, dim, chunkSize);
-    }
-
-    /**
-     * As {@link #build(Graph, int, int, int, int)}, with the chunk dimension taken from the node at
-     * {@code seedAt}; nodes of the stretch before it are hoisted unless a chunked user wants them sliced.
-     */
     static ChunkRegion build(Graph g, int first, int last, int seedAt, int dim, int chunkSize) {
         Node seed = g.node(seedAt);
         if (!seed.isCompute() || !g.node(last).isCompute() || dim >= seed.rank() || seedAt < first || seedAt > last) return null;
