@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds (once) llama.cpp, the oracle for the GGUF conformance suite, and prints its directory.
+# Source: npm node-llama-cpp@3.21.1 (MIT), which carries llama.cpp's whole tree as a git bundle.
+# Cache: $CORVUS_CACHE, else ~/.cache/corvus, then llama.cpp-<tag>/ with build/bin/ holding
+# llama-quantize, llama-bench, llama-perplexity and libllama.so, plus corvus-logits (our test
+# tool, src/test/c/corvus_logits.c in model/, built against llama.h). About 7 minutes on 2 cores
+# the first time; seconds after. Needs npm, git, cmake, a C/C++ compiler.
+# Usage: scripts/llama-cpp.sh            builds if needed, prints the directory on stdout
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${CORVUS_CACHE:-$HOME/.cache/corvus}"
+PKG=node-llama-cpp@3.21.1
+mkdir -p "$CACHE"
+
+for tool in npm git cmake cc c++; do
+  command -v "$tool" >/dev/null || { echo "llama-cpp.sh: '$tool' not found; install it (apt-get install -y npm git cmake build-essential)" >&2; exit 1; }
+done
+
+src_marker="$CACHE/llama.cpp-src.ok"
+if [ ! -f "$src_marker" ] || [ ! -d "$(cat "$src_marker" 2>/dev/null)" ]; then
+  work="$(mktemp -d "$CACHE/llama-fetch.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
+  echo "llama-cpp.sh: fetching $PKG from npm..." >&2
+  timeout 600 npm pack "$PKG" --pack-destination "$work" --loglevel=error >/dev/null
+  tar -xzf "$work"/node-llama-cpp-*.tgz -C "$work" package/llama/gitRelease.bundle package/llama/llama.cpp.info.json
+  tag="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tag"])' "$work/package/llama/llama.cpp.info.json")"
+  dir="$CACHE/llama.cpp-$tag"
+  if [ ! -d "$dir/.git" ]; then
+    rm -rf "$dir.tmp"
+    git clone -q "$work/package/llama/gitRelease.bundle" "$dir.tmp"
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir" > "$src_marker.tmp" && mv "$src_marker.tmp" "$src_marker"
+  rm -rf "$work"; trap - EXIT
+fi
+dir="$(cat "$src_marker")"
+
+tool_src="$root/model/src/test/c/corvus_logits.c"
+need_build=0
+for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
+if [ "$need_build" = 1 ]; then
+  echo "llama-cpp.sh: building llama.cpp in $dir (about 7 minutes on 2 cores)..." >&2
+  (cd "$dir" &&
+   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+     -DBUILD_SHARED_LIBS=ON >/dev/null &&
+   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2)
+fi
+if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then
+  cc -O2 -o "$dir/build/bin/corvus-logits.tmp" "$tool_src" -I"$dir/include" -I"$dir/ggml/include" \
+    -L"$dir/build/bin" -lllama -lggml -lggml-base -Wl,-rpath,"$dir/build/bin"
+  mv "$dir/build/bin/corvus-logits.tmp" "$dir/build/bin/corvus-logits"
+fi
+echo "$dir"
