@@ -109,12 +109,6 @@ public class GenerationBenchmark {
             Ops.copyInto(t, out);
             return out;
         };
-        List<LlamaWeights.Layer> layers = new ArrayList<>();
-        for (LlamaWeights.Layer L : w.layers()) {
-            layers.add(new LlamaWeights.Layer(L.attentionNorm(), f.apply(L.wq()), f.apply(L.wk()), f.apply(L.wv()), f.apply(L.wo()),
-                    L.ffnNorm(), f.apply(L.w1()), f.apply(L.w2()), f.apply(L.w3())));
-        }
-        Tensor emb = f.apply(w.tokenEmbedding());
-        return new LlamaWeights(emb, layers, w.finalNorm(), w.classifier() == w.tokenEmbedding() ? emb : f.apply(w.classifier()));
+        return w.mapMatrices(f);
     }
 }
