@@ -13,8 +13,6 @@ import dev.corvus.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
