@@ -32,9 +32,22 @@ public final class FlashAttention {
 
     /** softmax(scale · q·kᵀ + mask)·v, with the log-sum-exp of every row. */
     public static Result forward(Tensor q, Tensor k, Tensor v, Mask mask, float scale) {
-        FlashKernels.Call c = call("flashAttention", q, k, v, mask, scale);
+        return forward(q, k, v, mask, scale, 0f);
+    }
+
+    /**
+     * softmax(softcap(scale · q·kᵀ) + mask)·v with softcap(s) = cap · tanh(s / cap) (Gemma 2's
+     * attention-logit soft-capping; {@code cap} 0 means none), and the log-sum-exp of every row.
+     * Sliding-window masks and soft-capping run on the CPU only.
+     */
+    public static Result forward(Tensor q, Tensor k, Tensor v, Mask mask, float scale, float softcap) {
+        FlashKernels.Call c = call("flashAttention", q, k, v, mask, scale, softcap);
         MemoryScope scope = outputScope(q);
         if (!q.device().equals(Device.CPU)) {
+            if (mask.windowed() || softcap != 0f) {
+                throw new UnsupportedOperationException("flashAttention: sliding-window masks and soft-capping run on the CPU only, not on "
+                        + q.device() + " (window " + (mask.windowed() ? mask.window() : "none") + ", softcap " + softcap + ")");
+            }
             // Accelerators run their own fused kernel; the operands' device was checked by call().
             Backend device = Backends.of(q.device());
             Tensor out = device.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
@@ -59,7 +72,7 @@ public final class FlashAttention {
      */
     public static Gradients backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, Mask mask, float scale) {
         String op = "flashAttention.backward";
-        call(op, q, k, v, mask, scale);
+        call(op, q, k, v, mask, scale, 0f);
         requireSame(op, "out", out, "q", q);
         requireFloat(op, "out", out);
         Tensor delta = delta(dOut, out);
@@ -86,7 +99,8 @@ public final class FlashAttention {
     static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
             Mask mask, float scale, Tensor dq, Tensor dk, Tensor dv, Boolean onePass) {
         String op = "flashAttention.backward";
-        FlashKernels.Call c = call(op, q, k, v, mask, scale);
+        FlashKernels.Call c = call(op, q, k, v, mask, scale, 0f);
+        if (mask.windowed()) throw new UnsupportedOperationException(op + ": sliding-window masks are supported by the forward and decode only");
         requireSame(op, "dOut", dOut, "q", q);
         requireFloat(op, "dOut", dOut);
         int[] rows = {c.batch(), c.hq(), c.nq()};
@@ -137,8 +151,16 @@ public final class FlashAttention {
      * holds only the past). Returns out [B, Hq, 1, D].
      */
     public static Tensor decode(Tensor q, Tensor kCache, Tensor vCache, int length, float scale) {
+        return decode(q, kCache, vCache, length, scale, 0f);
+    }
+
+    /**
+     * {@link #decode} with soft-capped scores (see {@link #forward(Tensor, Tensor, Tensor, Mask, float, float)}).
+     * A sliding window needs no mask here: pass the cache narrowed to the window's last positions.
+     */
+    public static Tensor decode(Tensor q, Tensor kCache, Tensor vCache, int length, float scale, float softcap) {
         String op = "flashAttention.decode";
-        FlashKernels.Call c = call(op, q, kCache, vCache, Mask.NONE, scale);
+        FlashKernels.Call c = call(op, q, kCache, vCache, Mask.NONE, scale, softcap);
         if (c.nq() != 1) {
             throw new IllegalArgumentException(op + ": q must hold one query row per head [B, Hq, 1, D], got shape " + str(q));
         }
@@ -148,7 +170,7 @@ public final class FlashAttention {
         }
         if (!q.device().equals(Device.CPU)) {
             // The cache holds only the past, so an unmasked fused attention over its first rows is a decode step.
-            return forward(q, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length), Mask.NONE, scale).out();
+            return forward(q, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length), Mask.NONE, scale, softcap).out();
         }
         Tensor out = Tensor.zeros(outputScope(q), DType.F32, c.batch(), c.hq(), 1, c.d());
         FlashKernels.decode(c, length, TileView.of(out));
@@ -157,7 +179,7 @@ public final class FlashAttention {
 
     // ---------------------------------------------------------------- checks
 
-    private static FlashKernels.Call call(String op, Tensor q, Tensor k, Tensor v, Mask mask, float scale) {
+    private static FlashKernels.Call call(String op, Tensor q, Tensor k, Tensor v, Mask mask, float scale, float softcap) {
         requireRank(op, "q", q, 4, "[B, Hq, Nq, D]");
         requireRank(op, "k", k, 4, "[B, Hkv, Nk, D]");
         requireRank(op, "v", v, 4, "[B, Hkv, Nk, D]");
@@ -182,6 +204,9 @@ public final class FlashAttention {
         }
         if (mask == null) throw new IllegalArgumentException(op + ": mask is null; pass Mask.NONE for full attention");
         if (!Float.isFinite(scale)) throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        if (!(softcap >= 0f) || Float.isInfinite(softcap)) {
+            throw new IllegalArgumentException(op + ": softcap must be a positive number or 0 for none, got " + softcap);
+        }
         if (!q.device().equals(k.device()) || !q.device().equals(v.device())) {
             throw new IllegalArgumentException(op + ": q, k and v are on different devices (" + q.device() + ", " + k.device() + ", "
                     + v.device() + "); move them with to(device) first");
@@ -189,7 +214,7 @@ public final class FlashAttention {
         boolean host = q.device().equals(Device.CPU);
         return new FlashKernels.Call(host ? TileView.of(q) : null, host ? TileView.of(k) : null, host ? TileView.of(v) : null,
                 q.size(0), hq, Math.max(hkv, 1),
-                q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), scale);
+                q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), mask.window(), scale, softcap);
     }
 
     private static MemoryScope outputScope(Tensor first) {

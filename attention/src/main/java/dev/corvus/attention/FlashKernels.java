@@ -18,7 +18,10 @@ import java.util.Arrays;
  * <p>Causal masking is by position: query row i of a block at row q0 sees key j iff
  * {@code j <= diag + i} with {@code diag = queryStart + q0 - keyStart}. Key tiles past the last
  * visible key are never loaded; tiles wholly below the diagonal run unmasked; only tiles that
- * straddle it pay for the per-row limit.
+ * straddle it pay for the per-row limit. A sliding window adds the lower limit
+ * {@code j > diag + i - window}: key tiles before the block's first visible key are skipped.
+ * Soft-capping (Gemma 2) replaces each scaled score s by {@code cap · tanh(s / cap)} before the
+ * softmax, forward and decode only.
  *
  * <p>Parallel work ({@link Parallel#forRange}, contiguous task ranges per thread): the forward
  * runs (b, head, query-block pair) tasks, pairing block p with block n-1-p so that causal tasks
@@ -38,7 +41,7 @@ final class FlashKernels {
 
     /** One attention call: views of q, k, v and the shapes. */
     record Call(TileView q, TileView k, TileView v, int batch, int hq, int hkv, int nq, int nk, int d,
-            boolean causal, long queryStart, long keyStart, float scale) {
+            boolean causal, long queryStart, long keyStart, long window, float scale, float softcap) {
         int group() {
             return hq / hkv;
         }
@@ -51,6 +54,11 @@ final class FlashKernels {
         /** Keys [0, end) hold every key some row of the block at q0 (rows long) can see. */
         int keyEnd(int q0, int rows) {
             return (int) clamp(diag(q0) + rows, 0, nk);
+        }
+
+        /** Keys before this one lie outside the sliding window of every row of the block at q0. */
+        int keyBegin(int q0) {
+            return window == Mask.NO_WINDOW ? 0 : (int) clamp(diag(q0) - window + 1, 0, nk);
         }
     }
 
@@ -97,7 +105,7 @@ final class FlashKernels {
         int rows = Math.min(BR, c.nq - q0);
         c.q.loadRows(b, h, q0, rows, c.d, w.q, 0, c.d, c.scale);
         startRows(w, rows, c.d);
-        attendKeys(c, w, rows, b, h / c.group(), 0, c.keyEnd(q0, rows), c.diag(q0));
+        attendKeys(c, w, rows, b, h / c.group(), c.keyBegin(q0), c.keyEnd(q0, rows), c.diag(q0));
         finishRows(w, rows, c.d);
         out.storeRows(b, h, q0, rows, c.d, w.o, 0, c.d);
         lse.storeVector(b, h, q0, rows, w.lse, 0);
@@ -124,12 +132,17 @@ final class FlashKernels {
             boolean straddles = k0 + cols - 1 > diag;
             for (int i = 0; i < rows; i++) {
                 int off = i * BC;
-                int visible = straddles ? (int) clamp(diag + i - k0 + 1, 0, cols) : cols;
-                if (visible < cols) Arrays.fill(s, off + visible, off + cols, 0f);
+                // row i sees columns [lo, hi) of this tile
+                int hi = straddles ? (int) clamp(diag + i - k0 + 1, 0, cols) : cols;
+                int lo = c.window == Mask.NO_WINDOW ? 0 : (int) clamp(diag + i - c.window + 1 - k0, 0, hi);
+                if (hi < cols) Arrays.fill(s, off + hi, off + cols, 0f);
+                if (lo > 0) Arrays.fill(s, off, off + lo, 0f);
+                int visible = hi - lo;
                 if (visible == 0) continue;
+                if (c.softcap != 0f) softcap(s, off + lo, visible, c.softcap);
                 float mOld = w.m[i];
-                float mNew = Math.max(mOld, TILES.max(s, off, visible));
-                float sum = TILES.expShiftSum(s, off, visible, mNew);
+                float mNew = Math.max(mOld, TILES.max(s, off + lo, visible));
+                float sum = TILES.expShiftSum(s, off + lo, visible, mNew);
                 if (mNew != mOld) {
                     if (mOld == Float.NEGATIVE_INFINITY) {
                         w.l[i] = sum; // O and l are still 0
@@ -145,6 +158,15 @@ final class FlashKernels {
             }
             TILES.gemmNN(rows, d, cols, s, 0, BC, w.v, 0, d, w.o, 0, d, 1f);
         }
+    }
+
+    /**
+     * s = cap · tanh(s / cap) in place. Scalar Math.tanh: only Gemma 2 pays for it, once per
+     * score, beside a D-long dot product per score.
+     */
+    private static void softcap(float[] s, int from, int n, float cap) {
+        float inv = 1f / cap;
+        for (int j = from; j < from + n; j++) s[j] = cap * (float) Math.tanh(s[j] * inv);
     }
 
     /** O /= l and lse = m + log l; a row that saw no key gets O = 0 and lse = -inf. */

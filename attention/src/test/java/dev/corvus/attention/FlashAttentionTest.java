@@ -265,6 +265,58 @@ class FlashAttentionTest {
         assertClose("decode", ref.out(), out, length);
     }
 
+    /** Sliding windows and soft-capping; window >= nk and softcap 0 are the plain cases they must reduce to. */
+    static Stream<int[]> windowCases() {
+        // {hq, hkv, nq, nk, d, window, softcap}
+        return Stream.of(
+                new int[] {1, 1, 1, 1, 1, 1, 0},
+                new int[] {1, 1, 7, 7, 8, 1, 0},       // each query sees only itself
+                new int[] {2, 1, 13, 13, 13, 5, 50},
+                new int[] {4, 2, 65, 130, 8, 17, 0},   // Nq < Nk: the window slides inside the cache
+                new int[] {2, 2, 130, 130, 16, 64, 30}, // window = one tile
+                new int[] {1, 1, 257, 257, 13, 100, 0},
+                new int[] {3, 1, 70, 70, 7, 200, 20},  // window wider than the sequence: plain causal
+                new int[] {2, 1, 40, 40, 8, Integer.MAX_VALUE, 5});
+    }
+
+    @ParameterizedTest(name = "{index}")
+    @MethodSource("windowCases")
+    void slidingWindowAndSoftcapMatchReference(int[] p) {
+        int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4], softcap = p[6];
+        long window = p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5];
+        Tensor q = Ops.scale(Tensor.randn(11, 1, hq, nq, d), 3f), k = Tensor.randn(12, 1, hkv, nk, d), v = Tensor.randn(13, 1, hkv, nk, d);
+        Mask mask = new Mask(true, nk - nq, 0, window);
+        float scale = (float) (1 / Math.sqrt(d));
+        FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
+        ReferenceAttention.Forward ref = ReferenceAttention.forward(new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d),
+                q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, scale, softcap);
+        String what = "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
+        assertClose(what + " out", ref.out(), r.out(), nk + d);
+        assertClose(what + " lse", ref.lse(), r.lse(), d);
+
+        // decode of the last query: the window is the cache narrowed to its last `window` positions
+        int from = (int) Math.max(0, nk - window);
+        Tensor out = FlashAttention.decode(q.narrow(2, nq - 1, 1), k.narrow(2, from, nk - from), v.narrow(2, from, nk - from), nk - from,
+                scale, softcap);
+        Close.assertAllClose(what + " decode", r.out().narrow(2, nq - 1, 1).toFloatArray(), out.toFloatArray(),
+                Close.reductionTolerance(nk, 2e-6), 1e-4);
+    }
+
+    @Test
+    void windowedMasksAreCheckedAndRefusedByTheBackward() {
+        assertThatThrownBy(() -> new Mask(false, 0, 0, 4)).hasMessageContaining("causal");
+        assertThatThrownBy(() -> Mask.slidingWindowBottomRight(3, 3, 0)).hasMessageContaining("window 0");
+        Mask m = Mask.slidingWindowBottomRight(8, 8, 3);
+        assertThat(m.visible(5, 3)).isTrue();
+        assertThat(m.visible(5, 2)).isFalse();
+        assertThat(m.visible(5, 6)).isFalse();
+        Tensor q = Tensor.randn(1, 1, 1, 8, 4), k = Tensor.randn(2, 1, 1, 8, 4);
+        FlashAttention.Result r = FlashAttention.forward(q, k, k, m, 0.5f);
+        assertThatThrownBy(() -> FlashAttention.backward(q, k, k, r.out(), r.lse(), q, m, 0.5f))
+                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("sliding-window");
+        assertThatThrownBy(() -> FlashAttention.forward(q, k, k, Mask.NONE, 0.5f, -1f)).hasMessageContaining("softcap");
+    }
+
     @Test
     void argumentErrorsNameTheShapes() {
         Tensor q = Tensor.randn(1, 1, 6, 8, 16), k = Tensor.randn(2, 1, 4, 8, 16), v = Tensor.randn(3, 1, 4, 8, 16);

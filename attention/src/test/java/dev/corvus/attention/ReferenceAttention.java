@@ -2,7 +2,8 @@ package dev.corvus.attention;
 
 /**
  * Materialised attention in double precision, the oracle for {@link FlashAttention}: per (b, h)
- * the whole score matrix S = scale·Q·Kᵀ with the {@link Mask} rule, softmax, O = P·V and lse;
+ * the whole score matrix S = scale·Q·Kᵀ (optionally soft-capped) with the {@link Mask} rule
+ * (sliding windows included), softmax, O = P·V and lse;
  * gradients by the textbook formulas (dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ∘ (dP - rowsum(P ∘ dP)),
  * dQ = scale·dS·K, dK = scale·dSᵀ·Q). Arrays are row-major [B, H, N, D] and [B, H, N].
  */
@@ -47,6 +48,11 @@ final class ReferenceAttention {
     }
 
     static Forward forward(Shape s, float[] q, float[] k, float[] v, Mask mask, float scale) {
+        return forward(s, q, k, v, mask, scale, 0f);
+    }
+
+    /** As above with soft-capped scores cap · tanh(scale·q·k / cap) (cap 0: none). */
+    static Forward forward(Shape s, float[] q, float[] k, float[] v, Mask mask, float scale, float softcap) {
         double[] out = new double[s.batch() * s.hq() * s.nq() * s.d()];
         double[] lse = new double[s.batch() * s.hq() * s.nq()];
         for (int b = 0; b < s.batch(); b++) {
@@ -62,7 +68,7 @@ final class ReferenceAttention {
                         }
                         double dot = 0;
                         for (int c = 0; c < s.d(); c++) dot += (double) q[idx(s, s.hq(), s.nq(), b, h, i, c)] * k[idx(s, s.hkv(), s.nk(), b, kvh, j, c)];
-                        row[j] = scale * dot;
+                        row[j] = softcap == 0f ? scale * dot : softcap * Math.tanh(scale * dot / softcap);
                         max = Math.max(max, row[j]);
                     }
                     int r = (b * s.hq() + h) * s.nq() + i;

@@ -13,8 +13,6 @@ import dev.corvus.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
@@ -65,14 +63,7 @@ final class Cli {
                 return kept;
             }
         };
-        List<LlamaWeights.Layer> layers = new ArrayList<>();
-        for (LlamaWeights.Layer L : w.layers()) {
-            layers.add(new LlamaWeights.Layer(L.attentionNorm(), f.apply(L.wq()), f.apply(L.wk()), f.apply(L.wv()), f.apply(L.wo()),
-                    L.ffnNorm(), f.apply(L.w1()), f.apply(L.w2()), f.apply(L.w3())));
-        }
-        Tensor emb = f.apply(w.tokenEmbedding());
-        Tensor cls = w.classifier() == w.tokenEmbedding() ? emb : f.apply(w.classifier());
-        return new LlamaWeights(emb, layers, w.finalNorm(), cls);
+        return w.mapMatrices(f);
     }
 
     /** The dtypes of the weight matrices, e.g. "F32" or "Q8_0". */
@@ -80,7 +71,7 @@ final class Cli {
         TreeSet<String> types = new TreeSet<>();
         types.add(w.tokenEmbedding().dtype().name());
         for (LlamaWeights.Layer L : w.layers()) {
-            for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.w1(), L.w2(), L.w3()}) types.add(t.dtype().name());
+            for (Tensor t : L.matrices().values()) types.add(t.dtype().name());
         }
         types.add(w.classifier().dtype().name());
         return String.join("+", types);

@@ -41,8 +41,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "llama2.c tokenizer.bin (default: the GGUF's own, or tokenizer.bin beside the checkpoint).")
     Path tokenizer;
 
-    @Option(names = "--steps", description = "Most tokens to generate (default ${DEFAULT-VALUE}); stops earlier at EOS or the model's context.", defaultValue = "256")
+    @Option(names = "--steps", description = "Most tokens to generate (default ${DEFAULT-VALUE}); stops earlier at EOS or when the context is full.", defaultValue = "256")
     int steps;
+
+    @Option(names = "--ctx", paramLabel = "N", description = "Context limit in tokens, prompt included (default: the model's own context)."
+            + " The KV cache grows with use up to it.")
+    Integer ctx;
 
     @Option(names = "--temperature", description = "0 = greedy (default ${DEFAULT-VALUE}); higher is more random.", defaultValue = "0")
     float temperature;
@@ -91,7 +95,8 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(path, tokenizer); MemoryScope converted = MemoryScope.detached("converted weights")) {
             Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
-                    "no tokenizer for " + path + ": pass --tokenizer PATH (a llama2.c tokenizer.bin)"));
+                    "no tokenizer for " + path + ": the file carries no vocabulary Corvus reads"
+                    + (ckpt.format() == Checkpoint.Format.LLAMA2C ? " (a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH)" : "")));
             LlamaWeights weights = dtype == null ? ckpt.weights() : Cli.convertMatrices(ckpt.weights(), Cli.parseDType(dtype), converted);
             Device target = hetero ? Device.CPU : Backends.device(device != null ? device : System.getProperty("corvus.device", "cpu"));
             if (!target.equals(Device.CPU)) weights = weights.to(target, converted);
@@ -144,7 +149,9 @@ final class GenerateCommand implements Callable<Integer> {
         Tokenizer.StreamDecoder text = tok.streamDecoder();
         for (int t : promptTokens) out.print(text.next(t));
         out.flush();
+        if (ctx != null && ctx <= 0) throw new IllegalArgumentException("--ctx must be positive, got " + ctx);
         Generator generator = new Generator(llama, sampler, tok.bosId(), tok.eosId());
+        if (ctx != null) generator = generator.withContext(ctx);
         Generator.Result r = generator.generate(promptTokens, steps, t -> {
             out.print(text.next(t));
             out.flush();
@@ -156,6 +163,11 @@ final class GenerateCommand implements Callable<Integer> {
                     path.getFileName(), Cli.weightTypes(weights), where, Parallel.parallelism(),
                     sampler, sampler.isGreedy() ? "" : " (seed " + s + ")"));
             err.println("corvus: " + r.stats().summary());
+            err.flush();
+        }
+        if (r.stats().stop() == Generator.Stop.CONTEXT_FULL) {
+            err.println("corvus: stopped because the context of " + generator.context() + " tokens is full"
+                    + (ctx == null ? " (the model's context length)" : " (raise --ctx, up to the model's " + llama.config().seqLen() + ")"));
             err.flush();
         }
     }

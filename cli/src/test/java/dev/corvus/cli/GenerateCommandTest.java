@@ -56,6 +56,18 @@ class GenerateCommandTest {
     }
 
     @Test
+    void unboundedStepsStopAtTheContextLimitAndSaySo() throws Exception {
+        Run r = corvus("generate", "Once upon a time", "--model", model().toString(), "--steps", "2147483647", "--ctx", "12");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).startsWith("Once upon a time, there was");
+        assertThat(r.err()).contains("decode: 7 tokens").contains("stop: context_full")
+                .contains("the context of 12 tokens is full (raise --ctx, up to the model's 256)");
+        Run bad = corvus("generate", "--model", model().toString(), "--ctx", "0");
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("--ctx must be positive");
+    }
+
+    @Test
     void badOptionsSpeakPlainly() throws Exception {
         Run r = corvus("generate", "--model", model().toString(), "--dtype", "int4");
         assertThat(r.code()).isNotZero();

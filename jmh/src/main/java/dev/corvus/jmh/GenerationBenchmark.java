@@ -11,8 +11,6 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -109,12 +107,6 @@ public class GenerationBenchmark {
             Ops.copyInto(t, out);
             return out;
         };
-        List<LlamaWeights.Layer> layers = new ArrayList<>();
-        for (LlamaWeights.Layer L : w.layers()) {
-            layers.add(new LlamaWeights.Layer(L.attentionNorm(), f.apply(L.wq()), f.apply(L.wk()), f.apply(L.wv()), f.apply(L.wo()),
-                    L.ffnNorm(), f.apply(L.w1()), f.apply(L.w2()), f.apply(L.w3())));
-        }
-        Tensor emb = f.apply(w.tokenEmbedding());
-        return new LlamaWeights(emb, layers, w.finalNorm(), w.classifier() == w.tokenEmbedding() ? emb : f.apply(w.classifier()));
+        return w.mapMatrices(f);
     }
 }

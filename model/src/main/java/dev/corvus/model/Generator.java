@@ -7,8 +7,10 @@ import java.util.function.IntConsumer;
 
 /**
  * Text generation loop: the prompt in one prefill call, then one decode call per new token until
- * {@code steps} tokens, a stop token, or the end of the model's context. Every new token goes to
- * a callback as soon as it is chosen (stop tokens are not passed on).
+ * {@code steps} tokens, a stop token, or the end of the context (the model's, or a smaller limit
+ * set with {@link #withContext}). Every new token goes to a callback as soon as it is chosen
+ * (stop tokens are not passed on). The KV cache grows with the positions used, so neither a
+ * long context nor a huge {@code steps} costs memory up front.
  */
 public final class Generator {
     /** llama2.c checkpoints: BOS (1) separates stories in the training data, EOS is 2. */
@@ -17,11 +19,28 @@ public final class Generator {
     private final LlamaModel model;
     private final Sampler sampler;
     private final int[] stopTokens;
+    private final int context;
 
     public Generator(LlamaModel model, Sampler sampler, int... stopTokens) {
+        this(model, sampler, model.config().seqLen(), stopTokens);
+    }
+
+    private Generator(LlamaModel model, Sampler sampler, int context, int[] stopTokens) {
+        if (context <= 0) throw new IllegalArgumentException("generate: the context must hold at least one position, got " + context);
         this.model = model;
         this.sampler = sampler;
+        this.context = context;
         this.stopTokens = stopTokens.clone();
+    }
+
+    /** This generator with the context (prompt plus generated tokens) limited to {@code positions}. */
+    public Generator withContext(int positions) {
+        return new Generator(model, sampler, positions, stopTokens);
+    }
+
+    /** Positions the prompt and the generated tokens may fill together. */
+    public int context() {
+        return context;
     }
 
     public enum Stop {
@@ -29,7 +48,7 @@ public final class Generator {
         STEPS,
         /** The model produced a stop token. */
         STOP_TOKEN,
-        /** The KV cache (the model's context, {@code seqLen}) is full. */
+        /** The context (the model's {@code seqLen}, or the limit given to {@link #withContext}) is full. */
         CONTEXT_FULL
     }
 
@@ -63,11 +82,11 @@ public final class Generator {
     public Result generate(int[] prompt, int steps, IntConsumer onToken) {
         if (prompt.length == 0) throw new IllegalArgumentException("generate: the prompt is empty; start it with BOS");
         if (steps < 0) throw new IllegalArgumentException("generate: steps must be >= 0, got " + steps);
-        int capacity = model.config().seqLen();
+        int capacity = context;
         if (prompt.length > capacity) {
-            throw new IllegalArgumentException("generate: the prompt has " + prompt.length + " tokens, more than the model's context of " + capacity);
+            throw new IllegalArgumentException("generate: the prompt has " + prompt.length + " tokens, more than the context of " + capacity);
         }
-        int[] out = new int[steps];
+        int[] out = new int[Math.min(steps, 256)]; // grows: steps may be Integer.MAX_VALUE
         int n = 0;
         long prefillNanos = 0, decodeNanos = 0;
         Stop stop = Stop.STEPS;
@@ -89,6 +108,7 @@ public final class Generator {
                     stop = Stop.STOP_TOKEN;
                     break;
                 }
+                if (n == out.length) out = Arrays.copyOf(out, (int) Math.min(Integer.MAX_VALUE - 8, 2L * n + 1));
                 out[n++] = next;
                 onToken.accept(next);
                 if (position >= capacity && n < steps) {

@@ -7,33 +7,48 @@ import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
+import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * The Llama forward pass (llama2.c, Llama 2/3 without biases): token embedding, then per block
- * RMSNorm → q, k, v → RoPE → causal attention over the KV cache → output projection → residual,
- * RMSNorm → SwiGLU MLP w2(silu(w1 x) · w3 x) → residual; a final RMSNorm and the classifier on the
- * last position.
+ * The decoder forward pass of every {@link Architecture} (Llama 2/3, Mistral, Qwen 2/3, Phi-3,
+ * Gemma 2/3): token embedding (times {@code embeddingScale}), then per block
+ * RMSNorm → q, k, v (+ biases) → per-head q/k RMSNorm (if the block has them) → RoPE →
+ * causal attention over the KV cache (sliding-window layers see only the last
+ * {@code slidingWindow} positions; scores optionally soft-capped) → output projection (+ bias) →
+ * post-attention RMSNorm (if any) → residual, RMSNorm → gated MLP down(act(gate x) · up x) →
+ * post-MLP RMSNorm (if any) → residual; a final RMSNorm, the classifier (+ bias) and optional
+ * final-logit soft-capping. What a family lacks is null in its {@link LlamaWeights.Layer} or a
+ * neutral number in its {@link LlamaConfig}, so one pass serves them all.
  *
  * <p>One {@link #forward} serves both phases. Prefill runs T prompt tokens as one batch (x is
  * [T, dim], so every projection is a GEMM) and attends with a bottom-right causal mask; decode
  * (T = 1) is the same code with GEMVs and {@link FlashAttention#decode} against the cache.
- * Memory: the {@link KvCache} lives in its own long-lived scope; every activation of a call lives
- * in a scope opened by {@code forward} and freed when it returns; only the logits outlive it, in
- * the caller's current scope. Works for any weight dtype {@code Ops.linear} and
- * {@code Ops.embedding} take (F32, F16, BF16, Q8_0), on any CPU backend, and on an accelerator:
- * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there.
+ * {@link #forwardAll} returns the logits of every position (teacher forcing, perplexity).
+ * Memory: the {@link KvCache} lives in its own long-lived scope and grows as positions arrive;
+ * every activation of a call lives in a scope opened by {@code forward} and freed when it
+ * returns; only the logits outlive it, in the caller's current scope. Works for any weight dtype
+ * {@code Ops.linear} and {@code Ops.embedding} take, on any CPU backend, and on an accelerator:
+ * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there
+ * (sliding windows and soft-capping are CPU-only in {@link FlashAttention} for now).
  */
 public final class LlamaModel {
+    /**
+     * Positions a new cache holds before it first grows: a prompt of a few hundred tokens fits
+     * without a copy, and doubling keeps the total copying below the final cache size.
+     */
+    static final int INITIAL_CACHE_POSITIONS = 256;
+
     private final LlamaConfig config;
     private final LlamaWeights weights;
     /** Every weight-matrix product goes through here (the classifier included). */
     private final Linear linear;
-    private final float attentionScale;
     /** Where the weights, the KV cache and every activation live; logits come back to the CPU. */
     private final Device device;
+    /** RoPE angular frequencies per pair: full-attention and sliding-window layers, short and long factors. */
+    private final double[] ropeFull, ropeSliding, ropeFullLong, ropeSlidingLong;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this(config, weights, Linear.OPS);
@@ -45,8 +60,14 @@ public final class LlamaModel {
         this.weights = weights;
         this.linear = Objects.requireNonNull(linear, "linear");
         this.device = weights.device();
-        this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
         checkShapes(config, weights);
+        float[] factors = floats(weights.ropeFactors()), longFactors = floats(weights.ropeFactorsLong());
+        int hd = config.headDim();
+        ropeFull = RopeTable.frequencies(hd, config.ropeTheta(), config.ropeScale(), factors);
+        ropeSliding = RopeTable.frequencies(hd, config.ropeThetaSliding(), config.ropeScaleSliding(), factors);
+        ropeFullLong = longFactors == null ? ropeFull : RopeTable.frequencies(hd, config.ropeTheta(), config.ropeScale(), longFactors);
+        ropeSlidingLong = longFactors == null ? ropeSliding
+                : RopeTable.frequencies(hd, config.ropeThetaSliding(), config.ropeScaleSliding(), longFactors);
     }
 
     public LlamaConfig config() {
@@ -61,14 +82,21 @@ public final class LlamaModel {
         return device;
     }
 
-    /** A cache for the model's whole context ({@code seqLen} positions). */
+    /** A cache that grows as needed up to the model's whole context ({@code seqLen} positions). */
     public KvCache newCache() {
         return newCache(config.seqLen());
     }
 
-    /** A cache for {@code capacity} positions; close it to free its memory. */
-    public KvCache newCache(int capacity) {
-        return new KvCache(config, capacity, device);
+    /** A cache that grows as needed up to {@code maxCapacity} positions; close it to free its memory. */
+    public KvCache newCache(int maxCapacity) {
+        return newCache(Math.min(INITIAL_CACHE_POSITIONS, Math.max(1, maxCapacity)), maxCapacity);
+    }
+
+    /** A cache holding {@code initialCapacity} positions at once, growing up to {@code maxCapacity}. */
+    public KvCache newCache(int initialCapacity, int maxCapacity) {
+        // llama.cpp picks Phi-3's long RoPE factors for the whole context once it exceeds the original one
+        boolean longRope = weights.ropeFactorsLong() != null && maxCapacity > config.ropeOriginalContext();
+        return new KvCache(config, initialCapacity, maxCapacity, device, longRope);
     }
 
     /**
@@ -77,78 +105,173 @@ public final class LlamaModel {
      * keys and values into {@code cache}, which must already hold positions [0, startPosition).
      */
     public Tensor forward(int[] tokens, int startPosition, KvCache cache) {
-        int T = tokens.length, dim = config.dim(), heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+        return run(tokens, startPosition, cache, false).view(config.vocabSize());
+    }
+
+    /** As {@link #forward}, but the logits of every position: [T, vocab], row t predicting the token after tokens[t]. */
+    public Tensor forwardAll(int[] tokens, int startPosition, KvCache cache) {
+        return run(tokens, startPosition, cache, true);
+    }
+
+    private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
+        int T = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         int length = startPosition + T;
         checkCall(tokens, startPosition, cache);
         float eps = config.normEps();
-        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, config.vocabSize());
+        int rows = everyPosition ? T : 1;
+        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, rows, config.vocabSize());
+        cache.reserve(length);
         try (MemoryScope step = MemoryScope.open("llama.forward")) {
             Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, T).to(device)); // [T, dim]
+            if (config.embeddingScale() != 1f) x = Ops.scale(x, config.embeddingScale());
             for (int l = 0; l < config.layers(); l++) {
                 LlamaWeights.Layer w = weights.layers().get(l);
+                boolean sliding = config.isSliding(l);
 
                 // attention: q, k, v for the T new positions, rotated by their absolute positions
                 Tensor xb = Ops.rmsnorm(x, w.attentionNorm(), eps);
-                Tensor q = linear.apply(xb, w.wq()).view(T, heads, headDim);
-                Tensor k = linear.apply(xb, w.wk()).view(T, kvHeads, headDim);
-                Tensor v = linear.apply(xb, w.wv()).view(T, kvHeads, headDim);
-                q = Ops.rope(q, 0, startPosition, config.ropeTheta(), config.ropeStyle());
-                k = Ops.rope(k, 0, startPosition, config.ropeTheta(), config.ropeStyle());
+                Tensor q = project(xb, w.wq(), w.bq()).view(T, heads, headDim);
+                Tensor k = project(xb, w.wk(), w.bk()).view(T, kvHeads, headDim);
+                Tensor v = project(xb, w.wv(), w.bv()).view(T, kvHeads, headDim);
+                if (w.qNorm() != null) q = Ops.rmsnorm(q, w.qNorm(), eps);
+                if (w.kNorm() != null) k = Ops.rmsnorm(k, w.kNorm(), eps);
+                double[] freqs = sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
+                q = Ops.rope(q, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
+                k = Ops.rope(k, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
 
                 // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
                 Tensor kCache = cache.keys[l], vCache = cache.values[l];
                 Ops.copyInto(k.permute(1, 0, 2).unsqueeze(0), kCache.narrow(2, startPosition, T));
                 Ops.copyInto(v.permute(1, 0, 2).unsqueeze(0), vCache.narrow(2, startPosition, T));
 
-                // causal attention of the T queries over all `length` cached keys (GQA: heads / kvHeads share one)
+                // causal attention of the T queries over the cached keys they may see (GQA: heads / kvHeads share one)
                 Tensor qh = q.permute(1, 0, 2).unsqueeze(0); // [1, heads, T, headDim]
-                Tensor att = T == 1
-                        ? FlashAttention.decode(qh, kCache, vCache, length, attentionScale)
-                        : FlashAttention.forward(qh, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length),
-                                Mask.causalBottomRight(T, length), attentionScale).out();
-                att = att.squeeze(0).permute(1, 0, 2).reshape(T, dim); // back to [T, heads * headDim]
-                x = Ops.add(x, linear.apply(att, w.wo()));
+                Tensor att = attend(qh, kCache, vCache, T, length, sliding);
+                att = att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim()); // back to [T, heads * headDim]
+                Tensor o = project(att, w.wo(), w.bo());
+                if (w.attentionPostNorm() != null) o = Ops.rmsnorm(o, w.attentionPostNorm(), eps);
+                x = Ops.add(x, o);
 
-                // SwiGLU MLP
+                // gated MLP: down(act(gate x) · up x)
                 xb = Ops.rmsnorm(x, w.ffnNorm(), eps);
-                Tensor gate = Ops.silu(linear.apply(xb, w.w1()));
-                Tensor up = linear.apply(xb, w.w3());
-                x = Ops.add(x, linear.apply(Ops.mul(gate, up), w.w2()));
+                Tensor gate = project(xb, w.w1(), w.b1());
+                gate = switch (config.activation()) {
+                    case SILU -> Ops.silu(gate);
+                    case GELU_TANH -> Ops.gelu(gate, true);
+                };
+                Tensor up = project(xb, w.w3(), w.b3());
+                Tensor m = project(Ops.mul(gate, up), w.w2(), w.b2());
+                if (w.ffnPostNorm() != null) m = Ops.rmsnorm(m, w.ffnPostNorm(), eps);
+                x = Ops.add(x, m);
             }
 
-            // final norm and classifier, on the last position only
-            Tensor last = Ops.rmsnorm(x.narrow(0, T - 1, 1), weights.finalNorm(), eps);
-            Ops.copyInto(linear.apply(last, weights.classifier()).view(config.vocabSize()).to(Device.CPU), logits);
+            // final norm and classifier, on the last position only unless every row is wanted
+            Tensor last = Ops.rmsnorm(everyPosition ? x : x.narrow(0, T - 1, 1), weights.finalNorm(), eps);
+            Tensor out = project(last, weights.classifier(), weights.classifierBias());
+            float cap = config.finalSoftcap();
+            if (cap != 0f) out = Ops.scale(Ops.tanh(Ops.scale(out, 1f / cap)), cap);
+            Ops.copyInto(out.to(Device.CPU), logits);
         }
         cache.length = length;
         return logits;
     }
 
+    /** x · wᵀ (+ bias). */
+    private Tensor project(Tensor x, Tensor w, Tensor bias) {
+        Tensor y = linear.apply(x, w);
+        return bias == null ? y : Ops.add(y, bias);
+    }
+
+    /** Attention of qh [1, heads, T, headDim], the last T of {@code length} cached positions. */
+    private Tensor attend(Tensor qh, Tensor kCache, Tensor vCache, int T, int length, boolean sliding) {
+        float scale = config.attentionScale(), softcap = config.attentionSoftcap();
+        int window = config.slidingWindow();
+        if (T == 1) {
+            // decode: the window is just the last `window` cached positions
+            int from = sliding ? Math.max(0, length - window) : 0;
+            return FlashAttention.decode(qh, kCache.narrow(2, from, length - from), vCache.narrow(2, from, length - from), length - from,
+                    scale, softcap);
+        }
+        Mask mask = sliding ? Mask.slidingWindowBottomRight(T, length, window) : Mask.causalBottomRight(T, length);
+        return FlashAttention.forward(qh, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length), mask, scale, softcap).out();
+    }
+
+    private static float[] floats(Tensor t) {
+        return t == null ? null : t.toFloatArray();
+    }
+
     /**
      * Keys and values of every layer for one sequence: per layer K and V of shape
      * [1, kvHeads, capacity, headDim], F32, in a scope of their own that {@link #close} frees.
-     * {@link #length()} counts the positions written so far.
+     * {@link #length()} counts the positions written so far. The capacity starts small and
+     * doubles (copying the cached positions) as forward calls need it, up to
+     * {@link #maxCapacity()}: a 128K-context model costs memory for the positions it has seen.
      */
     public static final class KvCache implements AutoCloseable {
-        private final MemoryScope scope;
-        private final Tensor[] keys, values;
-        private final int capacity;
+        private final int layers, kvHeads, headDim, maxCapacity;
+        private final Device device;
+        /** Whether the model rotates with its long RoPE factors for this cache (Phi-3 beyond its original context). */
+        final boolean longRope;
+        private MemoryScope scope;
+        private Tensor[] keys, values;
+        private int capacity;
         private int length;
 
-        KvCache(LlamaConfig config, int capacity, Device device) {
-            if (capacity <= 0) throw new IllegalArgumentException("KV cache capacity must be positive, got " + capacity);
-            this.capacity = capacity;
-            this.scope = MemoryScope.detached("llama.kvCache");
-            this.keys = new Tensor[config.layers()];
-            this.values = new Tensor[config.layers()];
-            for (int l = 0; l < config.layers(); l++) {
-                keys[l] = Backends.of(device).allocate(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
-                values[l] = Backends.of(device).allocate(scope, DType.F32, 1, config.kvHeads(), capacity, config.headDim());
+        KvCache(LlamaConfig config, int initialCapacity, int maxCapacity, Device device, boolean longRope) {
+            if (maxCapacity <= 0) throw new IllegalArgumentException("KV cache capacity must be positive, got " + maxCapacity);
+            if (initialCapacity <= 0 || initialCapacity > maxCapacity) {
+                throw new IllegalArgumentException("KV cache initial capacity " + initialCapacity + " must be in 1.." + maxCapacity);
             }
+            this.layers = config.layers();
+            this.kvHeads = config.kvHeads();
+            this.headDim = config.headDim();
+            this.maxCapacity = maxCapacity;
+            this.device = device;
+            this.longRope = longRope;
+            allocate(initialCapacity);
         }
 
+        /** Fresh tensors of {@code positions} in a new scope, the first {@code length} positions copied over; the old scope freed. */
+        private void allocate(int positions) {
+            MemoryScope fresh = MemoryScope.detached("llama.kvCache");
+            Tensor[] k = new Tensor[layers], v = new Tensor[layers];
+            try {
+                for (int l = 0; l < layers; l++) {
+                    k[l] = Backends.of(device).allocate(fresh, DType.F32, 1, kvHeads, positions, headDim);
+                    v[l] = Backends.of(device).allocate(fresh, DType.F32, 1, kvHeads, positions, headDim);
+                    if (length > 0) {
+                        Ops.copyInto(keys[l].narrow(2, 0, length), k[l].narrow(2, 0, length));
+                        Ops.copyInto(values[l].narrow(2, 0, length), v[l].narrow(2, 0, length));
+                    }
+                }
+            } catch (RuntimeException | OutOfMemoryError e) {
+                fresh.close();
+                throw e;
+            }
+            if (scope != null) scope.close();
+            scope = fresh;
+            keys = k;
+            values = v;
+            capacity = positions;
+        }
+
+        /** Makes room for positions [0, positions), doubling the capacity at least, never past {@link #maxCapacity()}. */
+        void reserve(int positions) {
+            if (positions <= capacity) return;
+            if (positions > maxCapacity) {
+                throw new IllegalArgumentException("KV cache: " + positions + " positions exceed its maximum capacity " + maxCapacity);
+            }
+            allocate((int) Math.min(maxCapacity, Math.max(positions, 2L * capacity)));
+        }
+
+        /** Positions the cache holds memory for now. */
         public int capacity() {
             return capacity;
+        }
+
+        /** Positions it may grow to. */
+        public int maxCapacity() {
+            return maxCapacity;
         }
 
         /** Positions [0, length) hold keys and values. */
@@ -164,6 +287,7 @@ public final class LlamaModel {
             length = newLength;
         }
 
+        /** Layer {@code layer}'s keys [1, kvHeads, capacity, headDim]; a later forward that grows the cache replaces the tensor. */
         public Tensor keys(int layer) {
             return keys[layer];
         }
@@ -186,17 +310,17 @@ public final class LlamaModel {
 
     private void checkCall(int[] tokens, int startPosition, KvCache cache) {
         if (tokens.length == 0) throw new IllegalArgumentException("forward: no tokens given");
-        if (cache.keys.length != config.layers() || cache.keys[0].size(1) != config.kvHeads() || cache.keys[0].size(3) != config.headDim()) {
-            throw new IllegalArgumentException("forward: the KV cache " + cache.keys[0] + " x " + cache.keys.length
+        if (cache.layers != config.layers() || cache.kvHeads != config.kvHeads() || cache.headDim != config.headDim()) {
+            throw new IllegalArgumentException("forward: the KV cache " + cache.keys[0] + " x " + cache.layers
                     + " layers was not made for this model (" + config + ")");
         }
         if (startPosition < 0 || startPosition > cache.length) {
             throw new IllegalArgumentException("forward: start position " + startPosition + " must be within the " + cache.length
                     + " positions the KV cache holds (positions before it must be cached)");
         }
-        if ((long) startPosition + tokens.length > cache.capacity) {
-            throw new IllegalArgumentException("forward: positions [" + startPosition + ", " + (startPosition + tokens.length)
-                    + ") do not fit the KV cache capacity " + cache.capacity);
+        if ((long) startPosition + tokens.length > cache.maxCapacity) {
+            throw new IllegalArgumentException("forward: positions [" + startPosition + ", " + ((long) startPosition + tokens.length)
+                    + ") do not fit the KV cache's maximum capacity " + cache.maxCapacity);
         }
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
@@ -210,28 +334,46 @@ public final class LlamaModel {
         if (w.layers().size() != c.layers()) {
             throw new IllegalArgumentException("the weights have " + w.layers().size() + " layers, the config " + c.layers());
         }
-        int dim = c.dim(), kv = c.kvDim(), hidden = c.hiddenDim();
+        int dim = c.dim(), qDim = c.qDim(), kv = c.kvDim(), hidden = c.hiddenDim(), hd = c.headDim();
         requireShape("token embedding", w.tokenEmbedding(), c.vocabSize(), dim);
         requireShape("final norm", w.finalNorm(), dim);
         requireShape("classifier", w.classifier(), c.vocabSize(), dim);
+        optionalShape("classifier bias", w.classifierBias(), c.vocabSize());
+        optionalShape("rope factors", w.ropeFactors(), hd / 2);
+        optionalShape("long rope factors", w.ropeFactorsLong(), hd / 2);
         for (int l = 0; l < c.layers(); l++) {
             LlamaWeights.Layer L = w.layers().get(l);
             String p = "layer " + l + " ";
             requireShape(p + "attention norm", L.attentionNorm(), dim);
-            requireShape(p + "wq", L.wq(), dim, dim);
+            requireShape(p + "wq", L.wq(), qDim, dim);
             requireShape(p + "wk", L.wk(), kv, dim);
             requireShape(p + "wv", L.wv(), kv, dim);
-            requireShape(p + "wo", L.wo(), dim, dim);
+            requireShape(p + "wo", L.wo(), dim, qDim);
             requireShape(p + "ffn norm", L.ffnNorm(), dim);
             requireShape(p + "w1", L.w1(), hidden, dim);
             requireShape(p + "w2", L.w2(), dim, hidden);
             requireShape(p + "w3", L.w3(), hidden, dim);
+            optionalShape(p + "bq", L.bq(), qDim);
+            optionalShape(p + "bk", L.bk(), kv);
+            optionalShape(p + "bv", L.bv(), kv);
+            optionalShape(p + "q norm", L.qNorm(), hd);
+            optionalShape(p + "k norm", L.kNorm(), hd);
+            optionalShape(p + "bo", L.bo(), dim);
+            optionalShape(p + "attention post norm", L.attentionPostNorm(), dim);
+            optionalShape(p + "b1", L.b1(), hidden);
+            optionalShape(p + "b2", L.b2(), dim);
+            optionalShape(p + "b3", L.b3(), hidden);
+            optionalShape(p + "ffn post norm", L.ffnPostNorm(), dim);
         }
     }
 
     private static void requireShape(String what, Tensor t, int... expected) {
         if (t == null) throw new IllegalArgumentException(what + " is missing");
-        if (!Arrays.equals(t.shape(), expected)) {
+        optionalShape(what, t, expected);
+    }
+
+    private static void optionalShape(String what, Tensor t, int... expected) {
+        if (t != null && !Arrays.equals(t.shape(), expected)) {
             throw new IllegalArgumentException(what + " has shape " + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(expected));
         }
     }

@@ -51,14 +51,7 @@ final class TinyLlama {
 
     /** The same weights with every matrix (embedding and classifier included) passed through {@code f}; norms kept. */
     static LlamaWeights mapMatrices(LlamaWeights w, UnaryOperator<Tensor> f) {
-        List<LlamaWeights.Layer> layers = new ArrayList<>();
-        for (LlamaWeights.Layer L : w.layers()) {
-            layers.add(new LlamaWeights.Layer(L.attentionNorm(), f.apply(L.wq()), f.apply(L.wk()), f.apply(L.wv()), f.apply(L.wo()),
-                    L.ffnNorm(), f.apply(L.w1()), f.apply(L.w2()), f.apply(L.w3())));
-        }
-        Tensor emb = f.apply(w.tokenEmbedding());
-        Tensor cls = w.classifier() == w.tokenEmbedding() ? emb : f.apply(w.classifier());
-        return new LlamaWeights(emb, layers, w.finalNorm(), cls);
+        return w.mapMatrices(f);
     }
 
     /** Q8_0 copies of every matrix, in the current scope. */

@@ -403,6 +403,16 @@ public final class Ops {
      * positions {@code positionOffset .. positionOffset+T-1} and D is the head dimension.
      */
     public static Tensor rope(Tensor x, int seqDim, int positionOffset, double theta, RopeStyle style) {
+        requireRank("rope", x, 2);
+        if (x.size(-1) % 2 != 0) throw new IllegalArgumentException("rope: head dimension " + x.size(-1) + " of " + Shapes.str(x.shape()) + " is odd");
+        return rope(x, seqDim, positionOffset, RopeTable.frequencies(x.size(-1), theta, 1, null), 1, style);
+    }
+
+    /**
+     * RoPE with explicit per-pair angular frequencies (D/2 of them, see {@link RopeTable#frequencies}),
+     * cos and sin scaled by {@code magnitude}: the form RoPE-scaled models (linear, Llama 3 factors) need.
+     */
+    public static Tensor rope(Tensor x, int seqDim, int positionOffset, double[] frequencies, double magnitude, RopeStyle style) {
         Backend be = backend("rope", x);
         requireRank("rope", x, 2);
         int s = Shapes.dim("rope", seqDim, x.rank());
@@ -410,10 +420,13 @@ public final class Ops {
         if (positionOffset < 0) throw new IllegalArgumentException("rope: position offset " + positionOffset + " is negative");
         int headDim = x.size(-1);
         if (headDim % 2 != 0) throw new IllegalArgumentException("rope: head dimension " + headDim + " of " + Shapes.str(x.shape()) + " is odd");
+        if (frequencies.length != headDim / 2) {
+            throw new IllegalArgumentException("rope: " + frequencies.length + " frequencies for head dimension " + headDim + ", expected " + headDim / 2);
+        }
         Tensor in = f32("rope", x);
         Tensor out = newOutput(in, DType.F32, in.shape());
         int[] shape = in.shape();
-        RopeTable table = RopeTable.of(positionOffset, shape[s], headDim, theta);
+        RopeTable table = RopeTable.of(positionOffset, shape[s], frequencies, magnitude);
         be.rope(in, out, table, (int) Shapes.prod(shape, s + 1, shape.length - 1), style);
         return out;
     }
