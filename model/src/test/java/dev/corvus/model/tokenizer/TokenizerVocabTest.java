@@ -2,7 +2,6 @@ package dev.corvus.model.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.corvus.model.CheckpointException;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.model.gguf.GgufReader;
 import java.io.IOException;
@@ -13,6 +12,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -20,9 +21,16 @@ import org.junit.jupiter.params.provider.ValueSource;
 class TokenizerVocabTest {
     record Case(String text, int[] ids) {}
 
+    private static final Map<String, Tokenizer> LOADED = new ConcurrentHashMap<>();
+
+    /** llama.cpp's models/ggml-vocab-NAME.gguf, loaded once per JVM (tokenizers are immutable). */
     static Tokenizer load(String name) throws IOException {
+        Tokenizer t = LOADED.get(name);
+        if (t != null) return t;
         Path file = LlamaCppSource.vocab(name);
-        return Tokenizers.fromGguf(GgufReader.read(file, MemorySegment.ofArray(Files.readAllBytes(file))));
+        t = Tokenizers.fromGguf(GgufReader.read(file, MemorySegment.ofArray(Files.readAllBytes(file))));
+        LOADED.put(name, t);
+        return t;
     }
 
     /** The .inp cases split at "\n__ggml_vocab_test__\n" and the .out lines of space-separated ids, as test-tokenizer-0 reads them. */
