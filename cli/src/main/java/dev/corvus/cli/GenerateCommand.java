@@ -143,14 +143,15 @@ final class GenerateCommand implements Callable<Integer> {
     private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, PrintWriter out, PrintWriter err) {
         long s = seed != null ? seed : System.nanoTime();
         Sampler sampler = Sampler.of(temperature, topP, s);
-        int[] promptTokens = tok.encode(prompt, true, false);
+        // BOS as the vocabulary asks (Qwen's does not); an empty prompt still needs one token to start from
+        int[] promptTokens = tok.encode(prompt, tok.addBos() || prompt.isEmpty(), false);
 
         // the prompt first, then each new token as soon as it is chosen
         Tokenizer.StreamDecoder text = tok.streamDecoder();
         for (int t : promptTokens) out.print(text.next(t));
         out.flush();
         if (ctx != null && ctx <= 0) throw new IllegalArgumentException("--ctx must be positive, got " + ctx);
-        Generator generator = new Generator(llama, sampler, tok.bosId(), tok.eosId());
+        Generator generator = new Generator(llama, sampler, tok.endOfGenerationIds());
         if (ctx != null) generator = generator.withContext(ctx);
         Generator.Result r = generator.generate(promptTokens, steps, t -> {
             out.print(text.next(t));

@@ -134,6 +134,8 @@ public final class GgufReader {
         }
 
         long dataOffset = alignUp(in.position(), alignment);
+        // a file of metadata only (llama.cpp's vocabularies) may end before the padding of an empty data section
+        if (tensorCount == 0) dataOffset = Math.min(dataOffset, bytes.byteSize());
         if (dataOffset > bytes.byteSize()) {
             throw new CheckpointException(file, "truncated: the data section should start at offset " + dataOffset + " but the file ends at " + bytes.byteSize());
         }

@@ -7,7 +7,7 @@ import dev.corvus.model.LlamaConfig;
 import dev.corvus.model.LlamaWeights;
 import dev.corvus.model.MappedFile;
 import dev.corvus.model.Tokenizer;
-import dev.corvus.model.Tokenizer.TokenType;
+import dev.corvus.model.tokenizer.Tokenizers;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.FloatFormats;
 import dev.corvus.tensor.MemoryScope;
@@ -385,41 +385,9 @@ public final class LlamaGguf {
         return f;
     }
 
-    /**
-     * The vocabulary a GGUF carries (tokenizer.ggml.*), or null when it has none or it is not a
-     * SentencePiece ("llama") vocabulary. The space marker U+2581 reads as a plain space.
-     */
+    /** The vocabulary a GGUF carries (tokenizer.ggml.*), or null when it has none; see {@link Tokenizers#fromGguf}. */
     public static Tokenizer tokenizer(GgufReader gguf) throws CheckpointException {
-        if (!gguf.has("tokenizer.ggml.tokens") || !gguf.has("tokenizer.ggml.model") || !gguf.getString("tokenizer.ggml.model").equals("llama")) return null;
-        Path file = gguf.file();
-        String[] tokens = gguf.getStringArray("tokenizer.ggml.tokens");
-        int n = tokens.length;
-        float[] scores = gguf.has("tokenizer.ggml.scores") ? gguf.getFloatArray("tokenizer.ggml.scores") : new float[n];
-        int[] typeIds = gguf.has("tokenizer.ggml.token_type") ? gguf.getIntArray("tokenizer.ggml.token_type") : null;
-        if (scores.length != n || (typeIds != null && typeIds.length != n)) {
-            throw new CheckpointException(file, "tokenizer.ggml.tokens has " + n + " entries but scores has " + scores.length
-                    + (typeIds == null ? "" : " and token_type " + typeIds.length));
-        }
-        List<byte[]> pieces = new ArrayList<>(n);
-        TokenType[] types = new TokenType[n];
-        for (int i = 0; i < n; i++) {
-            pieces.add(tokens[i].replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8));
-            types[i] = typeIds != null ? TokenType.of(typeIds[i])
-                    : Tokenizer.parseByteToken(tokens[i]) >= 0 ? TokenType.BYTE : TokenType.NORMAL;
-        }
-        int bos = gguf.getInt("tokenizer.ggml.bos_token_id", 0, n - 1, Math.min(1, n - 1));
-        int eos = gguf.getInt("tokenizer.ggml.eos_token_id", 0, n - 1, Math.min(2, n - 1));
-        int unk = gguf.getInt("tokenizer.ggml.unknown_token_id", 0, n - 1, typeIds == null ? -1 : indexOf(types, TokenType.UNKNOWN));
-        try {
-            return new Tokenizer(pieces, scores, types, null, bos, eos, unk);
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(file, "bad vocabulary in tokenizer.ggml.*: " + e.getMessage(), e);
-        }
-    }
-
-    private static int indexOf(TokenType[] types, TokenType type) {
-        for (int i = 0; i < types.length; i++) if (types[i] == type) return i;
-        return -1;
+        return Tokenizers.fromGguf(gguf);
     }
 
     // ---------------------------------------------------------------- writing
@@ -583,28 +551,6 @@ public final class LlamaGguf {
     }
 
     static void putTokenizer(GgufWriter g, Tokenizer t) {
-        int n = t.vocabSize();
-        String[] tokens = new String[n];
-        float[] scores = new float[n];
-        int[] types = new int[n];
-        for (int id = 0; id < n; id++) {
-            TokenType type = t.type(id);
-            tokens[id] = switch (type) {
-                case BYTE -> String.format("<0x%02X>", t.byteValue(id));
-                case CONTROL -> t.pieceText(id).strip();
-                default -> t.pieceText(id).replace(' ', '\u2581');
-            };
-            scores[id] = t.score(id);
-            types[id] = type.id();
-        }
-        g.putString("tokenizer.ggml.model", "llama")
-                .putArray("tokenizer.ggml.tokens", GgufValueType.STRING, tokens)
-                .putArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, scores)
-                .putArray("tokenizer.ggml.token_type", GgufValueType.INT32, types)
-                .putUInt32("tokenizer.ggml.bos_token_id", t.bosId())
-                .putUInt32("tokenizer.ggml.eos_token_id", t.eosId())
-                .putBool("tokenizer.ggml.add_bos_token", true)
-                .putBool("tokenizer.ggml.add_eos_token", false);
-        if (t.unknownId() >= 0) g.putUInt32("tokenizer.ggml.unknown_token_id", t.unknownId());
+        Tokenizers.toGguf(g, t);
     }
 }
