@@ -211,7 +211,7 @@ public final class LlamaGguf {
             case F16 -> FILE_MOSTLY_F16;
             case BF16 -> FILE_MOSTLY_BF16;
             case Q8_0 -> FILE_MOSTLY_Q8_0;
-            case I32 -> throw new IllegalArgumentException("GGUF weights cannot be I32");
+            default -> throw new IllegalArgumentException("GGUF weights are written as F32, F16, BF16 or Q8_0, not " + matrixType);
         };
         if (c.ropeStyle() != RopeStyle.INTERLEAVED) {
             throw new IllegalArgumentException("GGUF llama models use interleaved RoPE; permute the Q and K rows of a " + c.ropeStyle() + " model first");
