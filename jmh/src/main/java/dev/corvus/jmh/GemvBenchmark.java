@@ -4,7 +4,11 @@ import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
+import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -21,8 +25,8 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Decode-time GEMV y = W·x with W [N, K] stored as F32, F16, BF16 or Q8_0 — memory bound: GB/s =
- * weight bytes / time. Baselines in the same run: the scalar backend ({@code backend=scalar})
+ * Decode-time GEMV y = W·x with W [N, K] stored as F32, F16, BF16 or a GGUF quantised type, read as
+ * stored — memory bound: GB/s = weight bytes / time (a Q4_K row is 144/256 bytes per weight). Baselines in the same run: the scalar backend ({@code backend=scalar})
  * and {@link BandwidthBenchmark}, which streams the same bytes with nothing but loads and adds.
  */
 @State(Scope.Benchmark)
@@ -35,7 +39,7 @@ public class GemvBenchmark {
     @Param({"vector", "scalar"})
     public String backend;
 
-    @Param({"F32", "F16", "BF16", "Q8_0"})
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     public String dtype;
 
     @Param({"4096"})
@@ -51,10 +55,28 @@ public class GemvBenchmark {
         scope = MemoryScope.detached("gemv-bench");
         x = Tensor.randn(scope, 1, 1, 1, 1, n);
         Tensor w32 = Tensor.randn(scope, 2, 0.05f, n, n);
-        Tensor w = Tensor.zeros(scope, DType.valueOf(dtype), n, n);
-        Ops.copyInto(w32, w);
+        DType type = DType.valueOf(dtype);
+        Tensor w = Tensor.zeros(scope, type, n, n);
+        if (type.isQuantized() && type != DType.Q8_0) randomBlocks(w);
+        else Ops.copyInto(w32, w);
         wt = w.t().unsqueeze(0);
         y = Tensor.zeros(scope, DType.F32, 1, 1, n);
+    }
+
+    /** Corvus quantises only to Q8_0: other types get random bits with small finite scales. */
+    private static void randomBlocks(Tensor w) {
+        DType t = w.dtype();
+        MemorySegment seg = w.segment();
+        long blocks = t.byteSize(w.numel()) / t.blockBytes();
+        SplittableRandom r = new SplittableRandom(3);
+        long bytes = blocks * t.blockBytes(), i = 0;
+        for (; i + 8 <= bytes; i += 8) seg.set(ValueLayout.JAVA_LONG_UNALIGNED, i, r.nextLong());
+        for (; i < bytes; i++) seg.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+        for (long b = 0; b < blocks; b++) {
+            for (int s : Quants.scaleOffsets(t)) {
+                seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, b * t.blockBytes() + s, Float.floatToFloat16((float) (0.001 + 0.01 * r.nextDouble())));
+            }
+        }
     }
 
     @TearDown(Level.Trial)

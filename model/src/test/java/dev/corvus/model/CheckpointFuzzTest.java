@@ -285,13 +285,13 @@ class CheckpointFuzzTest {
         assertGgufError(new Raw().head(2, 0).tensor("w", m, 0, 0).tensor("w", m, 0, 512).pad(32).zeros(1024).bytes(), "tensor \"w\" appears twice");
         assertGgufError(new Raw().head(1, 0).tensor("w", m, 0, 0).bytes(), "truncated: the data section should start at offset 96 but the file ends at 65");
         assertGgufError(new Raw().head(1, 0).tensor("w", m, 0, 0).pad(32).zeros(511).bytes(), "truncated: tensor \"w\"");
-        // parses, but Corvus cannot compute with Q4_K weights
-        byte[] q4k = new Raw().head(1, 0).tensor("w", new long[] {256, 2}, 12, 0).pad(32).zeros(288).bytes();
+        // parses, but Corvus cannot compute with IQ4_XS weights (type 23: 136 bytes per 256)
+        byte[] iq4 = new Raw().head(1, 0).tensor("w", new long[] {256, 2}, 23, 0).pad(32).zeros(272).bytes();
         try (MemoryScope scope = MemoryScope.detached("t")) {
-            GgufReader r = GgufReader.read(NAME, nativeCopy(q4k));
-            assertThatThrownBy(() -> r.load("w", scope)).isInstanceOf(CheckpointException.class).hasMessageContaining("tensor \"w\" is Q4_K; Corvus reads");
+            GgufReader r = GgufReader.read(NAME, nativeCopy(iq4));
+            assertThatThrownBy(() -> r.load("w", scope)).isInstanceOf(CheckpointException.class).hasMessageContaining("tensor \"w\" is IQ4_XS; Corvus reads");
         } catch (CheckpointException e) {
-            fail("Q4_K header should parse", e);
+            fail("IQ4_XS header should parse", e);
         }
     }
 

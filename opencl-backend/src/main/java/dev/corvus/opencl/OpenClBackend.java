@@ -127,8 +127,21 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         return "OpenCL on " + device + ": " + clDevice + " (" + clDevice.shortVersion() + ", " + clDevice.computeUnits() + " compute units)";
     }
 
+    /**
+     * Refuses a dtype this backend has no kernels for, saying what to do instead: the quantised
+     * types other than Q8_0 (Q4_K and friends) are decoded only by the CPU backends so far.
+     */
+    static void requireKernels(String op, DType t) {
+        if (t.isQuantized() && t != DType.Q8_0) {
+            throw new UnsupportedOperationException("opencl " + op + ": the OpenCL backend has no kernels for " + t
+                    + " (it supports F32, F16, BF16, I32 and Q8_0); keep " + t + " weights on the CPU backend (vector), "
+                    + "or convert them on the CPU first (Ops.convert(w, DType.Q8_0) or DType.F16) and move the result");
+        }
+    }
+
     @Override
     public Tensor allocate(MemoryScope scope, DType dtype, int... shape) {
+        requireKernels("allocate", dtype);
         long n = 1;
         for (int s : shape) n = Math.multiplyExact(n, s);
         long bytes = dtype.byteSize(n);
@@ -157,6 +170,8 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         long n = src.numel();
         if (n == 0) return;
         DType s = src.dtype(), d = dst.dtype();
+        requireKernels("copy", s);
+        requireKernels("copy", d);
         if (s == d && src.isContiguous() && dst.isContiguous()) {
             queue.copy(buffer(src), src.byteOffset(), buffer(dst), dst.byteOffset(), s.byteSize(n));
         } else if (s == DType.Q8_0 && d == DType.F32) {
@@ -193,6 +208,10 @@ public final class OpenClBackend implements Backend, AutoCloseable {
             case BF16 -> "bf16";
             case I32 -> "i32";
             case Q8_0 -> "q8";
+            default -> {
+                requireKernels("kernel for", t);
+                throw new AssertionError(t);
+            }
         };
     }
 
@@ -271,6 +290,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         if (d == 0 || count == 0) return;
         DType t = table.dtype();
         if (t == DType.I32) throw new IllegalArgumentException("opencl embedding: an I32 table holds no embeddings");
+        requireKernels("embedding", t);
         long tableOffset = t == DType.Q8_0 ? table.byteOffset() : table.offset();
         ClKernel k = programs.kernel("embedding.cl", "", "embedding_" + suffix(t));
         synchronized (k) {
@@ -351,6 +371,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         }
         DType bt = b.dtype();
         if (bt == DType.I32) throw new IllegalArgumentException("opencl matmul: b is I32; expected F32, F16, BF16 or Q8_0");
+        requireKernels("matmul", bt);
         if (bt != DType.F32 && (b.stride(1) != 1 || (n > 1 && b.stride(2) != k))) {
             throw new IllegalArgumentException("opencl matmul: a " + bt + " b must be the transpose of a row-major [N, K] weight "
                     + "(strides [*, 1, " + k + "]), got strides " + java.util.Arrays.toString(b.strides()));

@@ -51,14 +51,14 @@ public interface Backend {
 
     /**
      * dst = src, element for element; same shape, any strides on both sides. Converts between F32,
-     * F16 and BF16; I32 copies only to I32. Q8_0 (both contiguous) quantizes from F32 and
-     * dequantizes to F32.
+     * F16 and BF16; I32 copies only to I32. Q8_0 (both contiguous) quantizes from F32; every
+     * quantised type (both contiguous) copies to itself and dequantizes to F32.
      */
     void copy(Tensor src, Tensor dst);
 
     /**
      * out[b] = a[b] · b[b] for each batch b. a: [B, M, K] F32, any strides. b: [B, K, N], either F32
-     * with any strides, or F16/BF16/Q8_0 "weight" layout: the transpose of row-major [N, K] rows
+     * with any strides, or F16/BF16/quantised "weight" layout: the transpose of row-major [N, K] rows
      * (stride 1 along K, {@code Ops#rowBytes} between columns). out: [B, M, N].
      */
     void matmul(Tensor a, Tensor b, Tensor out);

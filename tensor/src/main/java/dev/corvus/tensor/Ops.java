@@ -70,7 +70,7 @@ public final class Ops {
         return Backends.of(device == null ? Device.CPU : device);
     }
 
-    /** t as a contiguous F32 tensor, widening F16/BF16 and dequantizing Q8_0; I32 is refused. */
+    /** t as a contiguous F32 tensor, widening F16/BF16 and dequantizing quantised types; I32 is refused. */
     static Tensor f32(String op, Tensor t) {
         if (t.dtype() == DType.F32) return t.contiguous();
         if (t.dtype() == DType.I32) throw new IllegalArgumentException(op + ": expected a floating-point tensor, got I32 " + Shapes.str(t.shape()));
@@ -125,8 +125,8 @@ public final class Ops {
         Backend be = backend("convert", x);
         if (x.dtype() == target) return copy(x);
         Tensor src = x;
-        // Q8_0 only talks to F32; other pairs go through it.
-        if ((target == DType.Q8_0 && x.dtype() != DType.F32) || (x.dtype() == DType.Q8_0 && target != DType.F32)) {
+        // Quantised types only talk to F32; other pairs go through it.
+        if ((target.isQuantized() && x.dtype() != DType.F32) || (x.dtype().isQuantized() && target != DType.F32)) {
             src = convert(x, DType.F32);
         }
         Tensor out = newOutput(x, target, x.shape());
@@ -134,9 +134,16 @@ public final class Ops {
         return out;
     }
 
+    /** What to do instead of quantising to a type Corvus has no quantiser for. */
+    static final String QUANTISE_ELSEWHERE = "Corvus quantises only to Q8_0; make other types with llama.cpp's llama-quantize "
+            + "(e.g. llama-quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M) and load the result";
+
     private static void checkConversion(String op, DType from, DType to) {
         if ((from == DType.I32) != (to == DType.I32)) {
             throw new IllegalArgumentException(op + ": cannot convert " + from + " to " + to + " (I32 holds indices, not values)");
+        }
+        if (to.isQuantized() && to != DType.Q8_0 && from != to) {
+            throw new UnsupportedOperationException(op + ": cannot quantise " + from + " to " + to + "; " + QUANTISE_ELSEWHERE);
         }
     }
 
@@ -145,7 +152,7 @@ public final class Ops {
         return convert(x, DType.Q8_0);
     }
 
-    /** Q8_0 (or any float type) to F32. */
+    /** Any quantised or float type to F32. */
     public static Tensor dequantize(Tensor x) {
         return convert(x, DType.F32);
     }
@@ -154,7 +161,7 @@ public final class Ops {
 
     /**
      * Batched matrix product of a [..., M, K] and b [..., K, N]; batch dimensions broadcast. b may
-     * be a transposed F16/BF16/Q8_0 weight ({@code w.t()} for w of shape [N, K]), which is read as
+     * be a transposed F16/BF16/quantised weight ({@code w.t()} for w of shape [N, K]), which is read as
      * stored, without conversion.
      */
     public static Tensor matmul(Tensor a, Tensor b) {
@@ -169,7 +176,7 @@ public final class Ops {
         }
         if (a.dtype() != DType.F32) a = f32(op, a);
         boolean weightLayout = b.stride(-2) == 1 && (n == 1 || b.stride(-1) == rowElementsOf(b));
-        if (b.dtype() == DType.I32) throw new IllegalArgumentException(op + ": b is I32; expected F32, F16, BF16 or Q8_0");
+        if (b.dtype() == DType.I32) throw new IllegalArgumentException(op + ": b is I32; expected F32, F16, BF16 or a quantised type (" + Quants.SUPPORTED + ")");
         if (b.dtype() != DType.F32 && !weightLayout) {
             if (b.dtype().isQuantized()) {
                 throw new IllegalArgumentException(op + ": a " + b.dtype() + " operand must be the transpose of a row-major [N, K] weight (w.t()), got shape "
@@ -195,7 +202,7 @@ public final class Ops {
         return matmul(transposeA ? a.t() : a, transposeB ? b.t() : b);
     }
 
-    /** x · wᵀ + bias for x [..., K], w [N, K] (F32, F16, BF16 or Q8_0), bias [N] or null. */
+    /** x · wᵀ + bias for x [..., K], w [N, K] (F32, F16, BF16 or quantised), bias [N] or null. */
     public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
         final String op = "linear";
         if (w.rank() != 2) throw new IllegalArgumentException(op + ": weight must be [N, K], got shape " + Shapes.str(w.shape()));

@@ -400,7 +400,7 @@ public final class Tensor {
         return Ops.toDevice(this, device);
     }
 
-    /** A copy converted to {@code target} (F32, F16, BF16, or Q8_0 from/to F32). */
+    /** A copy converted to {@code target} (F32, F16, BF16; quantised types to F32, F32 to Q8_0). */
     public Tensor to(DType target) {
         return Ops.convert(this, target);
     }
@@ -436,7 +436,7 @@ public final class Tensor {
         return out;
     }
 
-    /** Element at a multi-index, as float (Q8_0 dequantized, I32 widened). */
+    /** Element at a multi-index, as float (quantised types dequantized, I32 widened). */
     public float get(int... index) {
         if (index.length != rank()) throw new IllegalArgumentException("get: index " + Arrays.toString(index) + " does not match shape " + Shapes.str(shape));
         long e = offset;
@@ -484,12 +484,7 @@ public final class Tensor {
             case F16 -> FloatFormats.f16ToFloat(seg.get(I16, element * 2));
             case BF16 -> FloatFormats.bf16ToFloat(seg.get(I16, element * 2));
             case I32 -> seg.get(I32, element * 4);
-            case Q8_0 -> {
-                long block = element / 32;
-                long base = block * 34;
-                float d = FloatFormats.f16ToFloat(seg.get(I16, base));
-                yield d * seg.get(ValueLayout.JAVA_BYTE, base + 2 + element % 32);
-            }
+            default -> Quants.value(dtype, seg, element / dtype.blockSize() * dtype.blockBytes(), (int) (element % dtype.blockSize()));
         };
     }
 

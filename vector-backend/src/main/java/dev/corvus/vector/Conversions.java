@@ -42,7 +42,7 @@ final class Conversions {
     static final int Q8_BLOCK = 32;
     static final int Q8_BYTES = 34;
 
-    /** Elements per task of a contiguous conversion: a multiple of the Q8_0 block and of any FL. */
+    /** Elements per task of a contiguous conversion: a multiple of every block size and of any FL. */
     private static final int CHUNK = 16 * 1024;
     /** Elements a row-wise task should cover at least, so small tensors run inline. */
     private static final int GRAIN_ELEMENTS = 16 * 1024;
@@ -56,11 +56,11 @@ final class Conversions {
     static boolean supported(DType from, DType to) {
         if (from == to) return true;
         if (from == DType.I32 || to == DType.I32) return false;
-        if (from == DType.Q8_0 || to == DType.Q8_0) return from == DType.F32 || to == DType.F32;
+        if (from.isQuantized() || to.isQuantized()) return (from == DType.F32 && to == DType.Q8_0) || (from.isQuantized() && to == DType.F32);
         return true;
     }
 
-    /** Byte offset of element {@code e} of a contiguous run of {@code t} (block aligned for Q8_0). */
+    /** Byte offset of element {@code e} of a contiguous run of {@code t} (block aligned for quantised types). */
     static long byteOffset(DType t, long e) {
         return t.isQuantized() ? e / t.blockSize() * t.blockBytes() : e * t.elementBytes();
     }
@@ -80,7 +80,7 @@ final class Conversions {
         } else if (l.innerContiguous() && l.blockAligned(from, src.offset(), to, dst.offset())) {
             rows(l, from, in, src.offset(), to, out, dst.offset());
         } else if (from.isQuantized() || to.isQuantized()) {
-            // A Q8_0 side whose rows do not line up with blocks: rare enough for the reference loop.
+            // A quantised side whose rows do not line up with blocks: rare enough for the reference loop.
             Backends.scalar().copy(src, dst);
         } else {
             strided(l, from, in, src.offset(), to, out, dst.offset());
@@ -164,8 +164,8 @@ final class Conversions {
     // ---------------------------------------------------------------- span kernels
 
     /**
-     * Converts {@code count} consecutive elements; offsets in bytes. Q8_0 spans start on a block
-     * and hold whole blocks.
+     * Converts {@code count} consecutive elements; offsets in bytes. Quantised spans start on a
+     * block and hold whole blocks.
      */
     static void span(DType from, MemorySegment in, long inOff, DType to, MemorySegment out, long outOff, int count) {
         if (from == to) {
@@ -207,7 +207,24 @@ final class Conversions {
                 if (to != DType.F32) throw unsupported(from, to);
                 dequantizeQ8(in, inOff, out, outOff, count);
             }
-            default -> throw unsupported(from, to);
+            default -> {
+                if (!from.isQuantized() || to != DType.F32) throw unsupported(from, to);
+                dequantize(from, in, inOff, out, outOff, count);
+            }
+        }
+    }
+
+    /** Elements decoded at a time by {@link #dequantize}: 16 KiB of floats, a multiple of every block size. */
+    private static final int DECODE_RUN = 4096;
+
+    /** Any quantised type to F32 through its block decoder and a small heap buffer. */
+    static void dequantize(DType from, MemorySegment in, long inOff, MemorySegment out, long outOff, int count) {
+        float[] run = new float[Math.min(count, DECODE_RUN)];
+        int bs = from.blockSize();
+        for (int done = 0; done < count; done += run.length) {
+            int n = Math.min(run.length, count - done);
+            QuantDecoders.decode(from, in, inOff + (long) (done / bs) * from.blockBytes(), n / bs, run, 0);
+            MemorySegment.copy(run, 0, out, F32, outOff + 4L * done, n);
         }
     }
 
@@ -353,7 +370,7 @@ final class Conversions {
             return srcStrides[last] == 1 && dstStrides[last] == 1;
         }
 
-        /** For a Q8_0 side: every row starts on a block and holds whole blocks. */
+        /** For a quantised side: every row starts on a block and holds whole blocks. */
         boolean blockAligned(DType from, long srcOffset, DType to, long dstOffset) {
             return aligned(from, srcOffset, srcStrides) && aligned(to, dstOffset, dstStrides);
         }

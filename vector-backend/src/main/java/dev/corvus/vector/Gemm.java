@@ -5,7 +5,6 @@ import dev.corvus.tensor.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -38,15 +37,8 @@ public final class Gemm {
             VectorSpecies.of(short.class, VectorShape.forBitSize(L * Short.SIZE));
     private static final VectorSpecies<Integer> INTS =
             VectorSpecies.of(int.class, VectorShape.forBitSize(L * Integer.SIZE));
-    /**
-     * Int8 lanes for Q8_0. Byte vectors are at least 64 bits, so with 128-bit floats one load
-     * feeds two float vectors ({@code Q8_PARTS}).
-     */
-    private static final VectorSpecies<Byte> BYTES =
-            VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * Byte.SIZE)));
-    private static final int Q8_PARTS = BYTES.length() / L;
-    private static final int Q8_BLOCK = 32;
-    private static final int Q8_BLOCK_BYTES = 34;
+    /** The smallest quantised block: packed depths are multiples of it, so blocks are never split. */
+    private static final int MIN_BLOCK = 32;
 
     /*
      * Register tile. Each step of the micro-kernel loads NR / L vectors of B, broadcasts MR values
@@ -123,15 +115,16 @@ public final class Gemm {
     /**
      * C[i, j] = sum_p A[i, p] * W[j, p] (C = A Wᵀ, the linear-layer layout). W has n rows of k
      * values in dtype {@code w}; row j starts at wOffset + j * w.byteSize(k). A is F32 with
-     * strides as in {@link #sgemm}; C as there. For Q8_0, k must be a multiple of 32.
+     * strides as in {@link #sgemm}; C as there. For a quantised dtype, k must be a multiple of its
+     * block size (32, or 256 for the K-quants).
      */
     public static void gemmWeights(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
             DType w, MemorySegment weights, long wOffset,
             MemorySegment c, long cOffset, long ldc) {
         checkSizes(m, n, k);
-        if (w != DType.F32 && w != DType.F16 && w != DType.BF16 && w != DType.Q8_0) {
-            throw new IllegalArgumentException("unsupported weight dtype " + w);
+        if (w == DType.I32) {
+            throw new IllegalArgumentException("unsupported weight dtype " + w + " (expected F32, F16, BF16 or a quantised type)");
         }
         if (k % w.blockSize() != 0) {
             throw new IllegalArgumentException(w + " weights need k to be a multiple of "
@@ -231,8 +224,9 @@ public final class Gemm {
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
             BSource b, MemorySegment c, long cOffset, long ldc, Buffers buffers) {
         // Even block sizes: k = 300 as 2 x 150 rather than 256 + 44 keeps every pass deep enough.
-        // Depths stay multiples of 32 so that Q8_0 blocks are never split.
-        int kc = roundUp(ceilDiv(k, ceilDiv(k, KC)), Q8_BLOCK);
+        // Depths stay multiples of the weight's block (32, 256 for K-quants) so no block is split.
+        int quantum = b.dtype == null ? MIN_BLOCK : Math.max(MIN_BLOCK, b.dtype.blockSize());
+        int kc = roundUp(ceilDiv(k, ceilDiv(k, KC)), quantum);
         int mc = roundUp(ceilDiv(i1 - i0, ceilDiv(i1 - i0, MC)), MR);
         int ncMax = Math.min(NC, roundUp(j1 - j0, NR));
         float[] packedA = buffers.a(mc * kc);
@@ -360,17 +354,19 @@ public final class Gemm {
 
     /**
      * Converts {@code count} values of a weight row, starting at element {@code p0}, into floats.
-     * For Q8_0, p0 and count are multiples of 32. One small method per dtype, so that each is
-     * compiled with its own profile: a single method covering all of them grew past C2's
-     * inlining budget once several dtypes had run, and its boxed vectors ran over 10x slower.
+     * For quantised types, p0 and count are multiples of the block size. One small method per
+     * dtype, so that each is compiled with its own profile: a single method covering all of them
+     * grew past C2's inlining budget once several dtypes had run, and its boxed vectors ran over
+     * 10x slower. The quantised ones are in {@link QuantDecoders}.
      */
     private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst) {
         switch (dtype) {
             case F32 -> decodeF32(w, row + 4L * p0, count, dst);
             case BF16 -> decodeBF16(w, row + 2L * p0, count, dst);
             case F16 -> decodeF16(w, row + 2L * p0, count, dst);
-            case Q8_0 -> decodeQ8(w, row + (long) (p0 / Q8_BLOCK) * Q8_BLOCK_BYTES, count, dst);
-            default -> throw new AssertionError(dtype);
+            case I32 -> throw new AssertionError(dtype);
+            default -> QuantDecoders.decode(dtype, w, row + (long) (p0 / dtype.blockSize()) * dtype.blockBytes(),
+                    count / dtype.blockSize(), dst, 0);
         }
     }
 
@@ -393,17 +389,6 @@ public final class Gemm {
      */
     private static void decodeF16(MemorySegment w, long src, int count, float[] dst) {
         for (int p = 0; p < count; p++) dst[p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
-    }
-
-    private static void decodeQ8(MemorySegment w, long block, int count, float[] dst) {
-        for (int p = 0; p < count; p += Q8_BLOCK, block += Q8_BLOCK_BYTES) {
-            FloatVector scale = FloatVector.broadcast(SPECIES, Float.float16ToFloat(w.get(SHORT, block)));
-            for (int q = 0; q < Q8_BLOCK; q += BYTES.length()) {
-                for (int part = 0; part < Q8_PARTS; part++) {
-                    q8(w, block + 2 + q, part).mul(scale).intoArray(dst, p + q + part * L);
-                }
-            }
-        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -636,12 +621,6 @@ public final class Gemm {
         return ((IntVector) h.convertShape(VectorOperators.S2I, INTS, 0))
                 .lanewise(VectorOperators.LSHL, 16)
                 .reinterpretAsFloats();
-    }
-
-    /** Part {@code part} of the int8 lanes at {@code offset}, as floats (B2F sign-extends). */
-    private static FloatVector q8(MemorySegment w, long offset, int part) {
-        return (FloatVector) ByteVector.fromMemorySegment(BYTES, w, offset, LE)
-                .convertShape(VectorOperators.B2F, SPECIES, part);
     }
 
     // ---------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Quants;
+import dev.corvus.tensor.testing.QuantFixtures;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -186,10 +188,16 @@ class GemmTest {
     // ---------------------------------------------------------------------------------------
     // gemmWeights
 
-    /** An n x k weight matrix in dtype, rows contiguous, with the reference's own decoder. */
+    /**
+     * An n x k weight matrix in dtype, rows contiguous, with the reference's own decoder (for the
+     * block types beyond Q8_0, the reference {@link Quants}, itself held to gguf-py bit for bit).
+     */
     record Weights(DType dtype, MemorySegment seg, long offset, long rowBytes) {
         double at(int j, int p) {
             long row = offset + j * rowBytes;
+            if (dtype.isQuantized() && dtype != DType.Q8_0) {
+                return Quants.value(dtype, seg, row + (long) (p / dtype.blockSize()) * dtype.blockBytes(), p % dtype.blockSize());
+            }
             return switch (dtype) {
                 case F32 -> seg.get(FLOAT, row + 4L * p);
                 case F16 -> Float.float16ToFloat(seg.get(SHORT, row + 2L * p));
@@ -208,6 +216,17 @@ class GemmTest {
         long offset = 6; // misaligned on purpose
         long rowBytes = dtype.byteSize(k);
         MemorySegment seg = arena.allocate(offset + n * rowBytes);
+        if (dtype.isQuantized() && dtype != DType.Q8_0) {
+            // Random bits with moderate scales of either sign, as QuantFixtures makes them.
+            for (long e = 0; e < n * rowBytes; e++) seg.set(ValueLayout.JAVA_BYTE, offset + e, (byte) random.nextInt(256));
+            for (long b = 0; b < n * rowBytes / dtype.blockBytes(); b++) {
+                for (int s : Quants.scaleOffsets(dtype)) {
+                    float scale = (random.nextBoolean() ? 1 : -1) * (0.002f + 0.018f * random.nextFloat());
+                    seg.set(SHORT, offset + b * dtype.blockBytes() + s, Float.floatToFloat16(scale));
+                }
+            }
+            return new Weights(dtype, seg, offset, rowBytes);
+        }
         for (int j = 0; j < n; j++) {
             long row = offset + j * rowBytes;
             for (int p = 0; p < k; p++) {
@@ -260,6 +279,38 @@ class GemmTest {
         Gemm.gemmWeights(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
                 dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
         assertProduct(m, n, k, a::get, (p, j) -> w.at(j, p), c);
+    }
+
+    /**
+     * Every quantised dtype on both paths (m <= GEMV_MAX_ROWS direct, larger m packed), with k
+     * from one block to eleven: (m, n) pairs take the four depths in turn.
+     */
+    static Stream<Arguments> quantCases() {
+        int[] ms = {1, 3, 16, 17, 64}, ns = {1, 7, 13, 257}, blocks = {1, 3, 7, 11};
+        return QuantFixtures.quantTypes().flatMap(dtype -> {
+            Stream.Builder<Arguments> cases = Stream.builder();
+            for (int i = 0; i < ms.length; i++) {
+                for (int j = 0; j < ns.length; j++) {
+                    cases.add(Arguments.of(dtype, ms[i], ns[j], dtype.blockSize() * blocks[(i + j) % blocks.length]));
+                }
+            }
+            return cases.build();
+        });
+    }
+
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @MethodSource("quantCases")
+    void quantisedWeightsMatchTheReference(DType dtype, int m, int n, int k) {
+        Random random = new Random(1000L * dtype.ordinal() + 31L * m + 7L * n + k);
+        Matrix a = matrix(m, k, m % 2 == 0 ? Layout.TRANSPOSED : Layout.ROW_MAJOR, random);
+        Weights w = weights(dtype, n, k, random);
+        // Decoded once: the reference product then costs no more than an F32 one.
+        float[] decoded = new float[n * k];
+        for (int j = 0; j < n; j++) Quants.dequantize(dtype, w.seg, w.offset + j * w.rowBytes, k / dtype.blockSize(), decoded, j * k);
+        Matrix c = output(m, n);
+        Gemm.gemmWeights(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+                dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
+        assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], c);
     }
 
     /** Every 16-bit pattern through the packing decoder: identity A makes C the decoded weights. */
@@ -342,6 +393,8 @@ class GemmTest {
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Gemm.gemmWeights(1, 4, 48, big, 0, 48, 1, DType.Q8_0, big, 0, big, 0, 4))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiple of 32");
+        assertThatThrownBy(() -> Gemm.gemmWeights(1, 1, 288, big, 0, 288, 1, DType.Q4_K, big, 0, big, 0, 1))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Q4_K").hasMessageContaining("multiple of 256");
         assertThatThrownBy(() -> Gemm.gemmWeights(1, 64, 32, big, 0, 32, 1, DType.F32, small, 0, big, 0, 64))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("W");
         assertThatThrownBy(() -> Gemm.gemmWeights(1, 4, 4, big, 0, 4, 1, DType.I32, big, 0, big, 0, 4))
