@@ -314,4 +314,27 @@ class CheckpointFuzzTest {
                 .str("llama.block_count").u32(4).u32(1).str("llama.attention.head_count").u32(4).u32(0).pad(32).bytes();
         assertModelError(zeroHeads, "metadata \"llama.attention.head_count\" is 0, expected 1..16777216");
     }
+
+    @Test
+    void aNanScaleInAQuantisedTensorNamesTheTensorAndBlock(@TempDir Path dir) throws IOException {
+        LlamaConfig c = TinyLlama.config(4, 2);
+        Path file = dir.resolve("q8.gguf");
+        try (MemoryScope scope = MemoryScope.open("nan-scale")) {
+            LlamaGguf.write(file, c, TinyLlama.randomWeights(scope, c, 3), null, DType.Q8_0);
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        long blockStart;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(bytes.length);
+            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, seg, 0, bytes.length);
+            GgufReader r = GgufReader.read(file, seg);
+            var info = r.tensor("blk.1.attn_k.weight").orElseThrow();
+            blockStart = r.data(info).address() - seg.address();
+        }
+        int block = 5; // fp16 NaN (0x7E00) as the scale of block 5
+        int at = Math.toIntExact(blockStart + block * DType.Q8_0.blockBytes());
+        bytes[at] = 0x00;
+        bytes[at + 1] = 0x7E;
+        assertModelError(bytes, "tensor \"blk.1.attn_k.weight\" (Q8_0) has a NaN or infinite scale in block 5");
+    }
 }

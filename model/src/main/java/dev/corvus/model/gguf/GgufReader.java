@@ -384,7 +384,7 @@ public final class GgufReader {
     public Tensor load(GgufTensorInfo info, MemoryScope scope) throws CheckpointException {
         DType dtype = info.type().dtype();
         if (dtype == null) {
-            throw new CheckpointException(file, "tensor \"" + info.name() + "\" is " + info.type() + "; Corvus reads F32, F16, BF16, Q8_0 and I32 tensors");
+            throw new CheckpointException(file, "tensor \"" + info.name() + "\" is " + info.type() + "; Corvus reads F32, F16, BF16, I32 and " + dev.corvus.tensor.Quants.SUPPORTED + " tensors");
         }
         return Tensor.wrap(Storage.wrap(data(info), scope), dtype, 0, info.shape());
     }

@@ -11,6 +11,7 @@ import dev.corvus.model.tokenizer.Tokenizers;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.FloatFormats;
 import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.Tensor;
@@ -363,7 +364,17 @@ public final class LlamaGguf {
         if (dtype == null || !(dtype.isFloatingPoint() || dtype.isQuantized())) {
             throw new CheckpointException(gguf.file(), "tensor \"" + name + "\" is " + info.type() + "; Corvus computes with " + matrixTypes() + " weights");
         }
-        return gguf.load(info, scope);
+        Tensor t = gguf.load(info, scope);
+        if (dtype.isQuantized()) {
+            // A NaN or infinite block scale poisons every logit downstream; refuse it here, by block.
+            long blocks = t.numel() / dtype.blockSize();
+            long bad = Quants.findNonFiniteScale(dtype, t.segment(), t.byteOffset(), blocks);
+            if (bad >= 0) {
+                throw new CheckpointException(gguf.file(), "tensor \"" + name + "\" (" + dtype + ") has a NaN or infinite scale in block " + bad
+                        + " of " + blocks + "; the file is corrupt (re-download or re-quantise it)");
+            }
+        }
+        return t;
     }
 
     /** A norm, bias or factor vector as F32 (widened from F16/BF16 into {@code scope}); null when optional and absent. */
