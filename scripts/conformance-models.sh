@@ -3,8 +3,8 @@
 # directory: $CORVUS_CACHE (else ~/.cache/corvus)/conformance/<hash>, the hash taken over the
 # generator and the llama.cpp version, so the set is rebuilt only when either changes. Builds the
 # oracle first (scripts/llama-cpp.sh), and checks that llama.cpp loads and runs every file it
-# wrote (corvus-logits on a few tokens): a file llama.cpp rejects is a bug in the generator.
-# About a minute on 2 cores the first time; instant after. Needs python3 with numpy.
+# wrote (corvus-logits on the test's tokens): a file llama.cpp rejects is a bug in the generator.
+# About 3 minutes on 2 cores the first time; instant after. Needs python3 with numpy.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CORVUS_CACHE:-$HOME/.cache/corvus}"
@@ -18,10 +18,10 @@ if [ -f "$out/manifest.tsv" ]; then echo "$out"; exit 0; fi
 
 tmp="$(mktemp -d "$CACHE/conformance/.gen.XXXXXX" 2>/dev/null || { mkdir -p "$CACHE/conformance"; mktemp -d "$CACHE/conformance/.gen.XXXXXX"; })"
 trap 'rm -rf "$tmp"' EXIT
-echo "conformance-models.sh: generating the conformance models into $out (about a minute)..." >&2
+echo "conformance-models.sh: generating the conformance models into $out (a few minutes)..." >&2
 python3 "$gen" --llama-cpp "$llama" --out "$tmp"
-tail -n +2 "$tmp/manifest.tsv" | while IFS=$'\t' read -r model arch vocab variant file; do
-  if ! err="$("$llama/build/bin/corvus-logits" -m "$tmp/$file" -t 1,2,3,4 2>&1)"; then
+tail -n +2 "$tmp/manifest.tsv" | while IFS=$'\t' read -r model arch vocab variant file tokens reference; do
+  if ! err="$("$llama/build/bin/corvus-logits" -m "$tmp/$file" -t "$tokens" 2>&1)"; then
     echo "conformance-models.sh: llama.cpp rejects $file ($arch, $vocab vocabulary, $variant): $err" >&2
     exit 1
   fi

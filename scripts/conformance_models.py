@@ -7,12 +7,15 @@ directory named by a hash of this file, and checks that llama.cpp loads every fi
     conformance_models.py --llama-cpp DIR --out DIR
 
 The output directory gets <model>-<variant>.gguf and manifest.tsv (model, architecture, vocab,
-variant, file), the table the Java conformance test reads. Variants: F32 (the generator's own
+variant, file, the test's token ids, and for quantised files the name of llama.cpp's logits for
+those tokens with the same weights dequantised to F32: see dequantised_reference), the table the
+Java conformance test reads. Variants: F32 (the generator's own
 file), F16, and llama-quantize presets with --pure, so every matrix has that one type and each
 type is tested alone, plus Q4_K_M-mixed (the preset as users run it: Q4_K with Q6_K for some
 tensors). The Llama 2 style model gets every type; the others get F32 (F16 for the big
 vocabularies) and Q4_K_M-mixed, because quantised kernels do not depend on the architecture and
-big vocabularies are costly (128256 x 256 floats is 131 MB). About 700 MB and 50 s on 2 cores. Dims: embedding 256 and feed-forward 768, multiples of 256, so
+big vocabularies are costly (128256 x 256 floats is 131 MB). About 800 MB and 3 minutes on 2
+cores (most of it dequantising in numpy), one process per model. Dims: embedding 256 and feed-forward 768, multiples of 256, so
 K-quants (256-element blocks) apply to every matrix; two layers.
 
 Weights are seeded normal draws scaled by 1/sqrt(fan-in), so activations stay O(1) through the
@@ -20,6 +23,7 @@ layers, with the vocabulary matrix drawn so logits spread by about 4 (a clear to
 position); norm weights are near 1. Needs numpy and llama.cpp's gguf-py (found in --llama-cpp).
 """
 import argparse
+import concurrent.futures
 import math
 import os
 import subprocess
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 DIM, HIDDEN, LAYERS = 256, 768, 2
+SEQUENCE_LENGTH = 40
 
 # Every model: llama.cpp architecture, vocabulary file, heads, kv heads, head size (None: dim /
 # heads), tied classifier, rope base, norm epsilon, and the architecture's extras.
@@ -66,25 +71,28 @@ BIG_VOCAB = {"llama3", "qwen2", "qwen3"}
 VARIANTS = {name: ALL_TYPES if name == "llama2" else ["F16" if name in BIG_VOCAB else "F32", "Q4_K_M-mixed"] for name in MODELS}
 
 
-def copy_vocab(gguf, writer, vocab_path):
-    """Every tokenizer.* key of a llama.cpp vocabulary file, with its value type."""
-    reader = gguf.GGUFReader(vocab_path)
+def copy_keys(gguf, writer, source, keep):
+    """The keys of a GGUF file that keep(key) accepts, with their value types; the token count."""
+    reader = gguf.GGUFReader(source)
     n_tokens = None
     for key, field in reader.fields.items():
-        if not key.startswith("tokenizer."):
+        if not keep(key):
             continue
         vtype = field.types[0]
         if vtype == gguf.GGUFValueType.ARRAY:
-            sub = field.types[1]
             value = field.contents()
             if key == "tokenizer.ggml.tokens":
                 n_tokens = len(value)
-            writer.add_key_value(key, value, vtype, sub_type=sub)
+            writer.add_key_value(key, value, vtype, sub_type=field.types[1])
         else:
             writer.add_key_value(key, field.contents(), vtype)
-    if n_tokens is None:
-        raise SystemExit(f"{vocab_path}: no tokenizer.ggml.tokens")
     return n_tokens
+
+
+def sequence(n_vocab, bos):
+    """The tokens the conformance test runs: BOS, the last id, then ids spread over the vocabulary
+    by a multiplicative hash; SEQUENCE_LENGTH in all (longer than the sliding windows)."""
+    return [bos, n_vocab - 1] + [(i * 2654435761) % n_vocab for i in range(2, SEQUENCE_LENGTH)]
 
 
 def llama3_rope_factors(theta, head, factor, low, high, original):
@@ -111,7 +119,10 @@ def write_model(gguf, name, spec, vocab_dir, path):
     q_dim, kv_dim = heads * head, kv * head
 
     w = gguf.GGUFWriter(str(path), arch)
-    n_vocab = copy_vocab(gguf, w, vocab_dir / f"ggml-vocab-{spec['vocab']}.gguf")
+    vocab_path = vocab_dir / f"ggml-vocab-{spec['vocab']}.gguf"
+    n_vocab = copy_keys(gguf, w, vocab_path, lambda key: key.startswith("tokenizer."))
+    if n_vocab is None:
+        raise SystemExit(f"{vocab_path}: no tokenizer.ggml.tokens")
     w.add_name(f"corvus-conformance-{name}")
     w.add_file_type(0)  # all F32
     w.add_context_length(4096)
@@ -196,7 +207,8 @@ def write_model(gguf, name, spec, vocab_dir, path):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
-    return n_vocab
+    bos = gguf.GGUFReader(vocab_path).fields["tokenizer.ggml.bos_token_id"].contents()
+    return n_vocab, int(bos)
 
 
 def quantize(llama_bin, src, dst, variant):
@@ -207,31 +219,78 @@ def quantize(llama_bin, src, dst, variant):
         raise SystemExit(f"llama-quantize failed for {dst.name} ({' '.join(cmd)}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
 
 
+def dequantised_reference(gguf, llama_bin, quantised, tokens, logits_out):
+    """llama.cpp's logits for the quantised file's exact weights computed in F32: every matrix
+    dequantised (gguf-py's numpy dequantizers) into a temporary F32 file. Set against llama.cpp on
+    the quantised file itself, it isolates llama.cpp's own rounding of activations to 8 bits in
+    quantised dot products, the noise Corvus is allowed."""
+    from gguf import quants
+    tmp = quantised.with_suffix(".dequant.tmp.gguf")
+    reader = gguf.GGUFReader(quantised)
+    arch = str(reader.fields["general.architecture"].contents())
+    w = gguf.GGUFWriter(str(tmp), arch)
+    copy_keys(gguf, w, quantised, lambda key: not key.startswith("GGUF.") and key not in (
+        "general.architecture", "general.file_type", "general.quantization_version"))
+    w.add_file_type(0)
+    for t in reader.tensors:
+        if t.tensor_type in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
+            data = np.asarray(t.data, dtype=np.float32)
+        else:
+            data = quants.dequantize(np.asarray(t.data), t.tensor_type)
+        w.add_tensor(t.name, np.ascontiguousarray(data.reshape(tuple(int(n) for n in reversed(t.shape)))))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    try:
+        r = subprocess.run([str(llama_bin / "corvus-logits"), "-m", str(tmp), "-t", ",".join(map(str, tokens)), "-o", str(logits_out)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"corvus-logits failed on the dequantised {quantised.name}: {r.stderr[-2000:]}")
+    finally:
+        tmp.unlink()
+
+
+def generate(name, llama_cpp, out):
+    """One model's files; returns its manifest rows."""
+    sys.path.insert(0, str(llama_cpp / "gguf-py"))
+    import gguf  # llama.cpp's own, numpy-only
+
+    spec = MODELS[name]
+    base = out / f"{name}-F32.gguf"
+    n_vocab, bos = write_model(gguf, name, spec, llama_cpp / "models", base)
+    tokens = sequence(n_vocab, bos)
+    llama_bin = llama_cpp / "build" / "bin"
+    rows = []
+    for variant in VARIANTS[name]:
+        path = out / f"{name}-{variant}.gguf"
+        reference = "-"
+        if variant != "F32":
+            quantize(llama_bin, base, path, variant)
+        if variant not in ("F32", "F16"):
+            reference = f"{name}-{variant}.dequantised-logits.f32"
+            dequantised_reference(gguf, llama_bin, path, tokens, out / reference)
+        rows.append(f"{name}\t{spec['arch']}\t{spec['vocab']}\t{variant}\t{path.name}\t{','.join(map(str, tokens))}\t{reference}")
+    if "F32" not in VARIANTS[name]:
+        base.unlink()
+    print(f"conformance: {name}: {', '.join(VARIANTS[name])}", file=sys.stderr)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--llama-cpp", required=True, type=Path, help="llama.cpp source directory with build/bin")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--only", help="comma-separated model names (default: all)")
     args = ap.parse_args()
-    sys.path.insert(0, str(args.llama_cpp / "gguf-py"))
-    import gguf  # noqa: E402  (llama.cpp's own, numpy-only)
 
     args.out.mkdir(parents=True, exist_ok=True)
     names = args.only.split(",") if args.only else list(MODELS)
-    rows = []
-    for name in names:
-        spec = MODELS[name]
-        base = args.out / f"{name}-F32.gguf"
-        write_model(gguf, name, spec, args.llama_cpp / "models", base)
-        for variant in VARIANTS[name]:
-            path = args.out / f"{name}-{variant}.gguf"
-            if variant != "F32":
-                quantize(args.llama_cpp / "build" / "bin", base, path, variant)
-            rows.append(f"{name}\t{spec['arch']}\t{spec['vocab']}\t{variant}\t{path.name}")
-        if "F32" not in VARIANTS[name]:
-            base.unlink()
-        print(f"conformance: {name}: {', '.join(VARIANTS[name])}", file=sys.stderr)
-    (args.out / "manifest.tsv").write_text("model\tarchitecture\tvocab\tvariant\tfile\n" + "\n".join(rows) + "\n")
+    # one process per model: the models are independent, and numpy's dequantizers are single-threaded
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        rows = [row for rows in pool.map(generate, names, [args.llama_cpp] * len(names), [args.out] * len(names)) for row in rows]
+    header = "model\tarchitecture\tvocab\tvariant\tfile\ttokens\tdequantised_logits\n"
+    (args.out / "manifest.tsv").write_text(header + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 // conformance tests (scripts/llama-cpp.sh builds it against include/llama.h).
 //
 //   corvus-logits -m MODEL.gguf -t ID,ID,... [-o LOGITS.f32] [-k TOP] [--threads N]
+//   corvus-logits -m MODEL.gguf -p TEXT.txt     prints the text's token ids, comma-separated
 //
 // One llama_batch holds every token (sequence 0, positions 0..T-1) with an output requested at
 // each position, so one llama_decode gives all T rows. -o writes them as little-endian float32,
 // T rows of n_vocab, row-major. -k prints "POS ID:LOGIT ..." per position, best first, the same
 // text `corvus logits --top K` prints, so the two diff. The KV cache is F32 and flash attention
 // off: llama.cpp's default F16 cache rounds keys and values to 11 bits, which alone moves logits
-// by more than the 1e-3 the F32 comparison allows. Exit status 0 on success; llama.cpp's own log
-// goes to stderr only with -v, and every failure names what failed on stderr.
+// by more than the 1e-3 the F32 comparison allows. -p tokenises a file as llama-perplexity -f
+// does (one trailing newline dropped, BOS added when the vocabulary says so, special tokens not
+// parsed). Exit status 0 on success; llama.cpp's own log goes to stderr only with -v, and every
+// failure names what failed on stderr.
 #include "llama.h"
 
 #include <stdio.h>
@@ -24,7 +27,24 @@ static void quiet_log(enum ggml_log_level level, const char *text, void *user) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: corvus-logits -m MODEL.gguf -t ID,ID,... [-o LOGITS.f32] [-k TOP] [--threads N] [-v]\n");
+    fprintf(stderr, "usage: corvus-logits -m MODEL.gguf -t ID,ID,... [-o LOGITS.f32] [-k TOP] [--threads N] [-v]\n"
+                    "       corvus-logits -m MODEL.gguf -p TEXT.txt\n");
+}
+
+// The file's bytes with one trailing newline dropped (as llama.cpp's -f); NULL with a message.
+static char *read_text(const char *path, long *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); return NULL; }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t) n + 1);
+    if (fread(buf, 1, (size_t) n, f) != (size_t) n) { perror(path); fclose(f); free(buf); return NULL; }
+    fclose(f);
+    if (n > 0 && buf[n - 1] == '\n') n--;
+    buf[n] = 0;
+    *len = n;
+    return buf;
 }
 
 // Parses "1,2,3" into a fresh array; returns the count, or -1 with a message.
@@ -55,7 +75,7 @@ static int parse_tokens(const char *s, llama_token **out) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *tokens_arg = NULL, *out_path = NULL;
+    const char *model_path = NULL, *tokens_arg = NULL, *out_path = NULL, *text_path = NULL;
     int top = 0, threads = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -63,25 +83,44 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-m") && has_value) model_path = argv[++i];
         else if (!strcmp(a, "-t") && has_value) tokens_arg = argv[++i];
         else if (!strcmp(a, "-o") && has_value) out_path = argv[++i];
+        else if (!strcmp(a, "-p") && has_value) text_path = argv[++i];
         else if (!strcmp(a, "-k") && has_value) top = atoi(argv[++i]);
         else if (!strcmp(a, "--threads") && has_value) threads = atoi(argv[++i]);
         else if (!strcmp(a, "-v")) verbose = 1;
         else { usage(); return 2; }
     }
-    if (!model_path || !tokens_arg || threads <= 0 || top < 0) { usage(); return 2; }
-
-    llama_token *tokens;
-    int n_tokens = parse_tokens(tokens_arg, &tokens);
-    if (n_tokens <= 0) { if (n_tokens == 0) fprintf(stderr, "corvus-logits: no tokens given\n"); return 2; }
+    if (!model_path || !(tokens_arg || text_path) || (tokens_arg && text_path) || threads <= 0 || top < 0) { usage(); return 2; }
 
     llama_log_set(quiet_log, NULL);
     llama_backend_init();
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
+    mp.vocab_only = text_path != NULL;
     struct llama_model *model = llama_model_load_from_file(model_path, mp);
     if (!model) { fprintf(stderr, "corvus-logits: llama.cpp could not load %s\n", model_path); return 1; }
     const struct llama_vocab *vocab = llama_model_get_vocab(model);
     int n_vocab = llama_vocab_n_tokens(vocab);
+
+    if (text_path) {
+        long len;
+        char *text = read_text(text_path, &len);
+        if (!text) return 1;
+        int cap = (int) len + 2;
+        llama_token *ids = malloc(sizeof(llama_token) * (size_t) cap);
+        int n = llama_tokenize(vocab, text, (int32_t) len, ids, cap, true, false);
+        if (n < 0) { fprintf(stderr, "corvus-logits: llama_tokenize failed (%d) on %s\n", n, text_path); return 1; }
+        for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+        printf("\n");
+        free(ids);
+        free(text);
+        llama_model_free(model);
+        llama_backend_free();
+        return 0;
+    }
+
+    llama_token *tokens;
+    int n_tokens = parse_tokens(tokens_arg, &tokens);
+    if (n_tokens <= 0) { if (n_tokens == 0) fprintf(stderr, "corvus-logits: no tokens given\n"); return 2; }
     for (int i = 0; i < n_tokens; i++) {
         if (tokens[i] >= n_vocab) {
             fprintf(stderr, "corvus-logits: token id %d at index %d is outside the vocabulary [0, %d)\n", tokens[i], i, n_vocab);
