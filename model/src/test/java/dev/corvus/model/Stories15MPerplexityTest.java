@@ -24,7 +24,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * text (src/test/resources/perplexity/stories.txt, written for this test) by llama-perplexity and
  * by {@link Scoring#perplexity}: the two perplexities must agree within 1%, with chunks of
  * {@value #CTX} tokens (the text is about 800 tokens, so 6 chunks, 378 scored tokens). Both
- * tokenise the text; the ids must be the same, or the comparison would mean nothing.
+ * tokenise the text; the ids must be the same, or the comparison would mean nothing. Measured:
+ * F32 4.4382 against llama-perplexity's 4.4383 (0.002% apart); Q8_0 4.4463 against 4.4720 (0.57%:
+ * llama.cpp rounds activations to 8 bits, Corvus keeps F32), on both CPU backends.
  *
  * <p>stories15M's width is 288, not a multiple of 256, so llama-quantize's K-quant presets fall
  * back to other types for the matrices whose rows are 288 long (all but ffn_down): Q4_K_M is mostly
