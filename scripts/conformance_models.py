@@ -14,8 +14,9 @@ file), F16, and llama-quantize presets with --pure, so every matrix has that one
 type is tested alone, plus Q4_K_M-mixed (the preset as users run it: Q4_K with Q6_K for some
 tensors). The Llama 2 style model gets every type; the others get F32 (F16 for the big
 vocabularies) and Q4_K_M-mixed, because quantised kernels do not depend on the architecture and
-big vocabularies are costly (128256 x 256 floats is 131 MB). About 800 MB and 3 minutes on 2
-cores (most of it dequantising in numpy), one process per model. Dims: embedding 256 and feed-forward 768, multiples of 256, so
+big vocabularies are costly (128256 x 256 floats is 131 MB). 860 MB in all (llama2 291 MB,
+llama3 127, qwen2 144, qwen3 145, phi3 52, gemma2 51, gemma3 53); 3 CPU-minutes, most of it
+dequantising in numpy, one process per model (6 minutes on 2 busy cores). Dims: embedding 256 and feed-forward 768, multiples of 256, so
 K-quants (256-element blocks) apply to every matrix; two layers.
 
 Weights are seeded normal draws scaled by 1/sqrt(fan-in), so activations stay O(1) through the

@@ -43,8 +43,10 @@ public final class LlamaCpp {
     public static synchronized LlamaCpp require() throws IOException {
         Path dir = locate();
         if (dir == null || !Files.isExecutable(dir.resolve("build/bin/llama-quantize"))) {
-            unavailable("llama.cpp (the oracle) is not built" + (dir == null ? "" : " in " + dir)
-                    + "; run scripts/llama-cpp.sh, or point -Dcorvus.llamaCpp / CORVUS_LLAMA_CPP at a llama.cpp source tree with build/bin");
+            unavailable(dir == null
+                    ? "llama.cpp (the oracle) was not found (looked at -Dcorvus.llamaCpp, CORVUS_LLAMA_CPP and " + cacheDir().resolve("llama.cpp-src.ok")
+                            + "); run scripts/llama-cpp.sh, or point one of them at a llama.cpp source tree with build/bin"
+                    : "llama.cpp (the oracle) in " + dir + " is not built (no build/bin/llama-quantize); run scripts/llama-cpp.sh");
         }
         if (!toolChecked) {
             run(List.of(repoRoot().resolve("scripts/llama-cpp.sh").toString()));
