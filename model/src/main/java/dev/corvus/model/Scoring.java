@@ -16,7 +16,8 @@ public final class Scoring {
     /**
      * The logits [T][vocab] at every position of {@code tokens}: row i predicts token i + 1.
      * Runs one position at a time through the KV cache (the decode path), so every row comes from
-     * the same code that generation uses.
+     * the same code that generation uses. The conformance tests and {@code corvus logits} get their
+     * logits here: a forward pass returning every position's logits at once belongs here too.
      */
     public static float[][] logits(LlamaModel model, int[] tokens) {
         Objects.requireNonNull(model, "model");
