@@ -34,7 +34,8 @@ import jinjava.javax.el.CompositeELResolver;
  * engine mirrors it:
  *
  * <ul>
- *   <li>{@code trim_blocks} and {@code lstrip_blocks} on, the template's final newline dropped;
+ *   <li>{@code trim_blocks} and {@code lstrip_blocks} on, the template's final newline dropped
+ *       ({@code keep_trailing_newline} off);
  *       {@code {{-}}/{@code -}}} trim around expressions and comments as around tags;
  *   <li>variables {@code messages}, {@code add_generation_prompt}, {@code bos_token},
  *       {@code eos_token}, plus whatever extra context the caller passes ({@code tools},
@@ -62,6 +63,8 @@ public final class ChatTemplate {
     private static final String STRFTIME_NOW = "strftime_now";
 
     private final String source;
+    private final String rendered;
+    private final SourceLines lines;
     private final String origin;
     private final String bosToken;
     private final String eosToken;
@@ -70,6 +73,8 @@ public final class ChatTemplate {
 
     private ChatTemplate(String source, String origin, String bosToken, String eosToken, Clock clock) {
         this.source = Objects.requireNonNull(source, "source");
+        this.rendered = withoutFinalNewline(source);
+        this.lines = new SourceLines(rendered);
         this.origin = Objects.requireNonNull(origin, "origin");
         this.bosToken = Objects.requireNonNull(bosToken, "bosToken");
         this.eosToken = Objects.requireNonNull(eosToken, "eosToken");
@@ -108,7 +113,45 @@ public final class ChatTemplate {
         return eosToken;
     }
 
-    /** The prompt for {@code messages}; with {@code addGenerationPrompt}, ending where the assistant's reply starts. */
+    /**
+     * The prompt for a conversation as llama.cpp builds it: {@link #render} after one adaptation,
+     * for templates that ignore or refuse a system message (Gemma's raise "System role not
+     * supported", Phi-3-mini's skip it): the system text is prepended, with a newline, to the
+     * turn after it, or dropped when nothing follows.
+     */
+    public String apply(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return render(supportsSystemRole() ? messages : withoutSystemRole(messages), addGenerationPrompt);
+    }
+
+    /** Whether a system message's text reaches the prompt: rendering one must succeed and show it (llama.cpp's probe, in spirit). */
+    public boolean supportsSystemRole() {
+        Boolean s = supportsSystemRole;
+        if (s == null) {
+            String needle = "<corvus system probe " + Long.toHexString(System.identityHashCode(this)) + ">";
+            try {
+                s = render(List.of(ChatMessage.system(needle), ChatMessage.user("User message")), false).contains(needle);
+            } catch (ChatTemplateException e) {
+                s = false;
+            }
+            supportsSystemRole = s;
+        }
+        return s;
+    }
+
+    private volatile Boolean supportsSystemRole;
+
+    /** {@code messages} with a leading system message folded into the next turn as "system\nturn" (dropped if alone). */
+    static List<ChatMessage> withoutSystemRole(List<ChatMessage> messages) {
+        if (messages.isEmpty() || !messages.getFirst().role().equals("system")) return messages;
+        List<ChatMessage> out = new ArrayList<>(messages.subList(1, messages.size()));
+        if (!out.isEmpty()) {
+            ChatMessage next = out.getFirst();
+            out.set(0, new ChatMessage(next.role(), messages.getFirst().content() + "\n" + next.content()));
+        }
+        return out;
+    }
+
+    /** The prompt for {@code messages} as the template alone makes it; with {@code addGenerationPrompt}, ending where the assistant's reply starts. */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return render(messages, addGenerationPrompt, Map.of());
     }
@@ -137,15 +180,33 @@ public final class ChatTemplate {
         vars.put(STRFTIME_NOW, new StrftimeNow(clock));
 
         RenderResult result;
+        SourceLines.Tracker tracker = new SourceLines.Tracker();
+        RENDERING.set(tracker);
         try {
-            result = jinjava.renderForResult(source, vars);
+            result = jinjava.renderForResult(rendered, vars);
         } catch (RuntimeException e) {
-            throw failure(0, message(e));
+            Node at = tracker.culprit();
+            throw failure(at == null ? 0 : lines.lineOf(at), message(e));
+        } finally {
+            RENDERING.remove();
         }
         for (TemplateError e : result.getErrors()) {
-            if (e.getSeverity() == TemplateError.ErrorType.FATAL) throw failure(e.getLineno(), message(e));
+            if (e.getSeverity() != TemplateError.ErrorType.FATAL) continue;
+            Node at = tracker.culprit();
+            // no node rendered: the template did not parse, and Jinjava's line is all there is
+            throw failure(at == null ? lines.lineOfJinjavaLine(e.getLineno()) : lines.lineOf(at), message(e));
         }
         return result.getOutput();
+    }
+
+    /** The render in progress on this thread, for the node pre-processor (Jinjava's config is shared, the render is not). */
+    private static final ThreadLocal<SourceLines.Tracker> RENDERING = new ThreadLocal<>();
+
+    /** Jinja's keep_trailing_newline=False: one newline at the very end of the template is not text. */
+    private static String withoutFinalNewline(String s) {
+        if (s.endsWith("\r\n")) return s.substring(0, s.length() - 2);
+        if (s.endsWith("\n") || s.endsWith("\r")) return s.substring(0, s.length() - 1);
+        return s;
     }
 
     private ChatTemplateException failure(int line, String message) {
@@ -198,7 +259,10 @@ public final class ChatTemplate {
                         .withEvaluateMapKeys(true)
                         .withIterateOverMapKeys(true)
                         .withUsePyishObjectMapper(true)
+                        // the output's last newline stays: Jinja drops the template's (see #source), not the output's
+                        .withDefaultKeepTrailingNewlineBehavior(true)
                         .build())
+                .withKeepTrailingNewline(true)
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(64)
                 .withElResolver(new CompositeELResolver() {
@@ -206,6 +270,11 @@ public final class ChatTemplate {
                         add(new PyStrMethods());
                         add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_ONLY);
                     }
+                })
+                // which node is rendering, so that errors name their true line (SourceLines)
+                .withNodePreProcessor((node, interpreter) -> {
+                    SourceLines.Tracker t = RENDERING.get();
+                    if (t != null) t.enter(node, interpreter);
                 })
                 .withLocale(Locale.ENGLISH)
                 .withMaxOutputSize(64L << 20)
