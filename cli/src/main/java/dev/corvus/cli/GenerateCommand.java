@@ -153,8 +153,8 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    /** --chat: the template's text and origin (for errors) and the vocabulary's BOS rule; read before the weights, so a missing template fails fast. */
-    private record ChatSetup(String template, String origin, boolean vocabAddsBos) {}
+    /** --chat: the template's text and origin (for errors) and the model's chat metadata; read before the weights, so a missing template fails fast. */
+    private record ChatSetup(String template, String origin, GgufChat meta) {}
 
     private ChatSetup chatSetup(Path path) throws java.io.IOException {
         if (chat == null) {
@@ -166,11 +166,11 @@ final class GenerateCommand implements Callable<Integer> {
         GgufChat meta = GgufChat.forModel(path);
         if (chatTemplate != null) {
             if (!Files.isRegularFile(chatTemplate)) throw new IllegalArgumentException("--chat-template " + chatTemplate + " does not exist");
-            return new ChatSetup(Files.readString(chatTemplate), "chat template " + chatTemplate, meta.vocabAddsBos());
+            return new ChatSetup(Files.readString(chatTemplate), "chat template " + chatTemplate, meta);
         }
         String source = meta.template().orElseThrow(() -> new IllegalArgumentException(path + " has no chat template (no GGUF key "
                 + ChatTemplate.GGUF_KEY + "): pass the text as a plain PROMPT instead of --chat, or give a template with --chat-template FILE"));
-        return new ChatSetup(source, path + ", key " + ChatTemplate.GGUF_KEY, meta.vocabAddsBos());
+        return new ChatSetup(source, path + ", key " + ChatTemplate.GGUF_KEY, meta);
     }
 
     /**
@@ -179,14 +179,15 @@ final class GenerateCommand implements Callable<Integer> {
      * added as an id by the tokenizer).
      */
     private int[] chatTokens(ChatSetup setup, Tokenizer tok) {
-        String bos = tokenText(tok, tok.bosId()), eos = tokenText(tok, tok.eosId());
+        // a GGUF names its special tokens; a llama2.c tokenizer.bin has them as pieces ("\n<s>\n")
+        String bos = !setup.meta().bosToken().isEmpty() ? setup.meta().bosToken() : tokenText(tok, tok.bosId());
+        String eos = !setup.meta().eosToken().isEmpty() ? setup.meta().eosToken() : tokenText(tok, tok.eosId());
         ChatTemplate template = ChatTemplate.of(setup.template(), setup.origin(), bos, eos);
         List<ChatMessage> messages = system == null ? List.of(ChatMessage.user(chat)) : List.of(ChatMessage.system(system), ChatMessage.user(chat));
-        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, setup.vocabAddsBos());
+        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, setup.meta().vocabAddsBos());
         return tok.encode(p.text(), p.addBos(), false);
     }
 
-    /** A special token's text for the template ("" when the vocabulary has none); llama2.c's pieces carry newlines around it. */
     private static String tokenText(Tokenizer tok, int id) {
         return id >= 0 && id < tok.vocabSize() ? tok.pieceText(id).strip() : "";
     }

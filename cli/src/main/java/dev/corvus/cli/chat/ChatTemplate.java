@@ -263,6 +263,9 @@ public final class ChatTemplate {
                         .withDefaultKeepTrailingNewlineBehavior(true)
                         .build())
                 .withKeepTrailingNewline(true)
+                // Jinjava re-renders output that looks like a template by default: a user writing "{{ x }}" or
+                // "{% if %}" would have it evaluated (or fail the render); Jinja prints text as it is
+                .withNestedInterpretationEnabled(false)
                 .withEnableRecursiveMacroCalls(true)
                 .withMaxMacroRecursionDepth(64)
                 .withElResolver(new CompositeELResolver() {

@@ -81,6 +81,13 @@ class ChatTemplateTest {
     }
 
     @Test
+    void messageTextIsPrintedAsItIsNeverEvaluated() {
+        ChatTemplate t = ChatTemplate.of("{% for m in messages %}[{{ m.content }}]{% endfor %}", "t", "", "");
+        String text = "{{ 7 * 6 }} {% if %} {# c #} {{ raise_exception('no') }}";
+        assertThat(t.render(List.of(ChatMessage.user(text)), true)).isEqualTo("[" + text + "]");
+    }
+
+    @Test
     void strftimeNowReadsTheTemplatesClockAndIsDefined() {
         Clock march7 = Clock.fixed(Instant.parse("2025-03-07T10:00:00Z"), ZoneOffset.UTC);
         ChatTemplate t = ChatTemplate.of("{% if strftime_now is defined %}{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d') }}{% endif %}",
