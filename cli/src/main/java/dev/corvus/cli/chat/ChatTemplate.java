@@ -193,8 +193,8 @@ public final class ChatTemplate {
         for (TemplateError e : result.getErrors()) {
             if (e.getSeverity() != TemplateError.ErrorType.FATAL) continue;
             Node at = tracker.culprit();
-            // no node rendered: the template did not parse, and Jinjava's line is all there is
-            throw failure(at == null ? lines.lineOfJinjavaLine(e.getLineno()) : lines.lineOf(at), message(e));
+            // no culprit node: the template did not parse; the error names the tag it was parsing, if any
+            throw failure(at == null ? lines.lineOf(e.getFieldName(), e.getLineno()) : lines.lineOf(at), message(e));
         }
         return result.getOutput();
     }

@@ -32,8 +32,11 @@ final class SourceLines {
 
     /** The true 1-based line of {@code node}: its text located where Jinjava's line says. */
     int lineOf(Node node) {
-        String image = node.getMaster().getImage();
-        int jl = node.getLineNumber();
+        return lineOf(node.getMaster().getImage(), node.getLineNumber());
+    }
+
+    /** The true line of the text {@code image} that Jinjava puts on line {@code jl} (the first line Jinjava numbers so if not found). */
+    int lineOf(String image, int jl) {
         if (image != null && !image.isEmpty()) {
             for (int at = source.indexOf(image); at >= 0; at = source.indexOf(image, at + 1)) {
                 if (jinjavaLine[at] == jl) return trueLine(at);
@@ -57,19 +60,27 @@ final class SourceLines {
         return line;
     }
 
-    /** Per render: the node being rendered and the first one after which a fatal error stood. */
+    /**
+     * Per render: the node being rendered and the first one after which a fatal error stood. An
+     * error already there before the first node is the parser's (Jinjava renders what it could
+     * parse anyway); it has no culprit node.
+     */
     static final class Tracker {
         private Node current, culprit;
+        private boolean decided;
 
         void enter(Node node, JinjavaInterpreter interpreter) {
             interpreter.setLineNumber(node.getLineNumber());
-            if (culprit == null && current != null && hasFatal(interpreter)) culprit = current;
+            if (!decided && hasFatal(interpreter)) {
+                culprit = current;
+                decided = true;
+            }
             current = node;
         }
 
-        /** The node that failed (null if none was rendered): the recorded culprit, else the last one rendered. */
+        /** The node that failed: the recorded culprit, else the last one rendered; null for a parse error. */
         Node culprit() {
-            return culprit != null ? culprit : current;
+            return decided ? culprit : current;
         }
 
         private static boolean hasFatal(JinjavaInterpreter interpreter) {
