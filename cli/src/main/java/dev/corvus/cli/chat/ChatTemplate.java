@@ -12,7 +12,6 @@ import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.lib.tag.Tag;
 import com.hubspot.jinjava.objects.collections.PyList;
-import com.hubspot.jinjava.objects.collections.PyMap;
 import com.hubspot.jinjava.objects.date.StrftimeFormatter;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
@@ -43,10 +42,12 @@ import jinjava.javax.el.CompositeELResolver;
  *   <li>globals {@code raise_exception(msg)} (fails the render with the template's message) and
  *       {@code strftime_now(fmt)} (a defined variable, so {@code strftime_now is defined} holds);
  *   <li>{@code tojson} as Python's {@code json.dumps(ensure_ascii=False)} ({@link PyJson}), an
- *       {@code items} filter, {@code {% filter name %}} blocks, the {@code {% generation %}}
+ *       {@code items} filter, {@code {% filter name %}} blocks, loop filters
+ *       ({@code {% for x in xs if cond %}}, {@link FilteringForTag}), the {@code {% generation %}}
  *       block of transformers' assistant masks (rendered as its body), recursive macros;
  *   <li>Python's {@code str} methods ({@link PyStrMethods}) and {@code dict.get(key, default)},
- *       {@code items()}, {@code keys()} on the messages.
+ *       {@code items()}, {@code keys()} on the messages; the caller's values print as Python's
+ *       repr ({@link PyRepr}).
  * </ul>
  *
  * <p>Jinjava records errors and keeps rendering; any fatal error here fails the render with a
@@ -168,12 +169,12 @@ public final class ChatTemplate {
             Map<String, Object> msg = new LinkedHashMap<>();
             msg.put("role", m.role());
             msg.put("content", m.content());
-            msgs.add(new PyMap(msg));
+            msgs.add(new PyRepr.Dict(msg));
         }
         for (String reserved : List.of("messages", "add_generation_prompt", "bos_token", "eos_token", STRFTIME_NOW, RAISED)) {
             if (vars.containsKey(reserved)) throw new IllegalArgumentException("extra template variable " + reserved + " would replace the standard one");
         }
-        vars.put("messages", new PyList(msgs));
+        vars.put("messages", new PyRepr.PList(msgs));
         vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bosToken);
         vars.put("eos_token", eosToken);
@@ -236,12 +237,12 @@ public final class ChatTemplate {
         if (v instanceof Map<?, ?> m) {
             Map<String, Object> out = new LinkedHashMap<>();
             m.forEach((k, x) -> out.put(String.valueOf(k), py(x)));
-            return new PyMap(out);
+            return new PyRepr.Dict(out);
         }
         if (v instanceof Collection<?> c) {
             List<Object> out = new ArrayList<>();
             c.forEach(x -> out.add(py(x)));
-            return new PyList(out);
+            return new PyRepr.PList(out);
         }
         if (v instanceof Integer || v instanceof Short || v instanceof Byte) return ((Number) v).longValue();
         if (v instanceof Float f) return f.doubleValue();
@@ -281,6 +282,8 @@ public final class ChatTemplate {
                 })
                 .withLocale(Locale.ENGLISH)
                 .withMaxOutputSize(64L << 20)
+                // Jinjava's default range() limit of 1000 would silently cut `for i in range(messages | length)`
+                .withRangeLimit(1 << 20)
                 .build();
         Jinjava j = new PyJinjava(config);
         try {
@@ -293,6 +296,7 @@ public final class ChatTemplate {
         j.getGlobalContext().registerFilter(new Items());
         j.getGlobalContext().registerTag(new Generation());
         j.getGlobalContext().registerTag(new FilterBlock());
+        j.getGlobalContext().registerTag(new FilteringForTag());
         return j;
     }
 

@@ -23,6 +23,8 @@ import jinjava.de.odysseus.el.tree.impl.Builder;
 import jinjava.de.odysseus.el.tree.impl.Cache;
 import jinjava.de.odysseus.el.tree.impl.Parser;
 import jinjava.de.odysseus.el.tree.impl.Scanner;
+import jinjava.de.odysseus.el.misc.NumberOperations;
+import jinjava.de.odysseus.el.tree.impl.ast.AstBinary;
 import jinjava.de.odysseus.el.tree.impl.ast.AstIdentifier;
 import jinjava.de.odysseus.el.tree.impl.ast.AstNode;
 import jinjava.de.odysseus.el.tree.impl.ast.AstRightValue;
@@ -49,6 +51,8 @@ import jinjava.javax.el.ExpressionFactory;
  *       has no step and mishandles some negative bounds.
  *   <li>{@code not} binds more loosely than comparisons, as in Python: Jinjava read
  *       {@code not thinking_budget == -1} (Seed-OSS) as {@code (not thinking_budget) == -1}.
+ *   <li>{@code "    " * depth} repeats the string (functionary's and Reka's templates); Jinjava
+ *       only multiplies numbers.
  * </ul>
  */
 final class PyJinjava extends Jinjava {
@@ -111,6 +115,11 @@ final class PyJinjava extends Jinjava {
                     }
                 }
             });
+        }
+
+        @Override
+        protected AstBinary createAstBinary(AstNode left, AstNode right, AstBinary.Operator operator) {
+            return super.createAstBinary(left, right, operator == AstBinary.MUL ? REPEAT_OR_MUL : operator);
         }
 
         /** {@code not} binds more loosely than comparisons: {@code not x == -1} is {@code not (x == -1)}. */
@@ -185,6 +194,41 @@ final class PyJinjava extends Jinjava {
             };
         }
     }
+
+    /** {@code "  " * depth} and {@code [x] * n} repeat, as in Python; numbers multiply as before. */
+    private static final AstBinary.Operator REPEAT_OR_MUL = new AstBinary.Operator() {
+        @Override
+        public Object eval(Bindings bindings, ELContext context, AstNode left, AstNode right) {
+            Object a = left.eval(bindings, context), b = right.eval(bindings, context);
+            if (isSequence(a) && isInteger(b)) return repeat(a, ((Number) b).longValue());
+            if (isInteger(a) && isSequence(b)) return repeat(b, ((Number) a).longValue());
+            return NumberOperations.mul(bindings, a, b);
+        }
+
+        private static boolean isSequence(Object v) {
+            return v instanceof String || v instanceof SafeString || v instanceof List<?>;
+        }
+
+        private static boolean isInteger(Object v) {
+            return v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte;
+        }
+
+        private static Object repeat(Object seq, long times) {
+            if (times > 1 << 20) throw new ELException("repeating a sequence " + times + " times is more than a chat template needs");
+            int n = (int) Math.max(0, times);
+            if (seq instanceof List<?> l) {
+                List<Object> out = new ArrayList<>();
+                for (int i = 0; i < n; i++) out.addAll(l);
+                return new PyList(out);
+            }
+            return seq.toString().repeat(n);
+        }
+
+        @Override
+        public String toString() {
+            return "*";
+        }
+    };
 
     /** The stop and step of a three-part slice, on their way from the parser to {@link Slice}; never evaluated. */
     private static final class StopAndStep extends AstRightValue {

@@ -25,15 +25,27 @@ import org.junit.jupiter.api.io.TempDir;
  * (models/templates/ and the vocabulary GGUFs' own), for several conversations, rendered here and
  * by Python's Jinja2 configured as transformers configures it (src/test/resources/.../
  * jinja2_render.py). Where Jinja2 renders, the prompts must be identical; where the template
- * raises, both must fail with its message. Jinja2's other failures (a template that needs tools,
- * Jinja2's stricter undefined variables) are left out, and most pairs must be compared. Skipped
+ * raises, both must fail with its message. Jinja2's other failures (a template that needs more
+ * than it is given, Jinja2's stricter undefined variables) are left out, and most pairs must be
+ * compared; two known differences are listed in {@link #KNOWN}. Skipped
  * when python3 with jinja2 is not installed (Debian: python3-jinja2).
  */
 class ChatTemplateJinja2Test {
     private static final String NOW = "2025-03-07T10:00:00";
     private static final Clock CLOCK = Clock.fixed(Instant.parse(NOW + "Z"), ZoneOffset.UTC);
 
-    private record Scenario(String name, List<ChatMessage> messages, boolean addGenerationPrompt) {}
+    private record Scenario(String name, List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, Object> extra) {
+        Scenario(String name, List<ChatMessage> messages, boolean addGenerationPrompt) {
+            this(name, messages, addGenerationPrompt, Map.of());
+        }
+    }
+
+    /** An OpenAI-style tool list, as a server would pass it: templates print it with tojson, items, dictsort. */
+    private static final List<Object> TOOLS = List.of(Map.of("type", "function", "function", new LinkedHashMap<>(Map.of(
+            "name", "get_weather",
+            "description", "The weather in a city",
+            "parameters", Map.of("type", "object", "properties", Map.of("city", Map.of("type", "string", "description", "Its name")),
+                    "required", List.of("city"))))));
 
     private static final List<Scenario> SCENARIOS = List.of(
             new Scenario("system+user", List.of(ChatMessage.system("Answer in French."), ChatMessage.user("Hello")), true),
@@ -43,7 +55,17 @@ class ChatTemplateJinja2Test {
             new Scenario("awkward text", List.of(ChatMessage.user("  Ünïcødé \"quotes\" \\ {braces} {{ x }} {% if %} <|im_end|>\n\nline 2\t "),
                     ChatMessage.assistant("é\n"), ChatMessage.user("")), true),
             new Scenario("reasoning in history", List.of(ChatMessage.user("2+2?"), ChatMessage.assistant("<think>\nAdd them.\n</think>\n\n4"),
-                    ChatMessage.user("And 3+3?")), true));
+                    ChatMessage.user("And 3+3?")), true),
+            new Scenario("tools", List.of(ChatMessage.system("Use tools."), ChatMessage.user("Weather in Paris?")), true, Map.of("tools", TOOLS)));
+
+    /**
+     * Known differences, each checked to still differ (so a fix shows up here). Both are in the
+     * tool-description parts of their templates, not in the conversation.
+     */
+    private static final Map<String, String> KNOWN = Map.of(
+            "ByteDance-Seed-OSS.jinja [tools]", "Jinjava lets {%- strip whitespace back across a {# comment #}; Jinja stops at the comment",
+            "meetkai-functionary-medium-v3.1.jinja [tools]", "Jinja2 HTML-escapes a plain string added to a |safe one (Markup + str): transformers'"
+                    + " prompt has &#34; for the tool's JSON quotes, llama.cpp's and ours have \"");
 
     private record Job(String template, Scenario scenario, String bos, String eos, String templateSource) {}
 
@@ -87,6 +109,7 @@ class ChatTemplateJinja2Test {
         v.put("add_generation_prompt", j.scenario().addGenerationPrompt());
         v.put("bos_token", j.bos());
         v.put("eos_token", j.eos());
+        v.putAll(j.scenario().extra());
         return v;
     }
 
@@ -108,7 +131,7 @@ class ChatTemplateJinja2Test {
         JsonNode results = new ObjectMapper().readTree(out.toFile());
         assertThat(results.size()).isEqualTo(jobs.size());
 
-        List<String> mismatches = new ArrayList<>();
+        List<String> mismatches = new ArrayList<>(), known = new ArrayList<>();
         int compared = 0;
         for (int i = 0; i < jobs.size(); i++) {
             Job j = jobs.get(i);
@@ -117,7 +140,7 @@ class ChatTemplateJinja2Test {
             ChatTemplate t = ChatTemplate.of(j.templateSource(), j.template(), j.bos(), j.eos()).withClock(CLOCK);
             String ours;
             try {
-                ours = t.render(j.scenario().messages(), j.scenario().addGenerationPrompt());
+                ours = t.render(j.scenario().messages(), j.scenario().addGenerationPrompt(), j.scenario().extra());
             } catch (ChatTemplateException e) {
                 ours = null;
                 if (r.get("ok").asBoolean()) mismatches.add(what + ": Jinja2 renders it, Corvus fails: " + e.getMessage());
@@ -132,12 +155,19 @@ class ChatTemplateJinja2Test {
             if (r.get("ok").asBoolean()) {
                 compared++;
                 String expected = r.get("text").asText();
-                if (!expected.equals(ours)) mismatches.add(what + ": differs from Jinja2 " + firstDifference(expected, ours));
+                boolean differs = !expected.equals(ours);
+                if (KNOWN.containsKey(what)) {
+                    if (differs) known.add(what);
+                    else mismatches.add(what + ": listed as a known difference (" + KNOWN.get(what) + ") but now renders as Jinja2 does");
+                } else if (differs) {
+                    mismatches.add(what + ": differs from Jinja2 " + firstDifference(expected, ours));
+                }
             } else if (r.get("raised").asBoolean()) {
                 mismatches.add(what + ": the template raised \"" + r.get("error").asText() + "\" in Jinja2, Corvus rendered it");
             }
         }
         assertThat(mismatches).as("templates rendering differently from Jinja2").isEmpty();
+        assertThat(known).as("the known differences were all exercised").containsExactlyInAnyOrderElementsOf(KNOWN.keySet());
         assertThat(compared).as("pairs compared out of " + jobs.size()).isGreaterThan(jobs.size() * 8 / 10);
     }
 

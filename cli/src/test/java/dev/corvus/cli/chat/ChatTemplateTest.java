@@ -53,6 +53,8 @@ class ChatTemplateTest {
                 Arguments.of("{% set ns = namespace(last=messages|length - 1, flag=true) %}{{ ns.last }}", "1"),
                 Arguments.of("{% set b = -1 %}{% if not b == -1 %}no{% else %}yes{% endif %}", "yes"),
                 Arguments.of("{% if not 1 in [2] and not false %}yes{% endif %}", "yes"),
+                Arguments.of("[{{ '  ' * 2 }}]{{ 3 * 'ab' }}|{{ ([1, 2] * 2) | join(',') }}|{{ 6 * 7 }}|{{ 1.5 * 2 }}", "[    ]ababab|1,2,1,2|42|3.0"),
+                Arguments.of("{{ range(1500) | list | length }}|{{ range(5, -1, -2) | join(',') }}", "1500|5,3,1"),
                 // tojson is json.dumps(ensure_ascii=False)
                 Arguments.of("{{ {'name': 'f', 'args': [1, 2.5, true, none]} | tojson }}", "{\"name\": \"f\", \"args\": [1, 2.5, true, null]}"),
                 // (a `}}` inside an expression ends it in Jinjava, unlike Jinja: `{} }` keeps them apart)
@@ -68,6 +70,10 @@ class ChatTemplateTest {
                 Arguments.of("{% for i in [1,2] %}\n  {{ i }}\n{% endfor %}\n", "  1\n  2\n"),
                 // blocks and loop control
                 Arguments.of("{% filter upper %}ab{% endfilter %}|{% generation %}G{% endgeneration %}", "AB|G"),
+                Arguments.of("{% for i in [1, 2, 3] if i > 1 %}{{ i }}/{{ loop.length }}{% if loop.last %}.{% endif %}{% endfor %}", "2/23/2."),
+                Arguments.of("{% for k, v in {'a': 1, 'b': none} | items if v is not none %}{{ k }}{% endfor %}|{% for m in messages if m.role == 'x' %}?{% endfor %}", "a|"),
+                Arguments.of("{% for i in [] %}x{% else %}none{% endfor %}|{% for i in [1] %}x{% else %}none{% endfor %}", "none|x"),
+                Arguments.of("{% for i in [1] if i > 5 %}x{% else %}none{% endfor %}|{% for i in [1] %}{% if i %}a{% else %}b{% endif %}{% endfor %}", "none|a"),
                 Arguments.of("{% for i in range(5) %}{% if i == 3 %}{% break %}{% endif %}{% if i == 1 %}{% continue %}{% endif %}{{ i }}{% endfor %}", "02"),
                 Arguments.of("{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(3) }}", "321"),
                 // the standard variables
