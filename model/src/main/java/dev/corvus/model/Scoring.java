@@ -15,20 +15,19 @@ public final class Scoring {
 
     /**
      * The logits [T][vocab] at every position of {@code tokens}: row i predicts token i + 1.
-     * Runs one position at a time through the KV cache (the decode path), so every row comes from
-     * the same code that generation uses. The conformance tests and {@code corvus logits} get their
-     * logits here: a forward pass returning every position's logits at once belongs here too.
+     * Runs the tokens as one prefill ({@link LlamaModel#forwardAll}); that prefill and token-by-token
+     * decoding agree is checked per architecture in the model tests. The conformance tests and
+     * {@code corvus logits} get their logits here.
      */
     public static float[][] logits(LlamaModel model, int[] tokens) {
         Objects.requireNonNull(model, "model");
         if (tokens.length == 0) throw new IllegalArgumentException("logits: no tokens given");
         float[][] out = new float[tokens.length][];
-        try (LlamaModel.KvCache cache = model.newCache(tokens.length)) {
-            for (int i = 0; i < tokens.length; i++) {
-                try (MemoryScope step = MemoryScope.open("scoring.logits")) {
-                    out[i] = model.forward(new int[] {tokens[i]}, i, cache).toFloatArray();
-                }
-            }
+        try (LlamaModel.KvCache cache = model.newCache(tokens.length);
+                MemoryScope step = MemoryScope.open("scoring.logits")) {
+            float[] all = model.forwardAll(tokens, 0, cache).toFloatArray();
+            int vocab = model.config().vocabSize();
+            for (int i = 0; i < tokens.length; i++) out[i] = Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
         }
         return out;
     }
