@@ -13,6 +13,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Supplier;
 
 /**
  * A {@link Communicator} whose ranks are processes of an MPI job (Open MPI through FFM, see
@@ -31,6 +32,14 @@ import java.util.concurrent.locks.LockSupport;
  * MPI_Ialltoall, MPI_Iallreduce, MPI_Ibarrier), so every wait is MPI_Test polled until done or
  * {@link #timeout()}. Each communicator (the world's duplicate and every sub-group) is its own MPI
  * communicator, so traffic of different groups never mixes.
+ *
+ * <h2>Agreement before data moves</h2>
+ * MPI trusts every rank to pass matching counts. So every collective (with P > 1) first
+ * all-gathers each rank's {@link Signature}: the collective, dtype, input shape and dims, 16 ints.
+ * If any differs from rank 0's, or a rank refused its own arguments, every rank throws the same
+ * {@link CommException} naming the collective, rank 0's and the differing rank's arguments,
+ * before any data moved, and the communicator stays usable. A barrier is that exchange alone.
+ * The price is one small all-gather's latency per collective.
  *
  * <h2>Byte accounting</h2>
  * Exactly {@link InJvmCommunicator}'s formulas, computed from the shapes (MPI does not report what
@@ -74,6 +83,7 @@ public final class MpiCommunicator implements Communicator {
     private final int rank, size;
     private final int[] worldRanks;
     private final Duration timeout;
+    private final long timeoutNanos;
     private final CommStats stats;
     private final boolean root;
     private final List<PendingSend> sends = new ArrayList<>();
@@ -87,6 +97,7 @@ public final class MpiCommunicator implements Communicator {
         this.size = mpi.size(comm);
         this.worldRanks = worldRanks;
         this.timeout = timeout;
+        this.timeoutNanos = CollectiveArgs.timeoutNanos(timeout);
         this.stats = stats;
         this.root = root;
     }
@@ -194,7 +205,7 @@ public final class MpiCommunicator implements Communicator {
             synchronized (sends) {
                 if (!sends.contains(pending)) return;
             }
-            waitFor(op, request, flag, Mpi.STATUS_IGNORE, System.nanoTime() + timeout.toNanos(), peer(dest), false);
+            waitFor(op, request, flag, Mpi.STATUS_IGNORE, System.nanoTime() + timeoutNanos, peer(dest), false);
             synchronized (sends) {
                 if (sends.remove(pending)) pending.arena().close();
             }
@@ -229,7 +240,7 @@ public final class MpiCommunicator implements Communicator {
             public void await() {
                 if (done) return;
                 try {
-                    waitFor(op, request, flag, status, System.nanoTime() + timeout.toNanos(), peer(source), false);
+                    waitFor(op, request, flag, status, System.nanoTime() + timeoutNanos, peer(source), false);
                 } catch (CommException e) {
                     done = true;
                     try {
@@ -259,7 +270,8 @@ public final class MpiCommunicator implements Communicator {
     public void allGather(Tensor local, Tensor out, int dim) {
         String op = "allGather";
         begin(op);
-        int d = CollectiveArgs.allGather(op, local, out, dim, size);
+        int d = validated(op, Signature.Kind.ALL_GATHER, () -> CollectiveArgs.allGather(op, local, out, dim, size));
+        agree(op, Signature.allGather(local.dtype(), local.shape(), d));
         long localBytes = bytes(local);
         int count = count(op, localBytes);
         int piece = local.size(d);
@@ -281,7 +293,8 @@ public final class MpiCommunicator implements Communicator {
     public void reduceScatter(Tensor in, Tensor out, int dim) {
         String op = "reduceScatter";
         begin(op);
-        int d = CollectiveArgs.reduceScatter(op, in, out, dim, size);
+        int d = validated(op, Signature.Kind.REDUCE_SCATTER, () -> CollectiveArgs.reduceScatter(op, in, out, dim, size));
+        agree(op, Signature.reduceScatter(in.dtype(), in.shape(), d));
         DType dt = in.dtype();
         int slab = out.size(d);
         long slabBytes = Slabs.slabBytes(in, d, slab);
@@ -315,8 +328,9 @@ public final class MpiCommunicator implements Communicator {
     public void allToAll(Tensor in, Tensor out, int scatterDim, int gatherDim) {
         String op = "allToAll";
         begin(op);
-        CollectiveArgs.AllToAll args = CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size);
+        CollectiveArgs.AllToAll args = validated(op, Signature.Kind.ALL_TO_ALL, () -> CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size));
         int sd = args.scatterDim(), gd = args.gatherDim();
+        agree(op, Signature.allToAll(in.dtype(), in.shape(), sd, gd));
         int slab = args.slab(), piece = args.piece();
         long slabBytes = Slabs.slabBytes(in, sd, slab);
         int count = count(op, slabBytes);
@@ -344,8 +358,12 @@ public final class MpiCommunicator implements Communicator {
     public void allReduce(Tensor data) {
         String op = "allReduce";
         begin(op);
-        CollectiveArgs.allReduce(op, data);
+        validated(op, Signature.Kind.ALL_REDUCE, () -> {
+            CollectiveArgs.allReduce(op, data);
+            return null;
+        });
         if (size == 1) return;
+        agree(op, Signature.allReduce(data.dtype(), data.shape()));
         DType dt = data.dtype();
         long n = data.numel();
         count(op, n * 4);
@@ -368,13 +386,63 @@ public final class MpiCommunicator implements Communicator {
         stats.add(OpKind.ALL_REDUCE, (n * eb - own) + (size - 1) * own);
     }
 
+    /** The signature exchange every collective starts with is itself a barrier: no rank gets all headers before every rank sent its own. */
     @Override
     public void barrier() {
         String op = "barrier";
         begin(op);
-        try (Scratch s = new Scratch()) {
-            collective(op, s, request -> mpi.ibarrier(comm, request));
+        if (size > 1) agree(op, Signature.barrier());
+    }
+
+    // ---------------------------------------------------------------- agreeing on the arguments
+
+    /**
+     * Runs a collective's local validation; if it fails, still takes part in the signature
+     * exchange (as a refusal), so the other ranks fail at once naming this one instead of waiting
+     * for it until the timeout, then throws the validation error.
+     */
+    private <T> T validated(String op, Signature.Kind kind, Supplier<T> check) {
+        try {
+            return check.get();
+        } catch (RuntimeException e) {
+            if (size > 1) {
+                try {
+                    exchange(op, Signature.refused(kind));
+                } catch (CommException ce) {
+                    e.addSuppressed(ce);
+                }
+            }
+            throw e;
         }
+    }
+
+    /**
+     * All-gathers every rank's {@link Signature} ({@link Signature#INTS} ints each) and throws a
+     * {@link CommException} naming rank 0's and the first differing rank's arguments unless all
+     * are equal. Sizes and offsets of the data phase are each rank's own, so without this a rank
+     * with more rows made MPI overrun buffers (SIGSEGV, malloc(): invalid size) or truncate
+     * (MPI_ERR_OTHER / MPI_ERR_TRUNCATE), and equal byte counts in different shapes returned
+     * scrambled data as success. Every rank gets the same headers, so all throw, and since no
+     * data moved the communicator stays usable. It costs one small all-gather per collective.
+     */
+    private void agree(String op, Signature mine) {
+        if (size == 1) return;
+        String problem = Signature.disagreement(op, groupName(), exchange(op, mine), size, this::peer);
+        if (problem != null) throw new CommException(problem + " (seen by " + me() + ")");
+    }
+
+    private int[] exchange(String op, Signature mine) {
+        int ints = Signature.INTS;
+        int[] header = new int[ints];
+        mine.encode(header, 0);
+        int[] all = new int[ints * size];
+        try (Scratch s = new Scratch()) {
+            MemorySegment send = s.allocate(ints * 4L), recv = s.allocate(ints * 4L * size);
+            MemorySegment.copy(header, 0, send, ValueLayout.JAVA_INT, 0, ints);
+            collective(op, s, request -> mpi.iallgather(send, recv, ints * 4, comm, request));
+            MemorySegment.copy(recv, ValueLayout.JAVA_INT, 0, all, 0, all.length);
+        }
+        return all;
     }
 
     // ---------------------------------------------------------------- groups and lifecycle
@@ -430,7 +498,7 @@ public final class MpiCommunicator implements Communicator {
         boolean clean = broken == null;
         for (PendingSend p : left) {
             try {
-                waitFor("close", p.request(), p.flag(), Mpi.STATUS_IGNORE, System.nanoTime() + timeout.toNanos(), "a pending send's peer", false);
+                waitFor("close", p.request(), p.flag(), Mpi.STATUS_IGNORE, System.nanoTime() + timeoutNanos, "a pending send's peer", false);
                 synchronized (sends) {
                     if (sends.remove(p)) p.arena().close();
                 }
@@ -458,7 +526,7 @@ public final class MpiCommunicator implements Communicator {
         MemorySegment request = s.allocate(ValueLayout.ADDRESS.byteSize()), flag = s.allocate(4);
         try {
             start.start(request);
-            waitFor(op, request, flag, Mpi.STATUS_IGNORE, System.nanoTime() + timeout.toNanos(), null, true);
+            waitFor(op, request, flag, Mpi.STATUS_IGNORE, System.nanoTime() + timeoutNanos, null, true);
         } catch (CommException e) {
             // MPI may still write into the buffers: keep them, and refuse later calls.
             s.leak();
