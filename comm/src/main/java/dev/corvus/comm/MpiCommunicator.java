@@ -62,8 +62,9 @@ import java.util.function.Supplier;
  * communicator refuses later calls. MPI has no portable way to name a dead rank: a peer that dies
  * or stalls shows up as that timeout (or as MPI's own error, if the transport notices first). At
  * JVM exit MPI is finalised; if a collective timed out in this process it calls MPI_Abort instead,
- * so the job ends rather than hanging in MPI_Finalize. Creating a sub-group (MPI_Comm_create_group)
- * is blocking and has no timeout.
+ * so the job ends rather than hanging in MPI_Finalize. Creating a sub-group first checks, within
+ * the timeout, that the listed ranks passed the same list (MPI_Comm_create_group itself would wait
+ * forever otherwise); the creation proper is blocking and has no timeout.
  *
  * <h2>Limits</h2>
  * One message (a tensor sent whole, or one rank's slab of a collective) holds at most 2^31 − 1
@@ -79,7 +80,8 @@ public final class MpiCommunicator implements Communicator {
     private static boolean hookInstalled;
 
     private final Mpi mpi;
-    private final MemorySegment comm;
+    /** Carries the caller's traffic; {@code control} (a duplicate) only subGroup's handshakes, so user tags stay free. */
+    private final MemorySegment comm, control;
     private final int rank, size;
     private final int[] worldRanks;
     private final Duration timeout;
@@ -93,6 +95,7 @@ public final class MpiCommunicator implements Communicator {
     private MpiCommunicator(Mpi mpi, MemorySegment comm, int[] worldRanks, Duration timeout, CommStats stats, boolean root) {
         this.mpi = mpi;
         this.comm = comm;
+        this.control = mpi.dup(comm);
         this.rank = mpi.rank(comm);
         this.size = mpi.size(comm);
         this.worldRanks = worldRanks;
@@ -449,8 +452,9 @@ public final class MpiCommunicator implements Communicator {
 
     /**
      * The sub-group of {@code ranks} (numbered in this group; its rank i is ranks[i]), through
-     * MPI_Comm_create_group: collective over the listed ranks only, and blocking. Its stats
-     * object is this rank's root stats.
+     * MPI_Comm_create_group: collective over the listed ranks only, and blocking, after a
+     * handshake in which they check they all passed the same list (see {@link #agreeOnGroup}).
+     * Its stats object is this rank's root stats.
      *
      * @throws IllegalArgumentException if the list is empty, repeats a rank, names a rank outside
      *     [0, size()), or does not contain this rank
@@ -473,6 +477,7 @@ public final class MpiCommunicator implements Communicator {
             throw new IllegalArgumentException("subGroup: rank " + rank + " is not in " + Arrays.toString(ranks)
                     + "; only the listed ranks may create the sub-group");
         }
+        agreeOnGroup(ranks);
         MemorySegment sub;
         try {
             sub = mpi.createGroup(comm, ranks, 0);
@@ -482,6 +487,84 @@ public final class MpiCommunicator implements Communicator {
         int[] world = new int[ranks.length];
         for (int i = 0; i < ranks.length; i++) world[i] = worldRanks[ranks[i]];
         return new MpiCommunicator(mpi, sub, world, timeout, stats, false);
+    }
+
+    /**
+     * MPI_Comm_create_group waits forever when the listed ranks pass different lists (measured:
+     * subGroup(0, 1) against subGroup(1, 0) hung with no output), so the listed ranks first send
+     * each other their lists on the control communicator, within the timeout. The same ranks in
+     * another order: every one of them throws, naming both lists, and nothing is left in flight.
+     * A listed rank that does not answer (it listed other ranks, or never called) is a timeout
+     * naming it; as with a timed-out collective, its message may still be in flight, so this
+     * communicator refuses later calls and the job is aborted at exit.
+     */
+    private void agreeOnGroup(int[] ranks) {
+        if (ranks.length == 1) return;
+        String op = "subGroup(" + list(ranks) + ")";
+        int ints = size + 2;
+        long bytes = ints * 4L;
+        long deadline = System.nanoTime() + timeoutNanos;
+        Scratch s = new Scratch();
+        boolean quiet = false;
+        try {
+            MemorySegment mine = s.allocate(bytes);
+            mine.setAtIndex(INT, 0, GROUP_MAGIC);
+            mine.setAtIndex(INT, 1, ranks.length);
+            for (int i = 0; i < ranks.length; i++) mine.setAtIndex(INT, 2 + i, ranks[i]);
+            int n = ranks.length;
+            MemorySegment[] got = new MemorySegment[n], sendReq = new MemorySegment[n], recvReq = new MemorySegment[n];
+            MemorySegment flag = s.allocate(4);
+            for (int i = 0; i < n; i++) {
+                if (ranks[i] == rank) continue;
+                got[i] = s.allocate(bytes);
+                sendReq[i] = s.allocate(ValueLayout.ADDRESS.byteSize());
+                recvReq[i] = s.allocate(ValueLayout.ADDRESS.byteSize());
+                mpi.irecv(got[i], (int) bytes, ranks[i], 0, control, recvReq[i]);
+                mpi.isend(mine, (int) bytes, ranks[i], 0, control, sendReq[i]);
+            }
+            for (int i = 0; i < n; i++) {
+                if (ranks[i] == rank) continue;
+                waitFor(op, recvReq[i], flag, Mpi.STATUS_IGNORE, deadline, peer(ranks[i]) + ", which has not called subGroup with a list that"
+                        + " holds " + me() + " (every listed rank must pass the same list)", false);
+            }
+            for (int i = 0; i < n; i++) {
+                if (ranks[i] != rank) waitFor(op, sendReq[i], flag, Mpi.STATUS_IGNORE, deadline, peer(ranks[i]), false);
+            }
+            quiet = true;
+            for (int i = 0; i < n; i++) {
+                if (ranks[i] == rank) continue;
+                int[] theirs = readList(got[i]);
+                if (!Arrays.equals(theirs, ranks)) {
+                    throw new CommException("subGroup in " + groupName() + ": " + me() + " called " + op + " but " + peer(ranks[i]) + " called "
+                            + (theirs == null ? "something that is not a Corvus subGroup handshake" : "subGroup(" + list(theirs) + ")")
+                            + "; every listed rank must pass the same list, in the same order");
+                }
+            }
+        } catch (CommException e) {
+            if (!quiet) {
+                broken = op + " failed on " + me() + ": " + e.getMessage();
+                processFailure = broken;
+            }
+            throw e;
+        } finally {
+            if (quiet) s.close();
+            else s.leak();
+        }
+    }
+
+    private static final int GROUP_MAGIC = 0x43565347; // "CVSG"
+
+    /** The list in a subGroup handshake, or null if it is not one. */
+    private int[] readList(MemorySegment m) {
+        int n = m.getAtIndex(INT, 1);
+        if (m.getAtIndex(INT, 0) != GROUP_MAGIC || n < 1 || n > size) return null;
+        int[] r = new int[n];
+        for (int i = 0; i < n; i++) r[i] = m.getAtIndex(INT, 2 + i);
+        return r;
+    }
+
+    private static String list(int[] ranks) {
+        return Arrays.toString(ranks).replace("[", "").replace("]", "");
     }
 
     /**
@@ -507,7 +590,10 @@ public final class MpiCommunicator implements Communicator {
             }
         }
         closed = true;
-        if (clean && !mpi.isFinalized()) mpi.free(comm);
+        if (clean && !mpi.isFinalized()) {
+            mpi.free(control);
+            mpi.free(comm);
+        }
     }
 
     @Override

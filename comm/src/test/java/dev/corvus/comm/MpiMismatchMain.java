@@ -11,11 +11,13 @@ import java.util.List;
  * Collectives whose ranks disagree on their arguments, over MPI, one rank per process: run by
  * {@code scripts/mpi-tests.sh} as {@code mpirun -np 4 java ... MpiMismatchMain}. In each case the
  * last rank passes something different (more rows, the same bytes in another shape, another
- * dim, another dtype, another collective, arguments it refuses itself); every rank must throw a
+ * dim, another dtype, another collective, arguments it refuses itself, a sub-group's ranks in
+ * another order); every rank must throw a
  * {@link CommException} naming the collective, rank 0's and the odd rank's arguments, well within
  * the timeout, and the communicator must still work afterwards (nothing was moved). Before the
  * ranks exchanged their arguments, the first case crashed the JVM ({@code malloc(): invalid size})
- * and others returned stale data as success. Rank 0 prints one line per case and
+ * and others returned stale data as success; the sub-group one hung forever in
+ * MPI_Comm_create_group. Rank 0 prints one line per case and
  * "N passed, M failed"; the exit code is 1 on any failure.
  */
 public final class MpiMismatchMain {
@@ -69,6 +71,11 @@ public final class MpiMismatchMain {
                     if (o) c.barrier();
                     else c.allReduce(Tensor.zeros(DType.F32, 4));
                 }, null, "rank 0 called allReduce", "rank " + last + " called barrier"),
+                new Case("subGroup of every rank, listed in another order on one", (c, o) -> {
+                    int[] ranks = new int[p];
+                    for (int i = 0; i < p; i++) ranks[i] = o ? p - 1 - i : i;
+                    c.subGroup(ranks).close();
+                }, null, "subGroup(" + ascending(p) + ")", "subGroup(" + descending(p) + ")", "same list, in the same order"),
                 new Case("arguments one rank refuses itself", (c, o) -> {
                     c.allGather(Tensor.zeros(DType.F32, 2), Tensor.zeros(DType.F32, o ? 3 : 2 * p), 0);
                 }, IllegalArgumentException.class, "allGather", "rank " + last + " refused its own arguments"));
@@ -106,6 +113,18 @@ public final class MpiMismatchMain {
         }
         if (comm.rank() == 0) System.out.println((cases.size() - failures) + " passed, " + failures + " failed");
         return failures;
+    }
+
+    private static String ascending(int p) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < p; i++) b.append(i == 0 ? "" : ", ").append(i);
+        return b.toString();
+    }
+
+    private static String descending(int p) {
+        StringBuilder b = new StringBuilder();
+        for (int i = p - 1; i >= 0; i--) b.append(i == p - 1 ? "" : ", ").append(i);
+        return b.toString();
     }
 
     /** Null when an allReduce of ones gives the group size on this rank, else what went wrong. */
