@@ -39,7 +39,9 @@ import java.util.function.Supplier;
  * If any differs from rank 0's, or a rank refused its own arguments, every rank throws the same
  * {@link CommException} naming the collective, rank 0's and the differing rank's arguments,
  * before any data moved, and the communicator stays usable. A barrier is that exchange alone.
- * The price is one small all-gather's latency per collective.
+ * The price is one small all-gather's latency per collective: measured at 2 ranks on a shared
+ * 2-core machine under load (load average 17, so only roughly), an allReduce of 4 floats went
+ * from 18-116 us to 310-330 us per call, one of 256K floats from 5.5-10 ms to 7.7-13 ms.
  *
  * <h2>Byte accounting</h2>
  * Exactly {@link InJvmCommunicator}'s formulas, computed from the shapes (MPI does not report what
