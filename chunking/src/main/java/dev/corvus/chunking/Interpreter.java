@@ -61,7 +61,8 @@ final class Interpreter {
         int[] want = n.shape();
         if (slice != null) want[slice.dim()] = slice.length();
         if (out == null) {
-            throw new IllegalStateException("custom op '" + n.label() + "' returned null; it must return a " + n.dtype() + " " + Shapes.str(want) + " tensor");
+            throw new IllegalStateException("custom op '" + n.label() + "' returned null; it must return a " + n.dtype() + " "
+                    + Shapes.str(want) + " tensor");
         }
         if (!Arrays.equals(out.shape(), want) || out.dtype() != n.dtype()) {
             throw new IllegalStateException("custom op '" + n.label() + "' returned " + out.dtype() + " " + Shapes.str(out.shape())

@@ -41,6 +41,11 @@ final class CollectiveArgs {
         return timeout.compareTo(Duration.ofNanos(MAX_WAIT_NANOS)) >= 0 ? MAX_WAIT_NANOS : timeout.toNanos();
     }
 
+    /** "0, 1, 2": a sub-group's list as messages quote it, subGroup(0, 1, 2). */
+    static String rankList(int[] ranks) {
+        return Arrays.toString(ranks).replace("[", "").replace("]", "");
+    }
+
     static void send(String op, Tensor data, int dest, int size) {
         checkPeer(op, dest, size);
         checkTensor(op, "data", data);

@@ -364,9 +364,9 @@ public final class InJvmCommunicator implements Communicator {
         String caller = me();
         Mailbox sub = cluster.group(group.id + "/" + set + "#" + k, id -> new Mailbox(id, rootRanks, ranks, caller));
         if (!Arrays.equals(sub.list, ranks)) {
-            String why = "subGroup in " + groupName() + ": " + me() + " called subGroup(" + list(ranks) + ") but " + sub.creator
-                    + " called subGroup(" + list(sub.list) + ") for the same ranks (sub-group #" + k + " of " + set
-                    + "); every listed rank must pass the same list, in the same order";
+            String why = "subGroup in " + groupName() + ": " + me() + " called subGroup(" + CollectiveArgs.rankList(ranks) + ") but "
+                    + sub.creator + " called subGroup(" + CollectiveArgs.rankList(sub.list) + ") for the same ranks (sub-group #" + k
+                    + " of " + set + "); every listed rank must pass the same list, in the same order";
             sub.poison(why);
             throw new CommException(why);
         }
@@ -499,9 +499,6 @@ public final class InJvmCommunicator implements Communicator {
         if (poisoned != null) throw new CommException(op + " on " + me() + ": this sub-group is unusable: " + poisoned);
     }
 
-    private static String list(int[] ranks) {
-        return Arrays.toString(ranks).replace("[", "").replace("]", "");
-    }
 
     private RankFailureException failed(ClusterState.Failure f, String op) {
         return new RankFailureException(f.rank(), f.message() + " (seen by world rank " + worldRank() + " in " + op + ")", f.cause());

@@ -333,7 +333,8 @@ public final class MpiCommunicator implements Communicator {
     public void allToAll(Tensor in, Tensor out, int scatterDim, int gatherDim) {
         String op = "allToAll";
         begin(op);
-        CollectiveArgs.AllToAll args = validated(op, Signature.Kind.ALL_TO_ALL, () -> CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size));
+        CollectiveArgs.AllToAll args =
+                validated(op, Signature.Kind.ALL_TO_ALL, () -> CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size));
         int sd = args.scatterDim(), gd = args.gatherDim();
         agree(op, Signature.allToAll(in.dtype(), in.shape(), sd, gd));
         int slab = args.slab(), piece = args.piece();
@@ -502,7 +503,7 @@ public final class MpiCommunicator implements Communicator {
      */
     private void agreeOnGroup(int[] ranks) {
         if (ranks.length == 1) return;
-        String op = "subGroup(" + list(ranks) + ")";
+        String op = "subGroup(" + CollectiveArgs.rankList(ranks) + ")";
         int ints = size + 2;
         long bytes = ints * 4L;
         long deadline = System.nanoTime() + timeoutNanos;
@@ -538,7 +539,8 @@ public final class MpiCommunicator implements Communicator {
                 int[] theirs = readList(got[i]);
                 if (!Arrays.equals(theirs, ranks)) {
                     throw new CommException("subGroup in " + groupName() + ": " + me() + " called " + op + " but " + peer(ranks[i]) + " called "
-                            + (theirs == null ? "something that is not a Corvus subGroup handshake" : "subGroup(" + list(theirs) + ")")
+                            + (theirs == null ? "something that is not a Corvus subGroup handshake"
+                                    : "subGroup(" + CollectiveArgs.rankList(theirs) + ")")
                             + "; every listed rank must pass the same list, in the same order");
                 }
             }
@@ -565,9 +567,6 @@ public final class MpiCommunicator implements Communicator {
         return r;
     }
 
-    private static String list(int[] ranks) {
-        return Arrays.toString(ranks).replace("[", "").replace("]", "");
-    }
 
     /**
      * Frees this communicator (MPI_Comm_free) after completing its pending sends (each up to
