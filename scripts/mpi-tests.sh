@@ -5,6 +5,9 @@
 #      the collectives equal plain sums (MpiEquivalenceMain; rank 0 prints "N passed, M failed").
 #   2. fail-early: one rank exits before a collective; the others must fail with a CommException
 #      within the communicator's timeout, and the job must end (not hang).
+#   3. mismatch: ranks pass disagreeing shapes, dims, dtypes or collectives; every rank must fail
+#      with a CommException naming both arguments, and the group must still work afterwards
+#      (MpiMismatchMain; rank 0 prints "N passed, M failed").
 # Usage: scripts/mpi-tests.sh [-np N]   (N = 4 by default; needs openmpi-bin, libopenmpi-dev)
 # Builds the test classes first (./mvnw test-compile, into $CORVUS_BUILD_DIR, default target).
 set -euo pipefail
@@ -71,6 +74,15 @@ elif [ "$survivors" -lt 1 ]; then
   echo "mpi-tests: fail-early: no rank reported the expected timeout CommException"; status=1
 else
   echo "mpi-tests: fail-early OK ($survivors of $((np - 1)) surviving ranks reported the timeout first; mpirun exit $rc; $took s)"
+fi
+
+echo "mpi-tests: ranks that disagree on a collective's arguments must all fail, naming them"
+set +e
+timeout 300 "${mpirun_cmd[@]}" "${java_cmd[@]}" -Dcorvus.mpi.timeoutSeconds=60 dev.corvus.comm.MpiMismatchMain 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 0 ] || ! grep -q '^[0-9]* passed, 0 failed$' "$log"; then
+  echo "mpi-tests: mismatch FAILED (exit $rc)"; status=1
 fi
 rm -f "$log"
 exit $status

@@ -6,8 +6,10 @@ import dev.corvus.tensor.BinaryOp;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.ReduceOp;
 import dev.corvus.tensor.RopeStyle;
+import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 
@@ -50,8 +52,23 @@ final class Interpreter {
             }
             case PERMUTE -> in.get(0).permute(n.ints());
             case CONTIGUOUS -> in.get(0).contiguous();
-            case CUSTOM -> ((Function<Tensor[], Tensor>) n.attr()).apply(in.toArray(Tensor[]::new));
+            case CUSTOM -> checkCustom(n, ((Function<Tensor[], Tensor>) n.attr()).apply(in.toArray(Tensor[]::new)), slice);
         };
+    }
+
+    /** A custom op's result is trusted by everything downstream, so it must be what was traced (the slice's shape inside a chunk loop). */
+    private static Tensor checkCustom(Node n, Tensor out, Slice slice) {
+        int[] want = n.shape();
+        if (slice != null) want[slice.dim()] = slice.length();
+        if (out == null) {
+            throw new IllegalStateException("custom op '" + n.label() + "' returned null; it must return a " + n.dtype() + " "
+                    + Shapes.str(want) + " tensor");
+        }
+        if (!Arrays.equals(out.shape(), want) || out.dtype() != n.dtype()) {
+            throw new IllegalStateException("custom op '" + n.label() + "' returned " + out.dtype() + " " + Shapes.str(out.shape())
+                    + ", but it was traced as " + n.dtype() + " " + Shapes.str(want));
+        }
+        return out;
     }
 
     private static boolean along(Slice slice, int dim) {

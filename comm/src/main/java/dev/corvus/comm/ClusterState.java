@@ -1,10 +1,10 @@
 package dev.corvus.comm;
 
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 
 /**
  * What the ranks of one in-JVM cluster share: the first failure, which ranks have closed, and the
@@ -63,12 +63,11 @@ final class ClusterState {
         return groups.size();
     }
 
-    /** The mailbox of group {@code id}, created by whichever member gets here first. */
-    Mailbox group(String id, int[] rootRanks) {
-        Mailbox m = groups.computeIfAbsent(id, k -> new Mailbox(k, rootRanks));
-        if (!Arrays.equals(m.rootRanks, rootRanks)) {
-            throw new IllegalStateException("group " + id + " has ranks " + Arrays.toString(m.rootRanks) + ", not " + Arrays.toString(rootRanks));
-        }
-        return m;
+    /**
+     * The mailbox of group {@code id}, made by {@code make} for whichever member gets here first;
+     * the caller checks that it describes the group it asked for.
+     */
+    Mailbox group(String id, Function<String, Mailbox> make) {
+        return groups.computeIfAbsent(id, make);
     }
 }

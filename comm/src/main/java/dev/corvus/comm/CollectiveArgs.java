@@ -4,6 +4,7 @@ import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Device;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
+import java.time.Duration;
 import java.util.Arrays;
 
 /**
@@ -26,6 +27,23 @@ final class CollectiveArgs {
         int piece() {
             return slabShape[gatherDim];
         }
+    }
+
+    /**
+     * Longest wait in nanoseconds: about 146 years. Longer timeouts (Duration.ofDays(365_000)
+     * overflows toNanos()) are clamped to it, and deadlines now + it still compare correctly with
+     * {@code System.nanoTime() - deadline >= 0}, which needs them within 2^63 of now.
+     */
+    static final long MAX_WAIT_NANOS = 1L << 62;
+
+    /** {@code timeout} in nanoseconds, clamped to {@link #MAX_WAIT_NANOS}. */
+    static long timeoutNanos(Duration timeout) {
+        return timeout.compareTo(Duration.ofNanos(MAX_WAIT_NANOS)) >= 0 ? MAX_WAIT_NANOS : timeout.toNanos();
+    }
+
+    /** "0, 1, 2": a sub-group's list as messages quote it, subGroup(0, 1, 2). */
+    static String rankList(int[] ranks) {
+        return Arrays.toString(ranks).replace("[", "").replace("]", "");
     }
 
     static void send(String op, Tensor data, int dest, int size) {

@@ -95,7 +95,7 @@ public final class InJvmCluster {
         boolean interrupted = false;
         for (Thread t : threads) {
             while (t.isAlive()) {
-                if (state.failure() != null && graceEnd == Long.MAX_VALUE) graceEnd = System.nanoTime() + timeout.toNanos();
+                if (state.failure() != null && graceEnd == Long.MAX_VALUE) graceEnd = System.nanoTime() + CollectiveArgs.timeoutNanos(timeout);
                 if (graceEnd != Long.MAX_VALUE && System.nanoTime() - graceEnd >= 0) break;
                 try {
                     t.join(20);

@@ -27,9 +27,14 @@ import java.util.concurrent.TimeUnit;
  * the receiver copies them into its own tensor. Point-to-point messages are matched by (source,
  * dest, tag) in FIFO order; collective messages travel on a separate channel per (source, dest),
  * paired by call order and checked against the collective's name and sequence number, so a rank
- * that calls a different collective gets a {@link CommException} naming both. Each group (the
+ * that calls a different collective gets a {@link CommException} naming both. Each collective
+ * message also carries its sender's {@link Signature} (dtype, input shape, dims); a rank writes
+ * its output only after it has every peer's message and all signatures equal, else every rank
+ * throws a {@link CommException} naming rank 0's and the first differing rank's arguments (equal
+ * byte counts are not enough: [2, 3] against [3, 2] would scramble the result). Each group (the
  * root and every {@link #subGroup sub-group}) has its own mailbox, so traffic of different groups
- * never mixes.
+ * never mixes. Sub-group mailboxes are keyed by the set of ranks, so members that list the same
+ * ranks in different orders meet and get a mismatch error instead of waiting in two groups.
  *
  * <h2>Byte accounting (exact)</h2>
  * {@link #stats()} counts only bytes that leave this rank for <em>another</em> rank; what a rank
@@ -57,7 +62,7 @@ import java.util.concurrent.TimeUnit;
  * state every 10 ms). A rank that {@link #close closes} while a peer waits for a
  * message from it makes that wait fail at once, once its already-sent messages are consumed. A
  * wait with no match within {@link #timeout()} throws a {@link CommException} naming the
- * operation, the peer and the timeout.
+ * operation, the peer and the timeout. Timeouts beyond about 146 years are clamped to that.
  *
  * <h2>Limits</h2>
  * One message holds at most 2 GiB (a heap array), so a tensor sent whole, or one slab of a
@@ -130,7 +135,7 @@ public final class InJvmCommunicator implements Communicator {
         begin(op);
         CollectiveArgs.send(op, data, dest, size);
         MemorySegment bytes = Slabs.copyAll(op, data);
-        group.post(rank, dest, false, tag, new Message("send", -1, data.dtype(), data.shape(), bytes));
+        group.post(rank, dest, false, tag, new Message("send", -1, null, data.dtype(), data.shape(), bytes));
         if (dest != rank) stats.add(OpKind.SEND, bytes.byteSize());
         return DONE;
     }
@@ -152,7 +157,7 @@ public final class InJvmCommunicator implements Communicator {
             @Override
             public void await() {
                 if (done) return;
-                Message m = take(p, op, source, System.nanoTime() + timeoutNanos());
+                Message m = take(p, op, source, deadline());
                 done = true;
                 long want = into.dtype().byteSize(into.numel());
                 if (m.dtype() != into.dtype() || m.bytes() != want) {
@@ -174,20 +179,20 @@ public final class InJvmCommunicator implements Communicator {
         String op = "allGather";
         begin(op);
         int d = CollectiveArgs.allGather(op, local, out, dim, size);
+        Signature call = Signature.allGather(local.dtype(), local.shape(), d);
         long seq = collectiveSeq++;
-        long deadline = System.nanoTime() + timeoutNanos();
+        long deadline = deadline();
         int piece = local.size(d);
         MemorySegment mine = Slabs.copyAll(op, local);
         for (int j = 0; j < size; j++) {
             if (j == rank) continue;
-            group.post(rank, j, true, 0, new Message(op, seq, local.dtype(), local.shape(), mine));
+            group.post(rank, j, true, 0, new Message(op, seq, call, local.dtype(), local.shape(), mine));
             stats.add(OpKind.ALL_GATHER, mine.byteSize());
         }
+        Message[] got = takeAll(op, seq, call, deadline, local.dtype(), mine.byteSize());
         Slabs.unpack(mine, 0, out, d, rank * piece, piece);
         for (int j = 0; j < size; j++) {
-            if (j == rank) continue;
-            Message m = takeCollective(op, seq, j, deadline, local.dtype(), mine.byteSize());
-            Slabs.unpack(m.data(), 0, out, d, j * piece, piece);
+            if (j != rank) Slabs.unpack(got[j].data(), 0, out, d, j * piece, piece);
         }
     }
 
@@ -196,8 +201,9 @@ public final class InJvmCommunicator implements Communicator {
         String op = "reduceScatter";
         begin(op);
         int d = CollectiveArgs.reduceScatter(op, in, out, dim, size);
+        Signature call = Signature.reduceScatter(in.dtype(), in.shape(), d);
         long seq = collectiveSeq++;
-        long deadline = System.nanoTime() + timeoutNanos();
+        long deadline = deadline();
         int slab = out.size(d);
         MemorySegment[] parts = new MemorySegment[size];
         for (int j = 0; j < size; j++) {
@@ -205,13 +211,13 @@ public final class InJvmCommunicator implements Communicator {
             if (j == rank) {
                 parts[j] = s;
             } else {
-                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), out.shape(), s));
+                group.post(rank, j, true, 0, new Message(op, seq, call, in.dtype(), out.shape(), s));
                 stats.add(OpKind.REDUCE_SCATTER, s.byteSize());
             }
         }
-        long slabBytes = parts[rank].byteSize();
+        Message[] got = takeAll(op, seq, call, deadline, in.dtype(), parts[rank].byteSize());
         for (int j = 0; j < size; j++) {
-            if (j != rank) parts[j] = takeCollective(op, seq, j, deadline, in.dtype(), slabBytes).data();
+            if (j != rank) parts[j] = got[j].data();
         }
         Slabs.sumInto(List.of(parts), in.dtype(), out.numel(), out.segment(), out.byteOffset());
     }
@@ -222,8 +228,9 @@ public final class InJvmCommunicator implements Communicator {
         begin(op);
         CollectiveArgs.AllToAll args = CollectiveArgs.allToAll(op, in, out, scatterDim, gatherDim, size);
         int sd = args.scatterDim(), gd = args.gatherDim();
+        Signature call = Signature.allToAll(in.dtype(), in.shape(), sd, gd);
         long seq = collectiveSeq++;
-        long deadline = System.nanoTime() + timeoutNanos();
+        long deadline = deadline();
         int slab = args.slab(), piece = args.piece();
         MemorySegment mine = null;
         for (int j = 0; j < size; j++) {
@@ -231,15 +238,14 @@ public final class InJvmCommunicator implements Communicator {
             if (j == rank) {
                 mine = s;
             } else {
-                group.post(rank, j, true, 0, new Message(op, seq, in.dtype(), args.slabShape(), s));
+                group.post(rank, j, true, 0, new Message(op, seq, call, in.dtype(), args.slabShape(), s));
                 stats.add(OpKind.ALL_TO_ALL, s.byteSize());
             }
         }
+        Message[] got = takeAll(op, seq, call, deadline, in.dtype(), mine.byteSize());
         Slabs.unpack(mine, 0, out, gd, rank * piece, piece);
         for (int j = 0; j < size; j++) {
-            if (j == rank) continue;
-            Message m = takeCollective(op, seq, j, deadline, in.dtype(), mine.byteSize());
-            Slabs.unpack(m.data(), 0, out, gd, j * piece, piece);
+            if (j != rank) Slabs.unpack(got[j].data(), 0, out, gd, j * piece, piece);
         }
     }
 
@@ -248,16 +254,18 @@ public final class InJvmCommunicator implements Communicator {
         String op = "allReduce";
         begin(op);
         CollectiveArgs.allReduce(op, data);
+        Signature call = Signature.allReduce(data.dtype(), data.shape());
         long seq = collectiveSeq++;
         if (size == 1) return;
-        long deadline = System.nanoTime() + timeoutNanos();
+        long deadline = deadline();
         DType dt = data.dtype();
         long n = data.numel();
         int eb = dt.elementBytes();
         MemorySegment seg = data.segment();
         long base = data.byteOffset();
         long lo = chunkStart(n, rank), hi = chunkStart(n, rank + 1);
-        // Reduce-scatter: chunk j to rank j.
+        // Reduce-scatter: chunk j to rank j. Every rank hears from every other here, so the
+        // signatures are compared before anything is written.
         MemorySegment[] parts = new MemorySegment[size];
         for (int j = 0; j < size; j++) {
             long a = chunkStart(n, j), b = chunkStart(n, j + 1);
@@ -266,27 +274,29 @@ public final class InJvmCommunicator implements Communicator {
             if (j == rank) {
                 parts[j] = s;
             } else {
-                group.post(rank, j, true, 0, new Message(op, seq, dt, new int[] {(int) (b - a)}, s));
+                group.post(rank, j, true, 0, new Message(op, seq, call, dt, new int[] {(int) (b - a)}, s));
                 stats.add(OpKind.ALL_REDUCE, s.byteSize());
             }
         }
         long mineBytes = (hi - lo) * eb;
+        Message[] got = takeAll(op, seq, call, deadline, dt, mineBytes);
         for (int j = 0; j < size; j++) {
-            if (j != rank) parts[j] = takeCollective(op, seq, j, deadline, dt, mineBytes).data();
+            if (j != rank) parts[j] = got[j].data();
         }
         MemorySegment reduced = Slabs.buffer(op, mineBytes);
         Slabs.sumInto(List.of(parts), dt, hi - lo, reduced, 0);
         // All-gather of the reduced chunks.
         for (int j = 0; j < size; j++) {
             if (j == rank) continue;
-            group.post(rank, j, true, 0, new Message(op, seq, dt, new int[] {(int) (hi - lo)}, reduced));
+            group.post(rank, j, true, 0, new Message(op, seq, call, dt, new int[] {(int) (hi - lo)}, reduced));
             stats.add(OpKind.ALL_REDUCE, mineBytes);
         }
         MemorySegment.copy(reduced, 0, seg, base + lo * eb, mineBytes);
         for (int j = 0; j < size; j++) {
             if (j == rank) continue;
             long a = chunkStart(n, j), b = chunkStart(n, j + 1);
-            Message m = takeCollective(op, seq, j, deadline, dt, (b - a) * eb);
+            Message m = takeCollective(op, seq, j, deadline);
+            checkBytes(op, j, m, dt, (b - a) * eb);
             MemorySegment.copy(m.data(), 0, seg, base + a * eb, (b - a) * eb);
         }
     }
@@ -301,14 +311,13 @@ public final class InJvmCommunicator implements Communicator {
         String op = "barrier";
         begin(op);
         long seq = collectiveSeq++;
-        long deadline = System.nanoTime() + timeoutNanos();
+        long deadline = deadline();
         MemorySegment empty = MemorySegment.ofArray(new byte[0]);
+        Signature call = Signature.barrier();
         for (int j = 0; j < size; j++) {
-            if (j != rank) group.post(rank, j, true, 0, new Message(op, seq, DType.F32, new int[] {0}, empty));
+            if (j != rank) group.post(rank, j, true, 0, new Message(op, seq, call, DType.F32, new int[] {0}, empty));
         }
-        for (int j = 0; j < size; j++) {
-            if (j != rank) takeCollective(op, seq, j, deadline, DType.F32, 0);
-        }
+        takeAll(op, seq, call, deadline, DType.F32, 0);
     }
 
     // ---------------------------------------------------------------- groups and lifecycle
@@ -341,14 +350,27 @@ public final class InJvmCommunicator implements Communicator {
             throw new IllegalArgumentException("subGroup: rank " + rank + " is not in " + Arrays.toString(ranks)
                     + "; only the listed ranks may create the sub-group");
         }
-        String list = Arrays.toString(ranks);
+        // Keyed by the set of ranks, not the list, so that members passing the same ranks in
+        // another order meet in one mailbox and are told so, instead of waiting in two.
+        int[] members = ranks.clone();
+        Arrays.sort(members);
+        String set = Arrays.toString(members);
         int k;
         synchronized (subGroupsMade) {
-            k = subGroupsMade.merge(list, 1, Integer::sum) - 1;
+            k = subGroupsMade.merge(set, 1, Integer::sum) - 1;
         }
         int[] rootRanks = new int[ranks.length];
         for (int i = 0; i < ranks.length; i++) rootRanks[i] = group.rootRanks[ranks[i]];
-        Mailbox sub = cluster.group(group.id + "/" + list + "#" + k, rootRanks);
+        String caller = me();
+        Mailbox sub = cluster.group(group.id + "/" + set + "#" + k, id -> new Mailbox(id, rootRanks, ranks, caller));
+        if (!Arrays.equals(sub.list, ranks)) {
+            String why = "subGroup in " + groupName() + ": " + me() + " called subGroup(" + CollectiveArgs.rankList(ranks) + ") but "
+                    + sub.creator + " called subGroup(" + CollectiveArgs.rankList(sub.list) + ") for the same ranks (sub-group #" + k
+                    + " of " + set + "); every listed rank must pass the same list, in the same order";
+            sub.poison(why);
+            throw new CommException(why);
+        }
+        sub.join(mine);
         return new InJvmCommunicator(cluster, sub, mine, stats, false);
     }
 
@@ -383,19 +405,44 @@ public final class InJvmCommunicator implements Communicator {
 
     // ---------------------------------------------------------------- waiting
 
-    private Message takeCollective(String op, long seq, int source, long deadline, DType dtype, long bytes) {
+    /**
+     * Takes collective #seq's message from every other rank (slot {@code rank} stays null) and
+     * checks that every rank passed {@code mine}; only then may the caller write its output, so a
+     * disagreement leaves every rank's tensors as they were, and every rank reports the same one.
+     */
+    private Message[] takeAll(String op, long seq, Signature mine, long deadline, DType dtype, long bytes) {
+        Message[] got = new Message[size];
+        int[] all = new int[size * Signature.INTS];
+        mine.encode(all, rank * Signature.INTS);
+        for (int j = 0; j < size; j++) {
+            if (j == rank) continue;
+            got[j] = takeCollective(op, seq, j, deadline);
+            got[j].call().encode(all, j * Signature.INTS);
+        }
+        String problem = Signature.disagreement(op, groupName(), all, size, this::peer);
+        if (problem != null) throw new CommException(problem + " (seen by " + me() + ")");
+        for (int j = 0; j < size; j++) {
+            if (j != rank) checkBytes(op, j, got[j], dtype, bytes);
+        }
+        return got;
+    }
+
+    private Message takeCollective(String op, long seq, int source, long deadline) {
         Pending p = group.receive(source, rank, true, 0);
         Message m = take(p, op, source, deadline);
         if (!m.op().equals(op) || m.seq() != seq) {
             throw new CommException("collective mismatch in " + groupName() + ": " + me() + " is in " + op + " (collective #" + seq + ") but "
                     + peer(source) + " called " + m.op() + " (collective #" + m.seq() + ")");
         }
-        if (m.dtype() != dtype || m.bytes() != bytes) {
-            throw new CommException(op + " in " + groupName() + ": " + peer(source) + " sent " + m.bytes() + " bytes (" + m.dtype() + " "
-                    + Shapes.str(m.shape()) + ") but " + me() + " expects " + bytes + " bytes of " + dtype
-                    + "; every rank must pass the same shapes");
-        }
         return m;
+    }
+
+    /** A guard under the signature check: equal signatures imply equal slabs. */
+    private void checkBytes(String op, int source, Message m, DType dtype, long bytes) {
+        if (m.dtype() != dtype || m.bytes() != bytes) {
+            throw new IllegalStateException(op + " in " + groupName() + ": " + peer(source) + " sent " + m.bytes() + " bytes (" + m.dtype() + " "
+                    + Shapes.str(m.shape()) + ") but " + me() + " expects " + bytes + " bytes of " + dtype + " although their arguments agree");
+        }
     }
 
     /** Waits for a registered receive, checking the cluster state every slice. */
@@ -422,6 +469,8 @@ public final class InJvmCommunicator implements Communicator {
                 group.cancel(p);
                 throw new CommException(op + ": " + me() + "'s communicator was closed while waiting");
             }
+            String poisoned = group.poisoned();
+            if (poisoned != null && group.cancel(p)) throw new CommException(op + " on " + me() + ": this sub-group is unusable: " + poisoned);
             boolean peerGone = group.isClosed(source) || cluster.isClosed(group.rootRanks[source]);
             if (peerGone || System.nanoTime() - deadline >= 0) {
                 if (!group.cancel(p)) {
@@ -432,8 +481,10 @@ public final class InJvmCommunicator implements Communicator {
                 if (peerGone) {
                     throw new CommException(op + " on " + me() + ": " + peer(source) + " closed its communicator without sending the message");
                 }
+                String absent = root || group.hasJoined(source) ? ""
+                        : "; " + peer(source) + " never created this sub-group (every listed rank must call subGroup with the same list)";
                 throw new CommException(op + " on " + me() + " timed out after " + cluster.timeout.toMillis() + " ms waiting for "
-                        + peer(source) + (root ? "" : " in " + groupName()));
+                        + peer(source) + (root ? "" : " in " + groupName()) + absent);
             }
         }
     }
@@ -444,14 +495,18 @@ public final class InJvmCommunicator implements Communicator {
         if (closed) throw new CommException(op + ": " + me() + "'s communicator is closed");
         ClusterState.Failure f = cluster.failure();
         if (f != null) throw failed(f, op);
+        String poisoned = group.poisoned();
+        if (poisoned != null) throw new CommException(op + " on " + me() + ": this sub-group is unusable: " + poisoned);
     }
+
 
     private RankFailureException failed(ClusterState.Failure f, String op) {
         return new RankFailureException(f.rank(), f.message() + " (seen by world rank " + worldRank() + " in " + op + ")", f.cause());
     }
 
-    private long timeoutNanos() {
-        return cluster.timeout.toNanos();
+    /** Now plus the timeout, which {@link CollectiveArgs#timeoutNanos} clamps so that this cannot overflow. */
+    private long deadline() {
+        return System.nanoTime() + CollectiveArgs.timeoutNanos(cluster.timeout);
     }
 
     private String me() {
@@ -471,7 +526,8 @@ public final class InJvmCommunicator implements Communicator {
         ClusterState state = new ClusterState(size, timeout);
         int[] all = new int[size];
         for (int i = 0; i < size; i++) all[i] = i;
-        Mailbox world = state.group("world", all);
+        Mailbox world = state.group("world", id -> new Mailbox(id, all, all, "the cluster"));
+        for (int r = 0; r < size; r++) world.join(r);
         List<InJvmCommunicator> out = new ArrayList<>(size);
         for (int r = 0; r < size; r++) out.add(new InJvmCommunicator(state, world, r, new CommStats(), true));
         return out;

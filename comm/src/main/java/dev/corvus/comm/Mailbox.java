@@ -19,8 +19,11 @@ final class Mailbox {
     /** Tag of the collective channel of a (source, dest) pair; user tags live in another key space. */
     private record Key(int source, int dest, boolean collective, int tag) {}
 
-    /** Bytes captured from a sender, with what the receiver needs to check them. */
-    record Message(String op, long seq, DType dtype, int[] shape, MemorySegment data) {
+    /**
+     * Bytes captured from a sender, with what the receiver needs to check them: for a collective,
+     * its name, sequence number and the sender's {@link Signature} (null for point-to-point).
+     */
+    record Message(String op, long seq, Signature call, DType dtype, int[] shape, MemorySegment data) {
         long bytes() {
             return data.byteSize();
         }
@@ -28,13 +31,39 @@ final class Mailbox {
 
     final String id;
     final int[] rootRanks;
-    private final AtomicIntegerArray closed;
+    /** The rank list its first creator passed (numbered in the parent group), and who that was; the others must pass the same. */
+    final int[] list;
+    final String creator;
+    private final AtomicIntegerArray closed, joined;
     private final ConcurrentHashMap<Key, Channel> channels = new ConcurrentHashMap<>();
+    private volatile String poisoned;
 
-    Mailbox(String id, int[] rootRanks) {
+    Mailbox(String id, int[] rootRanks, int[] list, String creator) {
         this.id = id;
         this.rootRanks = rootRanks.clone();
+        this.list = list.clone();
+        this.creator = creator;
         this.closed = new AtomicIntegerArray(rootRanks.length);
+        this.joined = new AtomicIntegerArray(rootRanks.length);
+    }
+
+    /** Records that member {@code rank} has its communicator for this group. */
+    void join(int rank) {
+        joined.set(rank, 1);
+    }
+
+    boolean hasJoined(int rank) {
+        return joined.get(rank) != 0;
+    }
+
+    /** Makes every member's waits and later calls fail with {@code why} (the members disagreed on what the group is). */
+    void poison(String why) {
+        poisoned = why;
+    }
+
+    /** Why this group is unusable, or null. */
+    String poisoned() {
+        return poisoned;
     }
 
     /** Marks a member closed; true when that made every member closed (no one can receive any more). */

@@ -143,8 +143,8 @@ class FailureTest {
                 comm.allGather(Tensor.zeros(DType.F32, rows, 3), Tensor.zeros(DType.F32, 2 * rows, 3), 0);
                 return null;
             }
-        })).isInstanceOf(CommException.class).hasMessageContaining("sent").hasMessageContaining("bytes")
-                .hasMessageContaining("same shapes");
+        })).isInstanceOf(CommException.class).hasMessageContaining("rank 0 passed local F32 [2, 3] along dim 0")
+                .hasMessageContaining("rank 1 passed local F32 [3, 3] along dim 0").hasMessageContaining("same dtype, shapes and dims");
     }
 
     @Test

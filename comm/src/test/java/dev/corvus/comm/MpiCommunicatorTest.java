@@ -98,6 +98,20 @@ class MpiCommunicatorTest {
     }
 
     @Test
+    void aTimeoutOfAThousandYearsDoesNotOverflow() {
+        Duration forever = Duration.ofDays(365L * 1000);
+        try (MpiCommunicator comm = world(forever); MemoryScope s = MemoryScope.open()) {
+            assertThat(comm.timeout()).isEqualTo(forever);
+            Tensor got = Tensor.zeros(DType.F32, 2);
+            Communicator.Request r = comm.receive(got, 0, 4);
+            comm.send(Tensor.full(3, 2), 0, 4).await();
+            r.await();
+            comm.barrier();
+            assertThat(got.toFloatArray()).containsExactly(3, 3);
+        }
+    }
+
+    @Test
     void aMessageOfTheWrongSizeIsReported() {
         try (MpiCommunicator comm = world(Duration.ofSeconds(5)); MemoryScope s = MemoryScope.open()) {
             Communicator.Request r = comm.receive(Tensor.zeros(DType.F32, 4), 0, 3);

@@ -102,7 +102,15 @@ public final class Ops {
         return out;
     }
 
-    /** Copies src into dst (same shape; dst may be a view, e.g. a slice of a larger tensor). */
+    /**
+     * Copies src into dst (same shape; dst may be a view, e.g. a slice of a larger tensor). The
+     * result is always as if src were read whole before dst is written: when the two may share
+     * memory ({@code copyInto(m.t(), m)}, overlapping slices of one tensor) src goes through a
+     * temporary first, since the backends copy element by element and would otherwise read values
+     * they had already overwritten; src and dst the very same view is a no-op. A dst whose
+     * elements share memory with each other (a stride-0 dimension, as {@link Tensor#expand}
+     * makes) is refused: which write would win is undefined.
+     */
     public static void copyInto(Tensor src, Tensor dst) {
         Backend be = backend("copyInto", src, dst);
         if (!Arrays.equals(src.shape(), dst.shape())) {
@@ -116,7 +124,61 @@ public final class Ops {
         if (src.dtype().isQuantized() && dst.dtype() != DType.F32 && dst.dtype() != src.dtype()) {
             throw new IllegalArgumentException("copyInto: " + src.dtype() + " can only be dequantized to F32, not " + dst.dtype());
         }
-        be.copy(src, dst);
+        int[] shape = dst.shape();
+        long[] strides = dst.strides();
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] > 1 && strides[d] == 0) {
+                throw new IllegalArgumentException("copyInto: destination " + Shapes.str(shape) + " with strides " + Arrays.toString(strides)
+                        + " repeats memory along dim " + d + " (an expanded view), so its elements cannot each get their own value;"
+                        + " copy into a tensor of its own instead");
+            }
+        }
+        if (!sharesMemory(src, dst)) {
+            be.copy(src, dst);
+        } else if (src.storage() != dst.storage() || src.dtype() != dst.dtype() || src.offset() != dst.offset()
+                || !Arrays.equals(src.strides(), strides)) {
+            // Staged in dst's dtype: the conversion happens on the way in, and the way out is a plain copy into a layout dst accepts.
+            try (MemoryScope staging = MemoryScope.detached("copyInto staging")) {
+                Tensor tmp = be.allocate(staging, dst.dtype(), src.shape());
+                be.copy(src, tmp);
+                be.copy(tmp, dst);
+            }
+        }
+    }
+
+    /**
+     * Whether a and b may touch the same bytes: their byte extents intersect in one storage, or in
+     * one piece of host memory seen through two storages. Conservative for interleaved views (two
+     * columns of one matrix), which then take copyInto's temporary: correct, only slower.
+     */
+    static boolean sharesMemory(Tensor a, Tensor b) {
+        if (a.numel() == 0 || b.numel() == 0) return false;
+        Storage sa = a.storage(), sb = b.storage();
+        long baseA = 0, baseB = 0;
+        if (sa != sb) {
+            if (!sa.isHost() || !sb.isHost()) return false;
+            java.lang.foreign.MemorySegment x = sa.segment(), y = sb.segment();
+            if (x.isNative() != y.isNative() || (!x.isNative() && x.heapBase().orElse(null) != y.heapBase().orElse(null))) return false;
+            baseA = x.address();
+            baseB = y.address();
+        }
+        long[] ea = byteExtent(a), eb = byteExtent(b);
+        return baseA + ea[0] < baseB + eb[1] && baseB + eb[0] < baseA + ea[1];
+    }
+
+    /** [first byte, last byte + 1) that t's elements occupy in its storage (whole blocks for quantised types). */
+    private static long[] byteExtent(Tensor t) {
+        long lo = t.offset(), hi = t.offset();
+        int[] shape = t.shape();
+        long[] strides = t.strides();
+        for (int d = 0; d < shape.length; d++) {
+            long reach = (shape[d] - 1) * strides[d];
+            if (reach < 0) lo += reach;
+            else hi += reach;
+        }
+        DType dt = t.dtype();
+        if (dt.isQuantized()) return new long[] {lo / dt.blockSize() * dt.blockBytes(), (hi / dt.blockSize() + 1) * dt.blockBytes()};
+        return new long[] {lo * dt.elementBytes(), (hi + 1) * dt.elementBytes()};
     }
 
     /** A contiguous copy converted to {@code target}. */
@@ -185,6 +247,11 @@ public final class Ops {
             b = f32(op, b);
         }
         int[] batch = Shapes.broadcast(op, Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
+        if (k == 0 || Shapes.numel(concat(batch, m, n)) == 0) {
+            // PyTorch's answer: an empty product is empty, and one over K = 0 is all zeros (the output starts zeroed).
+            // Flattening an empty batch below would ask view() to infer -1 from 0 elements.
+            return newOutput(a, DType.F32, concat(batch, m, n));
+        }
         Tensor a3 = flattenBatch(a.expand(concat(batch, m, k)));
         Tensor b3 = flattenBatch(b.expand(concat(batch, k, n)));
         if (a3 == null) a3 = a.expand(concat(batch, m, k)).contiguous().reshape(-1, m, k);
@@ -386,6 +453,7 @@ public final class Ops {
     public static Tensor rmsnorm(Tensor x, Tensor weight, float eps) {
         Backend be = backend("rmsnorm", x, weight);
         requireRank("rmsnorm", x, 1);
+        checkEps("rmsnorm", eps);
         if (weight != null) requireShape("rmsnorm", "weight", weight, x.size(-1));
         Tensor in = f32("rmsnorm", x);
         Tensor out = newOutput(in, DType.F32, in.shape());
@@ -397,12 +465,20 @@ public final class Ops {
     public static Tensor layernorm(Tensor x, Tensor weight, Tensor bias, float eps) {
         Backend be = backend("layernorm", x, weight, bias);
         requireRank("layernorm", x, 1);
+        checkEps("layernorm", eps);
         if (weight != null) requireShape("layernorm", "weight", weight, x.size(-1));
         if (bias != null) requireShape("layernorm", "bias", bias, x.size(-1));
         Tensor in = f32("layernorm", x);
         Tensor out = newOutput(in, DType.F32, in.shape());
         be.layernorm(in, weight == null ? null : f32("layernorm", weight), bias == null ? null : f32("layernorm", bias), eps, out);
         return out;
+    }
+
+    /** A negative or NaN eps turns every row into NaN without a word; refuse it. 0 is allowed (an all-zero row then gives NaN, as in PyTorch). */
+    private static void checkEps(String op, float eps) {
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps " + eps + " must be a finite number >= 0 (models use 1e-5 or 1e-6)");
+        }
     }
 
     /**
@@ -430,6 +506,13 @@ public final class Ops {
         if (frequencies.length != headDim / 2) {
             throw new IllegalArgumentException("rope: " + frequencies.length + " frequencies for head dimension " + headDim + ", expected " + headDim / 2);
         }
+        for (int i = 0; i < frequencies.length; i++) {
+            if (!Double.isFinite(frequencies[i])) {
+                throw new IllegalArgumentException("rope: frequency " + i + " of " + frequencies.length + " is " + frequencies[i]
+                        + "; check the rope theta, scale and factors it came from");
+            }
+        }
+        if (!Double.isFinite(magnitude)) throw new IllegalArgumentException("rope: magnitude " + magnitude + " must be a finite number");
         Tensor in = f32("rope", x);
         Tensor out = newOutput(in, DType.F32, in.shape());
         int[] shape = in.shape();
@@ -493,6 +576,15 @@ public final class Ops {
         requireRank(name, x, 1);
         int d = Shapes.dim(name, dim, x.rank());
         if (op == ReduceOp.MAX && x.size(d) == 0) throw new IllegalArgumentException("max: dimension " + d + " of " + Shapes.str(x.shape()) + " is empty");
+        if (x.numel() == 0) {
+            // Nothing to read (the kernels expect rows): as in PyTorch, a sum over nothing is 0 and a mean NaN.
+            if (x.dtype() == DType.I32) f32(name, x); // the same refusal as below
+            int[] shape = x.shape();
+            shape[d] = 1;
+            Tensor out = newOutput(x, DType.F32, shape);
+            if (op == ReduceOp.MEAN && out.numel() > 0) out = scale(out, Float.NaN); // 0 · NaN
+            return keepDim ? out : out.squeeze(d);
+        }
         int last = x.rank() - 1;
         Tensor in = f32(name, d == last ? x : x.transpose(d, last));
         int[] shape = in.shape();

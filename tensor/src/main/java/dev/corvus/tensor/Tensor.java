@@ -258,7 +258,11 @@ public final class Tensor {
         }
         long n = numel();
         if (infer >= 0) {
-            if (known == 0 || n % known != 0) {
+            if (known == 0) {
+                throw new IllegalArgumentException(op + ": cannot infer -1 in " + Shapes.str(newShape) + " for " + Shapes.str(shape)
+                        + ": the other sizes multiply to 0, so any size would fit; give it explicitly");
+            }
+            if (n % known != 0) {
                 throw new IllegalArgumentException(op + ": cannot infer -1 in " + Shapes.str(newShape) + " for " + n + " elements of " + Shapes.str(shape));
             }
             s[infer] = (int) (n / known);
