@@ -22,6 +22,9 @@ import jdk.incubator.vector.VectorSpecies;
  * keeps an {@code MR x NR} tile of C in registers for a whole {@code KC}-deep slice. Products with
  * one to a few rows of A (token-by-token decoding) are memory bound on the weights instead: they
  * skip packing and take dot products straight from the weight memory.
+ *
+ * <p>Internal: public only for Corvus's HeteGen module; not supported API, may change in any
+ * release.
  */
 public final class Gemm {
     private Gemm() {}
