@@ -3,7 +3,7 @@ package dev.corvus.attention;
 /**
  * Which keys a query sees, by absolute token position. Query row i of a block stands at position
  * {@code queryStart + i}, key row j at {@code keyStart + j}; under a causal mask the query sees the
- * key iff key position <= query position. Blocks of a sharded sequence (ring steps, zigzag
+ * key iff key position &lt;= query position. Blocks of a sharded sequence (ring steps, zigzag
  * chunks) pass their global positions, so one rule serves single-device and parallel attention.
  *
  * <p>A sliding window (causal masks only) further hides keys {@code window} or more positions
@@ -34,7 +34,7 @@ public record Mask(boolean causal, long queryStart, long keyStart, long window) 
 
     /**
      * The usual causal mask for nq queries that are the last nq of nk keys (a prompt, or decode
-     * steps against a KV cache): query i sees keys j <= i + nk - nq.
+     * steps against a KV cache): query i sees keys j &lt;= i + nk - nq.
      */
     public static Mask causalBottomRight(int nq, int nk) {
         return new Mask(true, nk - nq, 0);

@@ -227,7 +227,7 @@ public final class Tracer {
 
     /**
      * Flash attention of q [B, H, Nq, D] over k, v [B, Hkv, Nk, D]: never materialises the scores.
-     * Causal uses the bottom-right mask (query i sees keys j <= i + Nk - Nq).
+     * Causal uses the bottom-right mask (query i sees keys j &lt;= i + Nk - Nq).
      */
     public Node attention(Node q, Node k, Node v, boolean causal, float scale) {
         if (q.rank() != 4 || k.rank() != 4 || !Arrays.equals(k.shape(), v.shape()) || q.size(0) != k.size(0) || q.size(3) != k.size(3)

@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * Split points per phase: a call with m input rows uses {@code rows[i]} for the first i with
- * m <= upToM[i] (the last entry beyond). Decode (m = 1) and prefill batches get their own k,
+ * m &lt;= upToM[i] (the last entry beyond). Decode (m = 1) and prefill batches get their own k,
  * since the CPU turns compute-bound as m grows and its share shrinks (papers.md §4.2).
  */
 public record PhaseSplits(int[] upToM, int[] rows) {

@@ -13,6 +13,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * A file mapped read-only into memory, and the arena that unmaps it. Checkpoint tensors are
  * zero-copy views over such a mapping. Reading after {@link #close()} raises
  * {@link IllegalStateException}, never a crash.
+ *
+ * <p>Internal: public only for the {@code gguf} and {@code tokenizer} packages; not supported API,
+ * may change in any release.
  */
 public final class MappedFile implements AutoCloseable {
     private final Path path;

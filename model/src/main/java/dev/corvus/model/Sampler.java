@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
 
 /**
  * Picks the next token from logits, as llama2.c does: greedy (argmax) at temperature 0; else
- * softmax(logits / temperature), then nucleus (top-p) sampling when 0 < topP < 1, or sampling
+ * softmax(logits / temperature), then nucleus (top-p) sampling when 0 &lt; topP &lt; 1, or sampling
  * from the whole distribution. The random source is seeded, so a seed reproduces a run.
  */
 public final class Sampler {

@@ -8,6 +8,9 @@ import java.nio.file.Path;
 /**
  * Reads little-endian values from a file's bytes, checking every read against the end: running
  * off it is a {@link CheckpointException} naming the file, the offset and what was being read.
+ *
+ * <p>Internal: public only for the {@code gguf} and {@code tokenizer} packages; not supported API,
+ * may change in any release.
  */
 public final class SegmentCursor {
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

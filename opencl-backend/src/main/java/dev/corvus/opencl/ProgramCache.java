@@ -30,6 +30,9 @@ import java.util.regex.Pattern;
  * }</pre>
  *
  * Thread-safe. A build that fails is not cached (the ClException carries the build log).
+ *
+ * <p>Internal: public only because {@link OpenClBackend#programs()} exposes it to this module's
+ * tests; not supported API, may change in any release.
  */
 public final class ProgramCache implements AutoCloseable {
     /** Class-path folder of the kernel sources. */

@@ -37,7 +37,7 @@ public interface Backend {
      * attention module on top of {@link #tiles()}). q [B, Hq, Nq, D], k and v [B, Hkv, Nk, D]
      * (Hkv divides Hq), all contiguous F32; out [B, Hq, Nq, D] and lse [B, Hq, Nq] F32. With
      * {@code causal}, query row i (position queryStart + i) sees key row j (position keyStart + j)
-     * iff keyStart + j <= queryStart + i; a row that sees no key gets out 0 and lse -infinity.
+     * iff keyStart + j &lt;= queryStart + i; a row that sees no key gets out 0 and lse -infinity.
      */
     default void attention(Tensor q, Tensor k, Tensor v, boolean causal, long queryStart, long keyStart, float scale,
             Tensor out, Tensor lse) {
@@ -77,7 +77,7 @@ public interface Backend {
 
     /**
      * Softmax (or log-softmax) of each row. With {@code causal}, rows form [..., queries, keys]
-     * blocks and row q of a block sees keys j <= q + (keys - queries); a row that sees no key gives
+     * blocks and row q of a block sees keys j &lt;= q + (keys - queries); a row that sees no key gives
      * zeros (log-softmax: -infinity).
      */
     void softmax(Tensor x, Tensor out, int queries, boolean causal, boolean log);

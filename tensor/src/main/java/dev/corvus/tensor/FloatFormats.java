@@ -1,6 +1,10 @@
 package dev.corvus.tensor;
 
-/** Scalar conversions between float and the 16-bit formats, and the Q8_0 block codec. */
+/**
+ * Scalar conversions between float and the 16-bit formats, and the Q8_0 block codec.
+ *
+ * <p>Internal: public only for other Corvus modules; not supported API, may change in any release.
+ */
 public final class FloatFormats {
     private FloatFormats() {}
 

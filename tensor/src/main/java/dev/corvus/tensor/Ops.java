@@ -406,8 +406,8 @@ public final class Ops {
     }
 
     /**
-     * Causal softmax over [..., queries, keys] where query row q sees keys j <= q + diagonal, for
-     * diagonal <= keys - queries (the usual mask has diagonal = keys - queries). A block of query
+     * Causal softmax over [..., queries, keys] where query row q sees keys j &lt;= q + diagonal, for
+     * diagonal &lt;= keys - queries (the usual mask has diagonal = keys - queries). A block of query
      * rows cut from a longer causal softmax uses the block's own diagonal, so a chunked loop over
      * queries equals the whole. Keys no row of the block can see are not touched.
      */
@@ -431,7 +431,7 @@ public final class Ops {
 
     /**
      * Softmax (or log-softmax) along {@code dim}. With {@code causal}, dim must be the last one and
-     * the tensor [..., queries, keys]: query q sees keys j <= q + keys - queries.
+     * the tensor [..., queries, keys]: query q sees keys j &lt;= q + keys - queries.
      */
     public static Tensor softmax(Tensor x, int dim, boolean causal, boolean log) {
         String op = log ? "logSoftmax" : "softmax";

@@ -27,6 +27,8 @@ import java.nio.ByteOrder;
  * In the 32-element types element i &lt; 16 is the low nibble of nibble byte i, element i + 16
  * its high nibble, and bit i of the u32 is element i's fifth bit. The K-quants' bit planes are
  * described at {@link #value}.
+ *
+ * <p>Internal: public only for other Corvus modules; not supported API, may change in any release.
  */
 public final class Quants {
     private Quants() {}

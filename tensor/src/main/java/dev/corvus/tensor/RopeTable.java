@@ -2,7 +2,7 @@ package dev.corvus.tensor;
 
 /**
  * cos and sin of the rotation angle pos * frequency[i] for positions [offset, offset+positions)
- * and pair i < d/2, row-major [positions, d/2], both times a magnitude (1 but for RoPE-scaled
+ * and pair i &lt; d/2, row-major [positions, d/2], both times a magnitude (1 but for RoPE-scaled
  * models that fold an attention factor into it). Computed once per call in double precision and
  * shared by every backend, so backends differ only in how they apply it.
  */

@@ -2,7 +2,11 @@ package dev.corvus.tensor;
 
 import java.util.Arrays;
 
-/** Small helpers on shapes (int[] sizes) and strides (long[] element strides). */
+/**
+ * Small helpers on shapes (int[] sizes) and strides (long[] element strides).
+ *
+ * <p>Internal: public only for other Corvus modules; not supported API, may change in any release.
+ */
 public final class Shapes {
     private Shapes() {}
 

@@ -22,6 +22,9 @@ import jdk.incubator.vector.VectorSpecies;
  * keeps an {@code MR x NR} tile of C in registers for a whole {@code KC}-deep slice. Products with
  * one to a few rows of A (token-by-token decoding) are memory bound on the weights instead: they
  * skip packing and take dot products straight from the weight memory.
+ *
+ * <p>Internal: public only for Corvus's HeteGen module; not supported API, may change in any
+ * release.
  */
 public final class Gemm {
     private Gemm() {}
@@ -80,7 +83,7 @@ public final class Gemm {
     // Entry points
 
     /**
-     * C[i, j] = sum_p A[i, p] * B[p, j] for i < m, j < n, p < k. A element (i,p) is at
+     * C[i, j] = sum_p A[i, p] * B[p, j] for i &lt; m, j &lt; n, p &lt; k. A element (i,p) is at
      * aOffset + 4*(i*aRowStride + p*aColStride); B element (p,j) at bOffset + 4*(p*bRowStride +
      * j*bColStride); C element (i,j) at cOffset + 4*(i*ldc + j). Offsets are in bytes, strides in
      * elements; strides may be 0 (broadcast) or describe transposed layouts. C is overwritten.

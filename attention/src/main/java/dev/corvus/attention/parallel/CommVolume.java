@@ -107,7 +107,7 @@ public final class CommVolume {
     }
 
     /**
-     * DSP switch S<->T (S<->B in image mode) of [b, t, s, c]:
+     * DSP switch S&lt;->T (S&lt;->B in image mode) of [b, t, s, c]:
      * (p-1) · b · (pad(t)/p) · (pad(s)/p) · c · 4 bytes, or (p-1) · (pad(b)/p) · t · (pad(s)/p) · c · 4 with t == 1.
      */
     public static long dspSwitch(VideoProblem x) {
@@ -185,7 +185,7 @@ public final class CommVolume {
      * combine's reduce-scatter of the team's output ((c-1)·q).
      *
      * <p>A rank is its own placement target when its team t = j·c + a (member a) has a·(G-1) =
-     * j·(c-1): every rank for c = 1, the c diagonal ranks a·c + a for G = 1, and for 1 < c < √P
+     * j·(c-1): every rank for c = 1, the c diagonal ranks a·c + a for G = 1, and for 1 &lt; c &lt; √P
      * the ranks with (a, j) a multiple of ((c-1), (G-1)) / gcd, e.g. rank 0 always. With
      * placement counted, the point-to-point bytes of a non-diagonal rank are G·2c·kv = 2kv·P/c:
      * exactly 1/c of the ring's 2kv·P counted over P hops (papers.md 2.6); the ring itself sends

@@ -38,7 +38,7 @@ public final class ClException extends RuntimeException {
         return buildLog;
     }
 
-    /** The symbolic name of an OpenCL error code ("CL_INVALID_VALUE"), or "CL_UNKNOWN_ERROR_<code>". */
+    /** The symbolic name of an OpenCL error code ("CL_INVALID_VALUE"), or "CL_UNKNOWN_ERROR_&lt;code&gt;". */
     public static String errorName(int code) {
         String n = NAMES.get(code);
         return n != null ? n : "CL_UNKNOWN_ERROR_" + code;
