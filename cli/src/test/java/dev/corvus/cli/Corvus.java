@@ -2,7 +2,9 @@ package dev.corvus.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -32,10 +34,21 @@ final class Corvus {
         return run(cl -> {}, args);
     }
 
+    /** Also captures System.out, which some commands (info, chunk, sp-demo) print to; its text follows the writer's in out. */
     static Run run(Consumer<CommandLine> customize, String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.execute(args, new PrintWriter(out), new PrintWriter(err), null, customize);
-        return new Run(code, out.toString(), err.toString());
+        PrintStream old = System.out;
+        ByteArrayOutputStream system = new ByteArrayOutputStream();
+        int code;
+        synchronized (Corvus.class) {
+            System.setOut(new PrintStream(system, true, StandardCharsets.UTF_8));
+            try {
+                code = Main.execute(args, new PrintWriter(out), new PrintWriter(err), null, customize);
+            } finally {
+                System.setOut(old);
+            }
+        }
+        return new Run(code, out + system.toString(StandardCharsets.UTF_8), err.toString());
     }
 
     /** Runs with stdout going to {@code stdout} (a stream that fails, say); the result's out is empty. */
