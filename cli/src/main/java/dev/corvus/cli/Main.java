@@ -51,7 +51,7 @@ public final class Main implements Runnable {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads for kernels (default: all cores).", scope = CommandLine.ScopeType.INHERIT)
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads for kernels, 1 to 32767 (default: all cores).", scope = CommandLine.ScopeType.INHERIT)
     void threads(int n) {
         if (n < 1 || n > MAX_THREADS) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads " + n + ": expected 1 to " + MAX_THREADS
