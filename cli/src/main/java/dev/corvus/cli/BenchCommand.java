@@ -28,6 +28,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!(seconds > 0 && seconds <= 3600)) throw new IllegalArgumentException("--seconds " + seconds + ": expected a time above 0 and at most 3600");
         Backend chosen = Backends.cpu();
         Backend scalar = Backends.scalar();
         List<Result> results = new ArrayList<>();

@@ -10,7 +10,9 @@ import dev.corvus.tensor.Tensor;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * AutoChunk on one of the benchmark models: compiles it for a budget, prints the plan, and with
@@ -32,8 +34,13 @@ final class ChunkCommand implements Callable<Integer> {
     @Option(names = "--run", description = "Run the graph unchunked and chunked, and compare peaks, time and outputs.")
     boolean run;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        if (n < 1) throw Cli.usage(spec, "--n " + n + ": expected a positive sequence length");
+        budgetBytes(1); // a bad --budget is refused before the model is traced
         ModelCase c = ModelCase.parse(model + "/" + n);
         try (MemoryScope scope = MemoryScope.open("chunk")) {
             Graph g = c.trace(scope);
@@ -51,7 +58,15 @@ final class ChunkCommand implements Callable<Integer> {
     private long budgetBytes(long unchunked) {
         String b = budget.trim();
         if (b.matches("0?\\.[0-9]+|1(\\.0*)?")) return Math.max(1, (long) (Double.parseDouble(b) * unchunked));
-        return HeteroSetup.parseBytes(b);
+        long bytes;
+        try {
+            bytes = HeteroSetup.parseBytes("--budget", b);
+        } catch (IllegalArgumentException e) {
+            throw Cli.usage(spec, "--budget " + budget + ": expected a fraction of the unchunked peak (above 0, at most 1, e.g. 0.2)"
+                    + " or bytes, optionally with K, M, G or T (e.g. 64M)");
+        }
+        if (bytes == 0) throw Cli.usage(spec, "--budget " + budget + ": the activation budget must be above 0");
+        return bytes;
     }
 
     private static void compare(ModelCase c, ChunkedProgram plain, ChunkedProgram p, MemoryScope scope) {

@@ -28,7 +28,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--tokenizer", paramLabel = "PATH", description = "llama2.c tokenizer.bin to embed (default: the input's own, or tokenizer.bin beside it).")
     Path tokenizer;
 
-    @Option(names = "--force", description = "Overwrite OUTPUT if it exists.")
+    @Option(names = "--force", description = "Replace OUTPUT if it exists (only once the new file is complete).")
     boolean force;
 
     @Spec
@@ -37,12 +37,18 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DType type = Cli.parseDType(dtype);
-        if (Files.exists(output) && !force) throw new IllegalArgumentException(output + " exists; pass --force to overwrite it");
-        if (Files.exists(output) && Files.isSameFile(input, output)) throw new IllegalArgumentException("OUTPUT is the INPUT file " + input);
+        Cli.requireFile(input, "INPUT");
+        // the checks before the (possibly long) conversion; GgufWriter repeats the folder ones
+        if (Files.isDirectory(output)) throw Cli.usage(spec, "OUTPUT " + output + " is a directory; name the GGUF file to write in it");
+        Path folder = output.toAbsolutePath().getParent();
+        if (!Files.isDirectory(folder)) throw Cli.usage(spec, "OUTPUT " + output + ": the folder " + folder + " does not exist");
+        if (Files.exists(output) && !force) throw Cli.usage(spec, "OUTPUT " + output + " exists; pass --force to overwrite it");
+        if (Files.exists(output) && Files.isSameFile(input, output)) throw Cli.usage(spec, "OUTPUT is the INPUT file " + input);
         long t0 = System.nanoTime();
         try (Checkpoint ckpt = Cli.load(input, tokenizer)) {
             if (ckpt.tokenizer().isEmpty()) spec.commandLine().getErr().println("corvus: no tokenizer found for " + input + "; writing the GGUF without one");
-            GgufWriter.writeLlama(output, ckpt.config(), ckpt.weights(), ckpt.tokenizer().orElse(null), type);
+            // written beside OUTPUT and renamed over it at the end: a failure leaves OUTPUT as it was
+            GgufWriter.writeLlama(output, ckpt.config(), ckpt.weights(), ckpt.tokenizer().orElse(null), type, TerminalProgress.forStderr());
         }
         spec.commandLine().getErr().println(String.format(Locale.ROOT, "corvus: wrote %s (%s matrices, %.1f MB) in %.1f s", output,
                 type, Files.size(output) / 1e6, (System.nanoTime() - t0) / 1e9));

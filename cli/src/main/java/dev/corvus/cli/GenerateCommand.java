@@ -207,16 +207,17 @@ final class GenerateCommand implements Callable<Integer> {
         // the prompt first (not in a chat: there only the reply), then each new token as soon as it is chosen
         Tokenizer.StreamDecoder text = tok.streamDecoder();
         if (chatSetup == null) for (int t : promptTokens) out.print(text.next(t));
-        out.flush();
+        Cli.flush(out);
         if (ctx != null && ctx <= 0) throw new IllegalArgumentException("--ctx must be positive, got " + ctx);
         Generator generator = new Generator(llama, sampler, tok.endOfGenerationIds());
         if (ctx != null) generator = generator.withContext(ctx);
+        // a closed pipe or a full disk stops the decoding at the next token (exit 1), not at --steps
         Generator.Result r = generator.generate(promptTokens, steps, t -> {
             out.print(text.next(t));
-            out.flush();
+            Cli.flush(out);
         });
         out.println(text.flush());
-        out.flush();
+        Cli.flush(out);
         if (!quiet) {
             err.println(String.format(Locale.ROOT, "corvus: %s, %s weights, %s, %d threads, %s%s",
                     path.getFileName(), Cli.weightTypes(weights), where, Parallel.parallelism(),

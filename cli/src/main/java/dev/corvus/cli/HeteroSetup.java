@@ -15,8 +15,13 @@ import java.util.Locale;
 final class HeteroSetup {
     private HeteroSetup() {}
 
-    /** "0", "4096", "512K", "64M", "1.5G", "2GiB": binary multiples. */
+    /** {@link #parseBytes(String, String)} for --device-memory. */
     static long parseBytes(String text) {
+        return parseBytes("--device-memory", text);
+    }
+
+    /** "0", "4096", "512K", "64M", "1.5G", "2GiB": binary multiples; errors name {@code option}. */
+    static long parseBytes(String option, String text) {
         String s = text.trim().toUpperCase(Locale.ROOT).replace("IB", "").replace("B", "");
         long unit = 1;
         if (!s.isEmpty()) {
@@ -31,10 +36,10 @@ final class HeteroSetup {
         if (unit > 1) s = s.substring(0, s.length() - 1);
         try {
             double v = Double.parseDouble(s);
-            if (v < 0 || Double.isNaN(v) || Double.isInfinite(v)) throw new NumberFormatException();
+            if (v < 0 || Double.isNaN(v) || Double.isInfinite(v) || v * unit >= 0x1p63) throw new NumberFormatException();
             return (long) Math.floor(v * unit);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--device-memory " + text + ": expected bytes, optionally with K, M, G or T (e.g. 64M)");
+            throw new IllegalArgumentException(option + " " + text + ": expected bytes, optionally with K, M, G or T (e.g. 64M)");
         }
     }
 

@@ -18,7 +18,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * One causal attention layer run sequence-parallel (ring, StarTrail or Ulysses) over the ranks of
@@ -71,9 +73,27 @@ final class SpDemoCommand implements Callable<Integer> {
         }
     }
 
+    /** In-JVM ranks are threads, each with its shard of the inputs. */
+    private static final int MAX_RANKS = 1024;
+
+    @Spec
+    CommandSpec spec;
+
+    private void atLeast(String option, int value, int min) {
+        if (value < min) throw Cli.usage(spec, option + " " + value + ": expected at least " + min);
+    }
+
     @Override
     public Integer call() {
-        if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1");
+        atLeast("--n", n, 1);
+        atLeast("--heads", heads, 1);
+        atLeast("--dim", dim, 1);
+        atLeast("--team-size", teamSize, 1);
+        atLeast("--ranks", ranks, 1);
+        atLeast("--iterations", iterations, 1);
+        atLeast("--warmup", warmup, 0);
+        atLeast("--timeout", timeoutSeconds, 1);
+        if (ranks > MAX_RANKS) throw Cli.usage(spec, "--ranks " + ranks + ": at most " + MAX_RANKS + " in-JVM ranks (each is a thread)");
         Duration timeout = Duration.ofSeconds(timeoutSeconds);
         Communicator world = Communicators.fromEnvironment(timeout);
         List<RankResult> results;
@@ -93,7 +113,7 @@ final class SpDemoCommand implements Callable<Integer> {
         for (RankResult r : results) System.out.println(r.line(this));
         System.out.println(summary(results));
         System.out.flush();
-        return results.stream().allMatch(r -> r.bytes() == r.model()) ? 0 : 2;
+        return results.stream().allMatch(r -> r.bytes() == r.model()) ? Main.OK : Main.FAILED;
     }
 
     String label() {

@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import picocli.CommandLine;
 
 /** Runs a corvus command in-process and returns what it printed on stdout; it must exit 0. */
 final class CliRunner {
@@ -14,10 +15,11 @@ final class CliRunner {
     static String run(String... args) {
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
         try {
-            int code = new CommandLine(new Main()).execute(args);
-            assertThat(code).as("exit code of corvus " + String.join(" ", args)).isZero();
+            int code = Main.execute(args, new PrintWriter(System.out), new PrintWriter(err));
+            assertThat(code).as("exit code of corvus " + String.join(" ", args) + "; stderr: " + err).isZero();
         } finally {
             System.setOut(old);
         }

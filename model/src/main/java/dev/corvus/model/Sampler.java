@@ -42,19 +42,65 @@ public final class Sampler {
         return temperature == 0;
     }
 
-    /** The next token for logits [vocab]. */
+    /**
+     * Logits no token can be chosen from: a NaN or +infinity among them, or every one -infinity.
+     * Without this check greedy decoding picks token 0 forever and sampling fails on an empty
+     * nucleus.
+     */
+    public static final class NonFiniteLogitsException extends ArithmeticException {
+        private static final long serialVersionUID = 1L;
+
+        public NonFiniteLogitsException(String message) {
+            super(message);
+        }
+    }
+
+    /** The next token for logits [vocab] (or [1, vocab]); throws {@link NonFiniteLogitsException} for NaN or infinite logits. */
     public int sample(Tensor logits) {
-        if (isGreedy()) return (int) Ops.argmax(logits, -1).item();
+        if (isGreedy()) {
+            int best = (int) Ops.argmax(logits, -1).item();
+            // argmax returns the first NaN when there is one, so the winner alone shows a NaN or +inf
+            // anywhere (and -inf when all are); the full scan runs only to word the error
+            int[] at = new int[logits.rank()];
+            at[at.length - 1] = best;
+            if (!Float.isFinite(logits.get(at))) checkFinite(logits.toFloatArray());
+            return best;
+        }
         return sample(logits.toFloatArray());
     }
 
-    /** The next token for the given logits. */
+    /** The next token for the given logits; throws {@link NonFiniteLogitsException} for NaN or infinite logits. */
     public int sample(float[] logits) {
         if (logits.length == 0) throw new IllegalArgumentException("sample: no logits");
+        checkFinite(logits);
         if (isGreedy()) return argmax(logits);
         double[] p = softmax(logits, temperature);
         double coin = random.nextDouble();
         return topP > 0 && topP < 1 ? sampleTopP(p, topP, coin) : sampleAll(p, coin);
+    }
+
+    /** Throws when no token can be chosen: a NaN or +infinity anywhere, or only -infinity. -infinity beside finite values masks a token and is fine. */
+    static void checkFinite(float[] x) {
+        int nan = 0, posInf = 0, negInf = 0, first = -1;
+        for (int i = 0; i < x.length; i++) {
+            float v = x[i];
+            if (Float.isFinite(v)) continue;
+            if (Float.isNaN(v)) nan++;
+            else if (v > 0) posInf++;
+            else {
+                negInf++;
+                continue;
+            }
+            if (first < 0) first = i;
+        }
+        if (nan == 0 && posInf == 0 && negInf < x.length) return;
+        StringBuilder what = new StringBuilder();
+        if (nan > 0) what.append(nan).append(" NaN");
+        if (posInf > 0) what.append(what.isEmpty() ? "" : ", ").append(posInf).append(" +infinity");
+        if (nan == 0 && posInf == 0) what.append("all -infinity");
+        throw new NonFiniteLogitsException("the model produced non-finite logits (" + what + " of " + x.length
+                + (first >= 0 ? ", the first at token " + first : "") + "), so no token can be chosen;"
+                + " the weights may be damaged or the computation overflowed");
     }
 
     static int argmax(float[] x) {

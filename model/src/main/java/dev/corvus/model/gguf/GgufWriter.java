@@ -2,6 +2,7 @@ package dev.corvus.model.gguf;
 
 import dev.corvus.model.LlamaConfig;
 import dev.corvus.model.LlamaWeights;
+import dev.corvus.model.Progress;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
@@ -14,18 +15,27 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a GGUF version 3 file: metadata, tensor infos, then each tensor's bytes at an aligned
  * offset. Tensors given a target dtype are converted one at a time while writing, in a scratch
- * scope, so writing a model needs no more memory than its largest tensor.
+ * scope, so writing a model needs no more memory than its largest tensor. The file appears
+ * complete or not at all: it is written beside its final name and renamed into place.
  *
  * <pre>{@code
  * new GgufWriter().putString("general.architecture", "llama").addTensor("w", w, DType.Q8_0).write(path);
@@ -44,10 +54,17 @@ public final class GgufWriter {
     private final Map<String, Entry> metadata = new LinkedHashMap<>();
     private final List<PendingTensor> tensors = new ArrayList<>();
     private int alignment = GgufReader.DEFAULT_ALIGNMENT;
+    private Progress progress = Progress.NONE;
 
     /** Writes a Llama model; see {@link LlamaGguf#write}. */
     public static void writeLlama(Path file, LlamaConfig config, LlamaWeights weights, Tokenizer tokenizer, DType matrixType) throws IOException {
-        LlamaGguf.write(file, config, weights, tokenizer, matrixType);
+        LlamaGguf.write(file, config, weights, tokenizer, matrixType, Progress.NONE);
+    }
+
+    /** Writes a Llama model, reporting the bytes written to {@code progress}; see {@link LlamaGguf#write}. */
+    public static void writeLlama(Path file, LlamaConfig config, LlamaWeights weights, Tokenizer tokenizer, DType matrixType, Progress progress)
+            throws IOException {
+        LlamaGguf.write(file, config, weights, tokenizer, matrixType, progress);
     }
 
     // ---------------------------------------------------------------- metadata
@@ -117,7 +134,24 @@ public final class GgufWriter {
 
     // ---------------------------------------------------------------- writing
 
+    /** Runs on the finished temporary file before it replaces the target; throwing leaves the target as it was. */
+    @FunctionalInterface
+    public interface Check {
+        void check(Path written) throws IOException;
+    }
+
+    /** Writes the file; see {@link #write(Path, Check)}. */
     public void write(Path file) throws IOException {
+        write(file, null);
+    }
+
+    /**
+     * Writes the file atomically: into a temporary file in the same folder, synced, checked by
+     * {@code check} (when not null), then renamed over {@code file}. Whatever fails (a full disk,
+     * a conversion, the check), {@code file} keeps its old content, or stays absent, and the
+     * temporary file is removed. Errors name {@code file}.
+     */
+    public void write(Path file, Check check) throws IOException {
         Header h = new Header();
         h.i32(GgufReader.MAGIC);
         h.i32(3);
@@ -138,20 +172,91 @@ public final class GgufWriter {
             h.i64(offset);
             offset = GgufReader.alignUp(offset + t.bytes(), alignment);
         }
-        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            byte[] header = h.toByteArray();
-            writeFully(out, ByteBuffer.wrap(header));
-            pad(out, GgufReader.alignUp(header.length, alignment) - header.length);
-            for (PendingTensor t : tensors) {
-                try (MemoryScope scratch = MemoryScope.open("gguf-write")) {
-                    Tensor src = t.tensor;
-                    Tensor stored = src.dtype() == t.dtype && src.isContiguous() ? src : Ops.convert(src, t.dtype);
-                    MemorySegment data = stored.segment().asSlice(stored.byteOffset(), t.bytes());
-                    writeFully(out, data.asByteBuffer());
+        byte[] header = h.toByteArray();
+        long total = GgufReader.alignUp(header.length, alignment) + offset;
+
+        Path tmp = createTemporary(file);
+        boolean moved = false;
+        progress.start("writing " + file.getFileName(), total);
+        try {
+            try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                writeFully(out, ByteBuffer.wrap(header));
+                pad(out, GgufReader.alignUp(header.length, alignment) - header.length);
+                for (PendingTensor t : tensors) {
+                    try (MemoryScope scratch = MemoryScope.open("gguf-write")) {
+                        Tensor src = t.tensor;
+                        Tensor stored = src.dtype() == t.dtype && src.isContiguous() ? src : Ops.convert(src, t.dtype);
+                        MemorySegment data = stored.segment().asSlice(stored.byteOffset(), t.bytes());
+                        writeFully(out, data.asByteBuffer());
+                    }
+                    pad(out, GgufReader.alignUp(t.bytes(), alignment) - t.bytes());
+                    progress.advance(out.position());
                 }
-                pad(out, GgufReader.alignUp(t.bytes(), alignment) - t.bytes());
+                // on disk before the rename, so a crash cannot leave the new name on missing data
+                out.force(true);
+            } catch (IOException e) {
+                throw new IOException("writing GGUF " + file + " failed (" + reason(e) + "); " + file + " was left as it was", e);
             }
+            if (check != null) check.check(tmp);
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new IOException("could not move the written GGUF into place as " + file + " (" + reason(e) + ")", e);
+            }
+            moved = true;
+        } finally {
+            progress.end();
+            if (!moved) Files.deleteIfExists(tmp);
         }
+    }
+
+    /** Reports the bytes written while {@link #write} runs. */
+    public GgufWriter progress(Progress progress) {
+        this.progress = Objects.requireNonNull(progress);
+        return this;
+    }
+
+    /** A new, empty, hidden file beside {@code file}, with the permissions a new file gets (or {@code file}'s own when it exists). */
+    private static Path createTemporary(Path file) throws IOException {
+        Path name = file.getFileName();
+        if (name == null) throw new IOException("cannot write GGUF to " + file + ": not a file name");
+        if (Files.isDirectory(file)) throw new IOException("cannot write GGUF " + file + ": it is a directory");
+        Path dir = file.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("cannot write GGUF " + file + ": the folder " + dir + (Files.exists(dir) ? " is not a directory" : " does not exist"));
+        }
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+            try {
+                // CREATE_NEW, not Files.createTempFile: that one makes the file owner-only (0600)
+                Files.newByteChannel(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+            } catch (FileAlreadyExistsException e) {
+                if (attempt < 10) continue;
+                throw e;
+            } catch (IOException e) {
+                throw new IOException("cannot write GGUF " + file + ": creating a file in " + dir + " failed (" + reason(e) + ")", e);
+            }
+            try {
+                if (Files.exists(file)) Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(file));
+            } catch (UnsupportedOperationException | IOException e) {
+                // not POSIX, or not ours to read: the new file keeps the default permissions
+            }
+            return tmp;
+        }
+    }
+
+    /** What went wrong, in words, without repeating a temporary file's name. */
+    static String reason(IOException e) {
+        if (e instanceof FileSystemException f) {
+            if (f.getReason() != null) return f.getReason();
+            if (f instanceof NoSuchFileException) return "no such file or directory";
+            if (f instanceof AccessDeniedException) return "permission denied";
+            if (f instanceof FileAlreadyExistsException) return "file exists";
+            return e.getClass().getSimpleName();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private static void writeFully(FileChannel out, ByteBuffer buffer) throws IOException {

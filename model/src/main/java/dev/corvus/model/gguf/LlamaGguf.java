@@ -6,6 +6,7 @@ import dev.corvus.model.CheckpointException;
 import dev.corvus.model.LlamaConfig;
 import dev.corvus.model.LlamaWeights;
 import dev.corvus.model.MappedFile;
+import dev.corvus.model.Progress;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.model.tokenizer.Tokenizers;
 import dev.corvus.tensor.DType;
@@ -19,7 +20,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -414,6 +414,11 @@ public final class LlamaGguf {
      * as U+2581, byte tokens as "&lt;0xXX&gt;", control tokens trimmed).
      */
     public static void write(Path file, LlamaConfig c, LlamaWeights w, Tokenizer tokenizer, DType matrixType) throws IOException {
+        write(file, c, w, tokenizer, matrixType, Progress.NONE);
+    }
+
+    /** {@link #write(Path, LlamaConfig, LlamaWeights, Tokenizer, DType)}, reporting the bytes written to {@code progress}. */
+    public static void write(Path file, LlamaConfig c, LlamaWeights w, Tokenizer tokenizer, DType matrixType, Progress progress) throws IOException {
         if (!matrixType.isFloatingPoint() && !matrixType.isQuantized()) throw new IllegalArgumentException("GGUF weights cannot be " + matrixType);
         Architecture arch = c.architecture();
         if (c.ropeStyle() != arch.ropeStyle()) {
@@ -499,15 +504,16 @@ public final class LlamaGguf {
             } else {
                 addOptional(g, "rope_freqs.weight", w.ropeFactors());
             }
-            g.write(file);
-        }
-        LlamaConfig back;
-        try (MappedFile mapped = MappedFile.map(file)) {
-            back = config(GgufReader.read(file, mapped.segment()));
-        }
-        if (!back.equals(c)) {
-            Files.deleteIfExists(file);
-            throw new IllegalArgumentException("GGUF " + arch.ggufName() + " cannot express this config: it would read back as " + back + ", not " + c);
+            // read back before it replaces anything: a refused config leaves the old file alone
+            g.progress(progress).write(file, written -> {
+                LlamaConfig back;
+                try (MappedFile mapped = MappedFile.map(written)) {
+                    back = config(GgufReader.read(file, mapped.segment()));
+                }
+                if (!back.equals(c)) {
+                    throw new IllegalArgumentException("GGUF " + arch.ggufName() + " cannot express this config: it would read back as " + back + ", not " + c);
+                }
+            });
         }
     }
 
