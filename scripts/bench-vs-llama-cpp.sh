@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     -d) depths="$2"; shift 2 ;;
     -t) threads="$2"; shift 2 ;;
     -r) reps="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-vs-llama-cpp: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
