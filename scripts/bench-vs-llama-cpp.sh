@@ -118,7 +118,8 @@ for name in $(expand "$models"); do
     { echo "bench-vs-llama-cpp: llama-bench failed on $name, see $BENCH/llama-bench.log" >&2; exit 1; }
   echo "== $name: corvus bench $args -t $threads -r $reps" >&2
   # shellcheck disable=SC2086
-  "$root/corvus" bench --model "$file" $args -t "$threads" -r "$reps" | tee "$BENCH/$name.corvus.md" >&2
+  # three warm-up runs: the JVM's first passes are interpreted and profiled until C2 has compiled the kernels
+  "$root/corvus" bench --model "$file" $args -t "$threads" -r "$reps" --warmup 3 | tee "$BENCH/$name.corvus.md" >&2
   load_after="$(cut -d' ' -f1 /proc/loadavg)"
   # llama-bench's rows in its order, each with corvus's row of the same test
   awk -F'\t' -v m="$name" -v l="$load_before→$load_after" 'NR == FNR { c[$1] = $2 "\t" $3; next }
