@@ -14,8 +14,8 @@
 # Groups: stories = the four stories15M files (default), 1b = the three quantised llama1b files.
 #
 # Usage: scripts/bench-vs-llama-cpp.sh [--models LIST] [-p 64,512] [-n 128] [-d 0] [-t 2] [-r 5]
-#   LIST is comma-separated names or groups. A test that does not fit a model's context (256 for
-#   stories15M, 8192 for llama1b) is left out for that model. For the long-context target:
+#   LIST is comma-separated names or groups. A size that does not fit a model's context at a depth
+#   (256 positions for stories15M, 8192 for llama1b) is left out there. For the long-context target:
 #   scripts/bench-vs-llama-cpp.sh --models llama1b-q8_0 -p 0 -n 128 -d 4096
 # Needs what scripts/llama-cpp.sh needs (it builds llama.cpp once), python3 with numpy for llama1b.
 set -euo pipefail
@@ -84,16 +84,17 @@ model_file() {
   echo "$f"
 }
 
-# The tests of -p/-n/-d that fit a model's context, as llama-bench arguments (empty: none fit).
+# llama-bench arguments, one line per depth, holding the -p and -n sizes that fit a model's context
+# at that depth (llama-bench runs the cross product of its lists, so each depth gets its own call).
 fitting_args() {
-  local ctx="$1" d p n ds="" ps="" ns="" maxp=0 maxn=0
-  for p in ${prompts//,/ }; do [ "$p" -gt "$maxp" ] && maxp=$p; done
-  for n in ${gens//,/ }; do [ "$n" -gt "$maxn" ] && maxn=$n; done
+  local ctx="$1" d p n ps ns
   for d in ${depths//,/ }; do
-    if [ $((d + maxp)) -le "$ctx" ] && [ $((d + maxn)) -le "$ctx" ]; then ds="${ds:+$ds,}$d"; fi
+    ps="" ns=""
+    for p in ${prompts//,/ }; do [ $((d + p)) -le "$ctx" ] && ps="${ps:+$ps,}$p"; done
+    for n in ${gens//,/ }; do [ $((d + n)) -le "$ctx" ] && ns="${ns:+$ns,}$n"; done
+    [ -n "$ps$ns" ] && echo "-p ${ps:-0} -n ${ns:-0} -d $d"
   done
-  [ -n "$ds" ] || return 0
-  echo "-p $prompts -n $gens -d $ds"
+  return 0
 }
 
 # "test<TAB>mean<TAB>sd" per row of a llama-bench markdown table on stdin.
@@ -109,17 +110,20 @@ echo "machine: $cpu, $(nproc) CPUs ($(lscpu | sed -n 's/^Thread(s) per core: *//
 echo "settings: -p $prompts -n $gens -d $depths -t $threads -r $reps"
 for name in $(expand "$models"); do
   file="$(model_file "$name")"
-  args="$(fitting_args "$(context "$name")")"
-  if [ -z "$args" ]; then echo "bench-vs-llama-cpp: no test fits $name's context of $(context "$name"); skipped" >&2; continue; fi
+  calls="$(fitting_args "$(context "$name")")"
+  if [ -z "$calls" ]; then echo "bench-vs-llama-cpp: no test fits $name's context of $(context "$name"); skipped" >&2; continue; fi
   load_before="$(cut -d' ' -f1 /proc/loadavg)"
-  echo "== $name: llama-bench $args -t $threads -r $reps" >&2
-  # shellcheck disable=SC2086
-  "$llama/llama-bench" -m "$file" $args -t "$threads" -r "$reps" -o md 2>"$BENCH/llama-bench.log" | tee "$BENCH/$name.llama.md" >&2 ||
-    { echo "bench-vs-llama-cpp: llama-bench failed on $name, see $BENCH/llama-bench.log" >&2; exit 1; }
-  echo "== $name: corvus bench $args -t $threads -r $reps" >&2
-  # shellcheck disable=SC2086
-  # three warm-up runs: the JVM's first passes are interpreted and profiled until C2 has compiled the kernels
-  "$root/corvus" bench --model "$file" $args -t "$threads" -r "$reps" --warmup 3 | tee "$BENCH/$name.corvus.md" >&2
+  : >"$BENCH/$name.llama.md"; : >"$BENCH/$name.corvus.md"
+  while read -r args; do
+    echo "== $name: llama-bench $args -t $threads -r $reps" >&2
+    # shellcheck disable=SC2086
+    "$llama/llama-bench" -m "$file" $args -t "$threads" -r "$reps" -o md 2>"$BENCH/llama-bench.log" | tee -a "$BENCH/$name.llama.md" >&2 ||
+      { echo "bench-vs-llama-cpp: llama-bench failed on $name, see $BENCH/llama-bench.log" >&2; exit 1; }
+    echo "== $name: corvus bench $args -t $threads -r $reps" >&2
+    # three warm-up runs: the JVM's first passes are interpreted and profiled until C2 has compiled the kernels
+    # shellcheck disable=SC2086
+    "$root/corvus" bench --model "$file" $args -t "$threads" -r "$reps" --warmup 3 | tee -a "$BENCH/$name.corvus.md" >&2
+  done <<<"$calls"
   load_after="$(cut -d' ' -f1 /proc/loadavg)"
   # llama-bench's rows in its order, each with corvus's row of the same test
   awk -F'\t' -v m="$name" -v l="$load_before→$load_after" 'NR == FNR { c[$1] = $2 "\t" $3; next }
