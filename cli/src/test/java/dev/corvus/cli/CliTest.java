@@ -16,7 +16,7 @@ class CliTest {
 
     @Test
     void benchPrintsOneRowPerCaseWithSpeedups() {
-        String out = run("bench", "--seconds", "0.05");
+        String out = run("bench", "--kernels", "--seconds", "0.05");
         assertThat(out).contains("matmul").contains("softmax").contains("rmsnorm").contains("GFLOP/s").contains("GB/s");
         assertThat(out.lines().filter(l -> l.endsWith("x")).count()).isEqualTo(3);
     }
