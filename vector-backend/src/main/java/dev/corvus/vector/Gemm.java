@@ -170,7 +170,7 @@ public final class Gemm {
         }
         if (m <= GEMV_MAX_ROWS) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            if (integerDots && w.isQuantized()) {
+            if (integerDots && QuantDots.pays(w, m)) {
                 QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             } else {
                 gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);

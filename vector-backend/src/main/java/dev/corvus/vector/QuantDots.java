@@ -79,6 +79,15 @@ final class QuantDots {
     private static final int CHUNK = 1024;
     private static final long PARALLEL_WORK = 1L << 20;
 
+    /**
+     * Whether the integer path beats the float one for t and m rows. Q2_K with several rows
+     * stayed at 0.9x of the float path (two runs, m = 4, one thread): its unpacking is mostly
+     * scalar scale work and its 16-groups need a blended scale per 512-bit step.
+     */
+    static boolean pays(DType t, int m) {
+        return t.isQuantized() && !(t == DType.Q2_K && m > 1);
+    }
+
     /** Whether dtype has a minimum term (x = d q + m, or d q - m). */
     private static boolean hasMin(DType t) {
         return switch (t) {

@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The integer GEMV path ({@link QuantDots}, taken by {@link Gemm#gemmWeights} for quantised
- * weights and m &lt;= {@link Gemm#GEMV_MAX_ROWS}) against the float reference: the weights
+ * The integer GEMV path ({@link QuantDots}, which {@link Gemm#gemmWeights} takes for quantised
+ * weights and m &lt;= {@link Gemm#GEMV_MAX_ROWS} where {@link QuantDots#pays} says so) against the float reference: the weights
  * decoded by {@link Quants}, the product summed in double.
  *
  * <p>Tolerance, derived from the activation quantisation: each block b of 32 activations of a
@@ -96,10 +96,9 @@ class QuantDotsTest {
         assertThat(m).isLessThanOrEqualTo(Gemm.GEMV_MAX_ROWS);
         MemorySegment w = weights(dtype, n, k, random);
         long rowBytes = dtype.byteSize(k);
-        MemorySegment a = arena.allocate(4L * m * k);
-        MemorySegment.copy(x, 0, a, FLOAT, 0, m * k);
         MemorySegment c = arena.allocate(4L * m * n);
-        Gemm.gemmWeights(m, n, k, a, 0, k, 1, dtype, w, 0, c, 0, n);
+        // Directly, not through Gemm.gemmWeights, which keeps a few (dtype, m) on the float path.
+        QuantDots.gemv(m, n, k, x.clone(), dtype, w, 0, rowBytes, c, 0, n);
         float[] row = new float[k];
         for (int j = 0; j < n; j++) {
             Quants.dequantize(dtype, w, j * rowBytes, k / dtype.blockSize(), row, 0);
