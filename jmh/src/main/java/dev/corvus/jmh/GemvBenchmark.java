@@ -6,6 +6,7 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Tensor;
+import dev.corvus.vector.Gemm;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
@@ -28,6 +29,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * Decode-time GEMV y = W·x with W [N, K] stored as F32, F16, BF16 or a GGUF quantised type, read as
  * stored — memory bound: GB/s = weight bytes / time (a Q4_K row is 144/256 bytes per weight). Baselines in the same run: the scalar backend ({@code backend=scalar})
  * and {@link BandwidthBenchmark}, which streams the same bytes with nothing but loads and adds.
+ * {@code backend=vector-float} is the vector backend's previous quantised GEMV, decoding blocks to
+ * floats and dotting them with the activations as given, kept as the same-run baseline of the
+ * integer dot products ({@code vector}) that quantise the activations to 8 bits first.
+ * {@code rows} activation rows share each pass over the weights (decode of a few tokens at once).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -36,8 +41,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {BenchmarkSupport.ADD_VECTOR, BenchmarkSupport.NATIVE, "-Xmx4g"})
 public class GemvBenchmark {
-    @Param({"vector", "scalar"})
+    @Param({"vector", "vector-float", "scalar"})
     public String backend;
+
+    @Param({"1"})
+    public int rows;
 
     @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     public String dtype;
@@ -47,20 +55,20 @@ public class GemvBenchmark {
 
     private MemoryScope scope;
     private Backend impl;
-    private Tensor x, wt, y;
+    private Tensor x, w, wt, y;
 
     @Setup(Level.Trial)
     public void setUp() {
-        impl = BenchmarkSupport.backend(backend);
+        impl = BenchmarkSupport.backend(backend.startsWith("vector") ? "vector" : backend);
         scope = MemoryScope.detached("gemv-bench");
-        x = Tensor.randn(scope, 1, 1, 1, 1, n);
+        x = Tensor.randn(scope, 1, 1, 1, rows, n);
         Tensor w32 = Tensor.randn(scope, 2, 0.05f, n, n);
         DType type = DType.valueOf(dtype);
-        Tensor w = Tensor.zeros(scope, type, n, n);
+        w = Tensor.zeros(scope, type, n, n);
         if (type.isQuantized() && type != DType.Q8_0) randomBlocks(w);
         else Ops.copyInto(w32, w);
         wt = w.t().unsqueeze(0);
-        y = Tensor.zeros(scope, DType.F32, 1, 1, n);
+        y = Tensor.zeros(scope, DType.F32, 1, rows, n);
     }
 
     /** Corvus quantises only to Q8_0: other types get random bits with small finite scales. */
@@ -86,6 +94,11 @@ public class GemvBenchmark {
 
     @Benchmark
     public Tensor gemv() {
+        if (backend.equals("vector-float")) {
+            Gemm.gemmWeightsFloatActivations(rows, n, n, x.segment(), x.byteOffset(), n, 1,
+                    w.dtype(), w.segment(), w.byteOffset(), y.segment(), y.byteOffset(), n);
+            return y;
+        }
         impl.matmul(x, wt, y);
         return y;
     }

@@ -119,12 +119,35 @@ public final class Gemm {
      * C[i, j] = sum_p A[i, p] * W[j, p] (C = A Wᵀ, the linear-layer layout). W has n rows of k
      * values in dtype {@code w}; row j starts at wOffset + j * w.byteSize(k). A is F32 with
      * strides as in {@link #sgemm}; C as there. For a quantised dtype, k must be a multiple of its
-     * block size (32, or 256 for the K-quants).
+     * block size (32, or 256 for the K-quants), and with m &lt;= {@link #GEMV_MAX_ROWS} the
+     * activations are quantised to 8 bits per block of 32 for integer dot products (see
+     * {@link QuantDots}: results differ from the float product by that rounding); use
+     * {@link #gemmWeightsFloatActivations} for the exact product.
      */
     public static void gemmWeights(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
             DType w, MemorySegment weights, long wOffset,
             MemorySegment c, long cOffset, long ldc) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc,
+                QuantDots.ENABLED);
+    }
+
+    /**
+     * {@link #gemmWeights} with quantised weights always decoded to floats and dotted with the
+     * activations as given, never quantising them to 8 bits: the exact path, and the baseline
+     * that benchmarks compare the integer path with.
+     */
+    public static void gemmWeightsFloatActivations(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc, false);
+    }
+
+    private static void gemmWeights(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc, boolean integerDots) {
         checkSizes(m, n, k);
         if (w == DType.I32) {
             throw new IllegalArgumentException("unsupported weight dtype " + w + " (expected F32, F16, BF16 or a quantised type)");
@@ -150,7 +173,11 @@ public final class Gemm {
         }
         if (m <= GEMV_MAX_ROWS) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            if (integerDots && QuantDots.pays(w, m)) {
+                QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            } else {
+                gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            }
             return;
         }
         gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,

@@ -30,8 +30,9 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Decode, not memory, bounds the GEMV: y = W x for a 4096 x 4096 W on two threads of a busy
  * 2-core AVX-512 machine ran at 7.6 (Q4_0), 8.1 (Q4_K), 7.0 (Q6_K), 5.4 (Q3_K, Q5_K), 9.3 (Q2_K),
- * 7.7 (Q8_0) and 10 (F16) Gweights/s, best of several hundred calls. Integer dot products on the
- * packed values, skipping the float staging, are the next step.
+ * 7.7 (Q8_0) and 10 (F16) Gweights/s, best of several hundred calls. GEMVs of quantised weights
+ * now take integer dot products instead ({@link QuantDots}); these decoders serve the packed GEMM
+ * and the exact float-activation path.
  *
  * <p>One small static method per dtype, each compiled with its own profile (see
  * {@code Gemm.decodeRun}). The unpacking walks 16-byte runs in steps of BL, so it needs BL to

@@ -276,7 +276,8 @@ class GemmTest {
         Matrix a = matrix(m, k, m % 2 == 0 ? Layout.TRANSPOSED : Layout.ROW_MAJOR, random);
         Weights w = weights(dtype, n, k, random);
         Matrix c = output(m, n);
-        Gemm.gemmWeights(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+        // The exact path: gemmWeights quantises the activations of quantised GEMVs (QuantDotsTest).
+        Gemm.gemmWeightsFloatActivations(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
                 dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
         assertProduct(m, n, k, a::get, (p, j) -> w.at(j, p), c);
     }
@@ -308,7 +309,7 @@ class GemmTest {
         float[] decoded = new float[n * k];
         for (int j = 0; j < n; j++) Quants.dequantize(dtype, w.seg, w.offset + j * w.rowBytes, k / dtype.blockSize(), decoded, j * k);
         Matrix c = output(m, n);
-        Gemm.gemmWeights(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+        Gemm.gemmWeightsFloatActivations(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
                 dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
         assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], c);
     }

@@ -1,0 +1,591 @@
+package dev.corvus.vector;
+
+import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Parallel;
+import dev.corvus.tensor.Quants;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Integer dot products of quantised weights with activations quantised to 8 bits, for the GEMV
+ * path (a few rows of activations against a weight matrix read once).
+ *
+ * <p>Each activation row is quantised once per call, in blocks of 32 as Q8_0 stores weights: q =
+ * round(x / d) with d = max|x| / 127, so |x - d q| &lt;= d / 2. The weights are unpacked into
+ * signed 16-bit lanes (their integer codes, offsets such as Q4_0's -8 applied), multiplied with
+ * the activation codes in 16-bit lanes (|w q| &lt;= 128 * 127 fits), and adjacent products are
+ * summed into 32-bit lanes. One float multiply-add per group of 16 or 32 applies the weight
+ * scale times the activation scale; types with a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) add
+ * min * sum(x) with the exact float sums of the activations. The result therefore differs from
+ * the float reference only by the activation rounding: at most sum over blocks of (d_b / 2)
+ * * sum |w| within the block, plus float rounding.
+ *
+ * <p>Why 16-bit products, not float: the float path decoded a run of blocks to floats in L1 and
+ * dotted them, and was decode bound. In a prototype on one thread of the 2-core Zen 4 VM (71 MB
+ * of Q8_0 weights, best CPU-time rate of 17 rounds, load average 11 from other builds), fused
+ * int16 dots ran at 14-16 GB/s of weights, fused float dots at 10-16 and int32 lanes at 8-13.
+ * JDK 25's Vector API has no vpmaddwd / vpdpbusd, so the pairwise sum into ints is spelled as two
+ * shifts and an add. Measured the same way on this code: Q8_0 14 GB/s (float path 6.0), Q6_K 4.3
+ * (2.7), Q4_K 3.8 (2.1), Q4_0 4.9 (3.5); with -XX:MaxVectorSize=32 Q8_0 11.8 (4.1).
+ *
+ * <p>Q8_0, Q4_0 (at 512 bits), Q4_K and Q6_K with one activation row unpack weights in registers
+ * and dot them at once. Otherwise weights are unpacked a chunk at a time into a short array (L1)
+ * with one float scale (and minimum) per group, then dotted with every activation row, so the
+ * unpacking is paid once per weight row, not once per activation row. Unpackers use 16-lane
+ * (256-bit) shorts, 16 being every K-quant's smallest group; the dots use the widest species.
+ * Machines without 256-bit vectors keep the float path ({@link #ENABLED}).
+ */
+final class QuantDots {
+    private QuantDots() {}
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    static final VectorSpecies<Byte> QB = ByteVector.SPECIES_128;
+    static final VectorSpecies<Short> QS = ShortVector.SPECIES_256;
+    /**
+     * The dot products' species: the machine's widest (at 512 bits half the instructions of 256:
+     * Q8_0 dots ran 1.8x faster on Zen 4, which issues a 512-bit op in one slot).
+     */
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED;
+    static final int SL = S.length();
+    static final VectorSpecies<Float> F = VectorSpecies.of(float.class, S.vectorShape());
+    static final VectorSpecies<Integer> SI = VectorSpecies.of(int.class, S.vectorShape());
+    /** Lanes of a 32-lane step's pair sums that belong to its second group of 16. */
+    private static final VectorMask<Float> SECOND_GROUP = F.indexInRange(-F.length() / 2, F.length() / 2);
+
+    /**
+     * Whether the integer path runs: 256-bit vectors must be real (C2 compiles a species wider
+     * than the hardware into per-lane Java), and {@code -Dcorvus.gemv.floatActivations=true}
+     * turns it off for comparison.
+     */
+    static final boolean ENABLED = (VectorShapes.preferredBitSize() == 256 || VectorShapes.preferredBitSize() == 512)
+            && !Boolean.getBoolean("corvus.gemv.floatActivations");
+
+    /** Weight elements unpacked at a time: 2 KiB of shorts, which stay in L1 for every row of x. */
+    private static final int CHUNK = 1024;
+    private static final long PARALLEL_WORK = 1L << 20;
+
+    /**
+     * Whether the integer path beats the float one for t and m rows. Q2_K with several rows
+     * stayed at 0.9x of the float path (two runs, m = 4, one thread): its unpacking is mostly
+     * scalar scale work and its 16-groups need a blended scale per 512-bit step.
+     */
+    static boolean pays(DType t, int m) {
+        return t.isQuantized() && !(t == DType.Q2_K && m > 1);
+    }
+
+    /** Whether dtype has a minimum term (x = d q + m, or d q - m). */
+    private static boolean hasMin(DType t) {
+        return switch (t) {
+            case Q4_1, Q5_1, Q2_K, Q4_K, Q5_K -> true;
+            default -> false;
+        };
+    }
+
+    /** Elements sharing one weight scale: 16 for Q2_K, Q3_K and Q6_K, else 32. */
+    static int group(DType t) {
+        return switch (t) {
+            case Q2_K, Q3_K, Q6_K -> 16;
+            default -> 32;
+        };
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Activations
+
+    /**
+     * m rows of k activations quantised in blocks of 32: codes (widened to short, ready for the
+     * multiply), one scale per block, and the exact float sums per 16 and per 32 for the
+     * minimum terms.
+     */
+    record Activations(int m, int k, short[] q, float[] d, float[] sum16, float[] sum32) {}
+
+    /** Quantises x (m rows of k, k a multiple of 32) as described in the class comment. */
+    static Activations quantise(float[] x, int m, int k) {
+        short[] q = new short[m * k];
+        float[] d = new float[m * k / 32];
+        float[] sum16 = new float[m * k / 16];
+        float[] sum32 = new float[m * k / 32];
+        for (int b = 0; b < m * k / 32; b++) {
+            int at = 32 * b;
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[at + i]));
+            float scale = amax / 127;
+            float inverse = scale == 0 ? 0 : 1 / scale;
+            float s0 = 0, s1 = 0;
+            for (int i = 0; i < 16; i++) {
+                s0 += x[at + i];
+                s1 += x[at + 16 + i];
+            }
+            for (int i = 0; i < 32; i++) q[at + i] = (short) Math.round(x[at + i] * inverse);
+            d[b] = scale;
+            sum16[2 * b] = s0;
+            sum16[2 * b + 1] = s1;
+            sum32[b] = s0 + s1;
+        }
+        // NaN or infinite activations must not vanish into zero codes: a NaN scale carries them.
+        for (int b = 0; b < d.length; b++) if (!Float.isFinite(d[b])) d[b] = Float.NaN;
+        return new Activations(m, k, q, d, sum16, sum32);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // GEMV
+
+    /** Per-thread unpacking buffers. */
+    private static final class Stage {
+        final short[] q = new short[CHUNK];
+        final float[] scale = new float[CHUNK / 16];
+        final float[] min = new float[CHUNK / 16];
+        float[] sums = new float[0];
+
+        float[] sums(int m) {
+            return sums.length >= m ? sums : (sums = new float[m]);
+        }
+    }
+
+    private static final ThreadLocal<Stage> STAGE = ThreadLocal.withInitial(Stage::new);
+
+    /**
+     * C[i, j] = dot(W[j, :], x[i, :]) for i &lt; m, j &lt; n, with W in quantised dtype t (rows of
+     * rowBytes from wOffset) and x quantised per the class comment. Arguments are checked by
+     * the caller.
+     */
+    static void gemv(int m, int n, int k, float[] x, DType t,
+            MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
+        Activations a = quantise(x, m, k);
+        int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
+        int blockSize = t.blockSize(), blockBytes = t.blockBytes();
+        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
+        int g = group(t);
+        boolean min = hasMin(t);
+        if (m == 1 && fused(t)) {
+            Parallel.forRange(n, grain, (j0, j1) -> {
+                for (int j = j0; j < j1; j++) {
+                    long row = wOffset + j * rowBytes;
+                    float s = switch (t) {
+                        case Q8_0 -> rowQ8_0(w, row, k / 32, a.q, a.d);
+                        case Q4_0 -> row + rowBytes + 16 <= w.byteSize() ? rowQ4_0(w, row, k / 32, a.q, a.d) : stagedRow(t, w, row, k, a);
+                        case Q4_K -> rowQ4_K(w, row, k / 256, a.q, a.d, a.sum32);
+                        case Q6_K -> rowQ6_K(w, row, k / 256, a.q, a.d);
+                        default -> throw new AssertionError(t);
+                    };
+                    c.set(FLOAT, cOffset + 4L * j, s);
+                }
+            });
+            return;
+        }
+        Parallel.forRange(n, grain, (j0, j1) -> {
+            Stage stage = STAGE.get();
+            float[] sums = stage.sums(m);
+            for (int j = j0; j < j1; j++) {
+                long row = wOffset + j * rowBytes;
+                java.util.Arrays.fill(sums, 0, m, 0f);
+                for (int p0 = 0; p0 < k; p0 += chunk) {
+                    int count = Math.min(chunk, k - p0);
+                    unpack(t, w, row + (long) (p0 / blockSize) * blockBytes, count / blockSize, stage.q, stage.scale, stage.min);
+                    int groups = count / g;
+                    for (int i = 0; i < m; i++) {
+                        int xi = i * k + p0;
+                        float s = g == 32
+                                ? dot32(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32)
+                                : dot16(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32);
+                        if (min) s += minDot(stage.min, groups, g == 32 ? a.sum32 : a.sum16, xi / g);
+                        sums[i] += s;
+                    }
+                }
+                for (int i = 0; i < m; i++) c.set(FLOAT, cOffset + 4 * (i * ldc + j), sums[i]);
+            }
+        });
+    }
+
+    /*
+     * The dot kernels spell the pairwise sum of 16-bit products into 32-bit lanes (what vpmaddwd
+     * does in one instruction) inline: p = w * x viewed as ints, (p << 16 >> 16) + (p >> 16).
+     * A helper taking or returning vectors was refused inlining ("callee is too large" once its
+     * caller grew) and then boxed every vector it passed.
+     */
+
+    /**
+     * sum over groups g of 32 of scale[g] * d[di + g] * sum(w * x) over the group. Two
+     * accumulators, alternate groups, so consecutive multiply-adds do not wait on each other.
+     */
+    static float dot32(short[] w, float[] scale, int groups, short[] x, int xi, float[] d, int di) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int g = 0; g < groups; g++) {
+            int e = 32 * g;
+            IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
+            IntVector s = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            if (SL == 16) {
+                IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
+                s = s.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16)));
+            }
+            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+            FloatVector sd = FloatVector.broadcast(F, scale[g] * d[di + g]);
+            if ((g & 1) == 0) acc0 = f.fma(sd, acc0);
+            else acc1 = f.fma(sd, acc1);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * As {@link #dot32} for groups of 16 (always an even number: these types have 256-element
+     * blocks). At 32 short lanes one step covers two groups: int lanes 0-7 hold the first.
+     */
+    static float dot16(short[] w, float[] scale, int groups, short[] x, int xi, float[] d, int di) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int g = 0; g < groups; g += 2) {
+            int e = 16 * g;
+            float dx = d[di + g / 2];
+            IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
+            IntVector s0 = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            if (SL == 32) {
+                FloatVector sd = FloatVector.broadcast(F, scale[g] * dx).blend(scale[g + 1] * dx, SECOND_GROUP);
+                acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(sd, acc0);
+            } else {
+                IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
+                IntVector s1 = p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16));
+                acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g] * dx), acc0);
+                acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g + 1] * dx), acc1);
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // One activation row: weights unpacked in registers and dotted at once, for the types that
+    // matter most. Staging through L1 doubled the instructions per weight and halved the rate
+    // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session).
+
+    private static boolean fused(DType t) {
+        return switch (t) {
+            case Q8_0, Q6_K, Q4_K -> true;
+            case Q4_0 -> SL == 32;
+            default -> false;
+        };
+    }
+
+    /** The staged path for one row of one activation row (rows the fused kernels cannot take). */
+    private static float stagedRow(DType t, MemorySegment w, long row, int k, Activations a) {
+        Stage stage = STAGE.get();
+        int blockSize = t.blockSize();
+        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
+        float sum = 0;
+        for (int p0 = 0; p0 < k; p0 += chunk) {
+            int count = Math.min(chunk, k - p0);
+            unpack(t, w, row + (long) (p0 / blockSize) * t.blockBytes(), count / blockSize, stage.q, stage.scale, stage.min);
+            sum += group(t) == 32 ? dot32(stage.q, stage.scale, count / 32, a.q, p0, a.d, p0 / 32)
+                    : dot16(stage.q, stage.scale, count / 16, a.q, p0, a.d, p0 / 32);
+            if (hasMin(t)) sum += minDot(stage.min, count / group(t), group(t) == 32 ? a.sum32 : a.sum16, p0 / group(t));
+        }
+        return sum;
+    }
+
+    /** Bytes of SL lanes, widened to the dot species. */
+    private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
+
+    static float rowQ8_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int b = 0; b < blocks; b++) {
+            long block = row + 34L * b;
+            IntVector s = IntVector.zero(SI);
+            for (int l = 0; l < 32; l += SL) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2 + l, LE).convertShape(VectorOperators.B2S, S, 0);
+                IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b + l)).reinterpretAsInts();
+                s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
+            }
+            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
+            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
+            else acc1 = f.fma(sd, acc1);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */
+    private static final VectorShuffle<Short> LOW_TWICE = VectorShuffle.fromOp(S, i -> i % 16);
+    /** Shift counts: 0 for the low nibbles (elements 0-15), 4 for the high ones (16-31). */
+    private static final ShortVector NIBBLE_SHIFT = ShortVector.zero(S).addIndex(1).lanewise(VectorOperators.ASHR, 4).lanewise(VectorOperators.LSHL, 2);
+
+    /**
+     * Needs 512-bit vectors and 16 readable bytes past the row: the 32-byte load from a block's
+     * 16 quant bytes reads on into the next block, and those lanes are replaced by the permute.
+     */
+    static float rowQ4_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int b = 0; b < blocks; b++) {
+            long block = row + 18L * b;
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2, LE).convertShape(VectorOperators.B2S, S, 0);
+            ShortVector q = v.rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
+            IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b)).reinterpretAsInts();
+            IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
+            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
+            else acc1 = f.fma(sd, acc1);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    static float rowQ4_K(MemorySegment w, long row, int blocks, short[] x, float[] d, float[] sum32) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        float mins = 0;
+        for (int b = 0; b < blocks; b++) {
+            long block = row + 144L * b;
+            float dw = half(w, block), dmin = half(w, block + 2);
+            // The twelve 6-bit scale and min bytes as two words: per-byte segment reads (what
+            // Quants.kScale does) cost more than the group's vector work.
+            long lo = w.get(U64, block + 4);
+            int hi = w.get(U32, block + 12);
+            for (int g = 0; g < 8; g++) {
+                int e = 256 * b + 32 * g;
+                int g4 = 8 * (g & 3);
+                int sc = g < 4 ? (int) (lo >>> g4) & 63 : (hi >>> g4) & 0xF | ((int) (lo >>> (g4 + 6)) & 3) << 4;
+                int mn = g < 4 ? (int) (lo >>> (32 + g4)) & 63 : (hi >>> (g4 + 4)) & 0xF | ((int) (lo >>> (38 + g4)) & 3) << 4;
+                IntVector s = IntVector.zero(SI);
+                for (int l = 0; l < 32; l += SL) {
+                    ShortVector q = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 16 + 32 * (g / 2) + l, LE).convertShape(VectorOperators.B2S, S, 0))
+                            .lanewise(VectorOperators.ASHR, 4 * (g & 1)).and((short) 0xF);
+                    IntVector p = q.mul(ShortVector.fromArray(S, x, e + l)).reinterpretAsInts();
+                    s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
+                }
+                FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+                FloatVector sd = FloatVector.broadcast(F, dw * sc * d[e / 32]);
+                if ((g & 1) == 0) acc0 = f.fma(sd, acc0);
+                else acc1 = f.fma(sd, acc1);
+                mins += dmin * mn * sum32[e / 32];
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
+    }
+
+    static float rowQ6_K(MemorySegment w, long row, int blocks, short[] x, float[] d) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        for (int b = 0; b < blocks; b++) {
+            long block = row + 210L * b;
+            float dw = half(w, block + 208);
+            for (int h = 0; h < 2; h++) {
+                for (int j = 0; j < 4; j++) {
+                    int e = 128 * h + 32 * j;
+                    float dx = dw * d[8 * b + e / 32];
+                    for (int l = 0; l < 32; l += SL) {
+                        ShortVector low = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 64 * h + 32 * (j & 1) + l, LE).convertShape(VectorOperators.B2S, S, 0))
+                                .lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF);
+                        ShortVector high = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 128 + 32 * h + l, LE).convertShape(VectorOperators.B2S, S, 0))
+                                .lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
+                        ShortVector q = low.or(high).sub((short) 32);
+                        IntVector p = q.mul(ShortVector.fromArray(S, x, 256 * b + e + l)).reinterpretAsInts();
+                        IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+                        int sc = (e + l) / 16;
+                        FloatVector sd = FloatVector.broadcast(F, dx * w.get(ValueLayout.JAVA_BYTE, block + 192 + sc));
+                        if (SL == 32) sd = sd.blend(dx * w.get(ValueLayout.JAVA_BYTE, block + 193 + sc), SECOND_GROUP);
+                        FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+                        if ((j & 1) == 0) acc0 = f.fma(sd, acc0);
+                        else acc1 = f.fma(sd, acc1);
+                    }
+                }
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** sum over groups of min[g] * sums[si + g]. */
+    static float minDot(float[] min, int groups, float[] sums, int si) {
+        int L = F.length();
+        FloatVector acc = FloatVector.zero(F);
+        int g = 0;
+        for (; g <= groups - L; g += L) {
+            acc = FloatVector.fromArray(F, min, g).fma(FloatVector.fromArray(F, sums, si + g), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; g < groups; g++) s += min[g] * sums[si + g];
+        return s;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Unpacking: integer codes into q[0 ..], per group a float scale (and minimum, added as
+    // min * sum(x)) such that the weight is scale * q + min, as Quants defines it.
+
+    static void unpack(DType t, MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        switch (t) {
+            case Q8_0 -> q8_0(w, block, blocks, q, scale);
+            case Q4_0 -> q4_0(w, block, blocks, q, scale);
+            case Q4_1 -> q4_1(w, block, blocks, q, scale, min);
+            case Q5_0 -> q5_0(w, block, blocks, q, scale);
+            case Q5_1 -> q5_1(w, block, blocks, q, scale, min);
+            case Q2_K -> q2_K(w, block, blocks, q, scale, min);
+            case Q3_K -> q3_K(w, block, blocks, q, scale);
+            case Q4_K -> q4_K(w, block, blocks, q, scale, min);
+            case Q5_K -> q5_K(w, block, blocks, q, scale, min);
+            case Q6_K -> q6_K(w, block, blocks, q, scale);
+            default -> throw new IllegalArgumentException("integer dot: " + t + " is not a quantised type (" + Quants.SUPPORTED + ")");
+        }
+    }
+
+
+    static void q8_0(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
+        for (int b = 0; b < blocks; b++, block += 34) {
+            scale[b] = half(w, block);
+            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 2, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, 32 * b);
+            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 18, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, 32 * b + 16);
+        }
+    }
+
+    static void q4_0(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
+        for (int b = 0; b < blocks; b++, block += 18) {
+            scale[b] = half(w, block);
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 2, LE).convertShape(VectorOperators.B2S, QS, 0);
+            v.and((short) 0xF).sub((short) 8).intoArray(q, 32 * b);
+            v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).sub((short) 8).intoArray(q, 32 * b + 16);
+        }
+    }
+
+    static void q4_1(MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        for (int b = 0; b < blocks; b++, block += 20) {
+            scale[b] = half(w, block);
+            min[b] = half(w, block + 2);
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 4, LE).convertShape(VectorOperators.B2S, QS, 0);
+            v.and((short) 0xF).intoArray(q, 32 * b);
+            v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).intoArray(q, 32 * b + 16);
+        }
+    }
+
+    /* Q5: lane l of the fifth bits is bit (base + l) of the block's u32: broadcast, shift each lane by its index. */
+    private static final ShortVector LANE = ShortVector.zero(QS).addIndex(1);
+
+    static void q5_0(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
+        for (int b = 0; b < blocks; b++, block += 22) {
+            scale[b] = half(w, block);
+            int qh = w.get(U32, block + 2);
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 6, LE).convertShape(VectorOperators.B2S, QS, 0);
+            v.and((short) 0xF).or(ShortVector.broadcast(QS, (short) (qh >>> 0)).lanewise(VectorOperators.LSHR, LANE).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16).intoArray(q, 32 * b);
+            v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(ShortVector.broadcast(QS, (short) (qh >>> 16)).lanewise(VectorOperators.LSHR, LANE).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16).intoArray(q, 32 * b + 16);
+        }
+    }
+
+    static void q5_1(MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        for (int b = 0; b < blocks; b++, block += 24) {
+            scale[b] = half(w, block);
+            min[b] = half(w, block + 2);
+            int qh = w.get(U32, block + 4);
+            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 8, LE).convertShape(VectorOperators.B2S, QS, 0);
+            v.and((short) 0xF).or(ShortVector.broadcast(QS, (short) (qh >>> 0)).lanewise(VectorOperators.LSHR, LANE).and((short) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(q, 32 * b);
+            v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(ShortVector.broadcast(QS, (short) (qh >>> 16)).lanewise(VectorOperators.LSHR, LANE).and((short) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(q, 32 * b + 16);
+        }
+    }
+
+    /** Element 128 h + 32 j + l: bits 2j of byte 16 + 32 h + l; group e / 16 with scale nibble and min nibble. */
+    static void q2_K(MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        for (int b = 0; b < blocks; b++, block += 84) {
+            float d = half(w, block + 80), dmin = half(w, block + 82);
+            for (int s = 0; s < 16; s++) {
+                int sc = w.get(ValueLayout.JAVA_BYTE, block + s) & 0xFF;
+                scale[16 * b + s] = d * (sc & 0xF);
+                min[16 * b + s] = -(dmin * (sc >>> 4));
+            }
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += 16) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 16 + 32 * h + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    for (int j = 0; j < 4; j++) {
+                        v.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).intoArray(q, 256 * b + 128 * h + 32 * j + l);
+                    }
+                }
+            }
+        }
+    }
+
+    /** As Q2_K, minus 4 where bit 4h + j of mask byte l is clear; 6-bit scales biased by 32. */
+    static void q3_K(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
+        for (int b = 0; b < blocks; b++, block += 110) {
+            float d = half(w, block + 108);
+            for (int s = 0; s < 16; s++) scale[16 * b + s] = d * (Quants.q3Scale(w, block + 96, s) - 32);
+            for (int l = 0; l < 32; l += 16) {
+                ShortVector mask = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                for (int h = 0; h < 2; h++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 32 + 32 * h + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    for (int j = 0; j < 4; j++) {
+                        ShortVector high = mask.lanewise(VectorOperators.ASHR, 4 * h + j).and((short) 1).lanewise(VectorOperators.LSHL, 2);
+                        v.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).or(high).sub((short) 4)
+                                .intoArray(q, 256 * b + 128 * h + 32 * j + l);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Group g of 32: nibble (g odd ? high : low) of bytes 16 + 32 (g / 2) ..; 6-bit scale and min. */
+    static void q4_K(MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        for (int b = 0; b < blocks; b++, block += 144) {
+            float d = half(w, block), dmin = half(w, block + 2);
+            for (int g = 0; g < 8; g++) {
+                scale[8 * b + g] = d * Quants.kScale(w, block + 4, g);
+                min[8 * b + g] = -(dmin * Quants.kMin(w, block + 4, g));
+            }
+            for (int g2 = 0; g2 < 4; g2++) {
+                for (int l = 0; l < 32; l += 16) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 16 + 32 * g2 + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    v.and((short) 0xF).intoArray(q, 256 * b + 64 * g2 + l);
+                    v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).intoArray(q, 256 * b + 64 * g2 + 32 + l);
+                }
+            }
+        }
+    }
+
+    /** As Q4_K, with bit g of high-bit byte l as the fifth bit. */
+    static void q5_K(MemorySegment w, long block, int blocks, short[] q, float[] scale, float[] min) {
+        for (int b = 0; b < blocks; b++, block += 176) {
+            float d = half(w, block), dmin = half(w, block + 2);
+            for (int g = 0; g < 8; g++) {
+                scale[8 * b + g] = d * Quants.kScale(w, block + 4, g);
+                min[8 * b + g] = -(dmin * Quants.kMin(w, block + 4, g));
+            }
+            for (int l = 0; l < 32; l += 16) {
+                ShortVector high = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 16 + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                for (int g2 = 0; g2 < 4; g2++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 48 + 32 * g2 + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    ShortVector h0 = high.lanewise(VectorOperators.ASHR, 2 * g2).and((short) 1).lanewise(VectorOperators.LSHL, 4);
+                    ShortVector h1 = high.lanewise(VectorOperators.ASHR, 2 * g2 + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4);
+                    v.and((short) 0xF).or(h0).intoArray(q, 256 * b + 64 * g2 + l);
+                    v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(h1).intoArray(q, 256 * b + 64 * g2 + 32 + l);
+                }
+            }
+        }
+    }
+
+    /** Element 128 h + 32 j + l: a nibble of byte 64h + 32 (j % 2) + l, two bits of byte 128 + 32h + l, minus 32. */
+    static void q6_K(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
+        for (int b = 0; b < blocks; b++, block += 210) {
+            float d = half(w, block + 208);
+            for (int s = 0; s < 16; s++) scale[16 * b + s] = d * w.get(ValueLayout.JAVA_BYTE, block + 192 + s);
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += 16) {
+                    ShortVector highs = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 128 + 32 * h + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    ShortVector low0 = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 64 * h + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    ShortVector low1 = (ShortVector) ByteVector.fromMemorySegment(QB, w, block + 64 * h + 32 + l, LE).convertShape(VectorOperators.B2S, QS, 0);
+                    int e = 256 * b + 128 * h + l;
+                    low0.and((short) 0xF).or(highs.and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32).intoArray(q, e);
+                    low1.and((short) 0xF).or(highs.lanewise(VectorOperators.ASHR, 2).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32).intoArray(q, e + 32);
+                    low0.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(highs.lanewise(VectorOperators.ASHR, 4).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32).intoArray(q, e + 64);
+                    low1.lanewise(VectorOperators.ASHR, 4).and((short) 0xF).or(highs.lanewise(VectorOperators.ASHR, 6).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32).intoArray(q, e + 96);
+                }
+            }
+        }
+    }
+
+    private static float half(MemorySegment w, long at) {
+        return Float.float16ToFloat(w.get(HALF, at));
+    }
+}
