@@ -184,8 +184,13 @@ class SplitLinearTest {
             assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
                 try (SplitLinear s = new SplitLinear("ring", w, PhaseSplits.fixed(k), device, new SplitLinear.Options(depth, 16, slowDevice))) {
                     for (int call = 0; call < 5; call++) {
+                        // CPU rows bitwise against the reference just before or just after (a JIT
+                        // tier change in between can move one of them in the last bits, never both)
+                        float[] before = Ops.linear(x, w.narrow(0, 0, k), null).toFloatArray();
                         float[] y = s.apply(x).toFloatArray();
-                        assertThat(Arrays.copyOf(y, k)).isEqualTo(Arrays.copyOf(Ops.linear(x, w.narrow(0, 0, k), null).toFloatArray(), k));
+                        float[] after = Ops.linear(x, w.narrow(0, 0, k), null).toFloatArray();
+                        float[] cpuRows = Arrays.copyOf(y, k);
+                        assertThat(Arrays.equals(cpuRows, before) || Arrays.equals(cpuRows, after)).as("call " + call + ": CPU rows bitwise").isTrue();
                         assertAllClose("call " + call, expected, y, 1e-4, 1e-4);
                     }
                     SplitLinear.Stats st = s.stats();
