@@ -64,7 +64,7 @@ public final class Scoring {
             throw new IllegalArgumentException("perplexity: the text tokenizes to " + tokens.length + " tokens; a context of " + nCtx
                     + " needs at least " + 2 * nCtx + " (use a longer text or a smaller context)");
         }
-        int chunks = tokens.length / nCtx, first = nCtx / 2;
+        int chunks = tokens.length / nCtx, first = nCtx / 2, vocab = model.config().vocabSize();
         double nll = 0, nll2 = 0;
         int count = 0;
         double[] running = new double[chunks];
@@ -73,17 +73,12 @@ public final class Scoring {
                 int[] chunk = Arrays.copyOfRange(tokens, c * nCtx, (c + 1) * nCtx);
                 if (bos >= 0) chunk[0] = bos;
                 cache.truncate(0);
-                // the unscored first half as one prefill; its last row is the first scored prediction
-                try (MemoryScope step = MemoryScope.open("perplexity.prefill")) {
-                    float[] row = model.forward(Arrays.copyOf(chunk, first + 1), 0, cache).toFloatArray();
-                    double v = negativeLogLikelihood(row, chunk[first + 1]);
-                    nll += v;
-                    nll2 += v * v;
-                }
-                for (int i = first + 1; i < nCtx - 1; i++) {
-                    try (MemoryScope step = MemoryScope.open("perplexity.step")) {
-                        float[] row = model.forward(new int[] {chunk[i]}, i, cache).toFloatArray();
-                        double v = negativeLogLikelihood(row, chunk[i + 1]);
+                // the whole chunk as one batch, as llama-perplexity evaluates it; rows from
+                // position `first` on are scored
+                try (MemoryScope step = MemoryScope.open("perplexity.chunk")) {
+                    float[] all = model.forwardAll(Arrays.copyOf(chunk, nCtx - 1), 0, cache).toFloatArray();
+                    for (int i = first; i < nCtx - 1; i++) {
+                        double v = negativeLogLikelihood(Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab), chunk[i + 1]);
                         nll += v;
                         nll2 += v * v;
                     }

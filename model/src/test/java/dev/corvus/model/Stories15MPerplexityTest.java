@@ -3,6 +3,7 @@ package dev.corvus.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.corvus.model.gguf.LlamaGguf;
+import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.DType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -76,6 +78,11 @@ class Stories15MPerplexityTest {
     @ParameterizedTest
     @EnumSource(Row.class)
     void perplexityMatchesLlamaPerplexity(Row row) throws IOException {
+        // The scalar reference backend runs the F32 row only: it decodes quantised weights element by
+        // element, so the four quantised rows took 8 minutes of CI (479 s measured), and its
+        // quantised arithmetic is held to llama.cpp on the dequantised weights by the conformance suite.
+        Assumptions.assumeTrue(row == Row.F32 || !Backends.cpu().name().equals("scalar"),
+                "the scalar reference backend runs the F32 row only (its quantised rows are checked by LlamaCppConformanceTest)");
         LlamaCpp llama = LlamaCpp.require();
         Path file = gguf(llama, row);
         Matcher m = null;
