@@ -55,6 +55,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "W", description = "Untimed whole runs of each test first, for the JIT (default ${DEFAULT-VALUE}).", defaultValue = "1")
     int warmups;
 
+    @Option(names = "--warmup-seconds", paramLabel = "S", description = "With --warmup above 0, keep warming each test until S seconds have passed (default ${DEFAULT-VALUE}).", defaultValue = "3")
+    double warmupSeconds;
+
     @Option(names = "--dtype", paramLabel = "f32|q8_0", description = "Convert the weight matrices to this type after loading (default: as stored).")
     String dtype;
 
@@ -87,6 +90,7 @@ final class BenchCommand implements Callable<Integer> {
     private Integer model() throws Exception {
         if (repetitions < 1) throw new IllegalArgumentException("-r must be at least 1, got " + repetitions);
         if (warmups < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmups);
+        if (!(warmupSeconds >= 0 && warmupSeconds <= 3600)) throw new IllegalArgumentException("--warmup-seconds must be 0 to 3600, got " + warmupSeconds);
         for (List<Integer> list : List.of(prompts, gens, depths)) {
             for (int v : list) if (v < 0) throw new IllegalArgumentException("-p, -n and -d take sizes >= 0, got " + v);
         }
@@ -110,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
                 for (int t : threadCounts) {
                     if (t != Parallel.parallelism()) Parallel.setThreads(t);
                     for (ModelBench.Test test : tests) {
-                        double[] tps = bench.measure(test, repetitions, warmups, what -> progress(t + " threads, " + what));
+                        double[] tps = bench.measure(test, repetitions, warmups, warmupSeconds, what -> progress(t + " threads, " + what));
                         clearProgress();
                         ModelBench.printRow(out, new ModelBench.Row(name, size, params, Backends.cpu().name(), t, test.name(), tps));
                     }
