@@ -189,7 +189,8 @@ final class GenerateCommand implements Callable<Integer> {
         String eos = !setup.meta().eosToken().isEmpty() ? setup.meta().eosToken() : tokenText(tok, tok.eosId());
         ChatTemplate template = ChatTemplate.of(setup.template(), setup.origin(), bos, eos);
         List<ChatMessage> messages = system == null ? List.of(ChatMessage.user(chat)) : List.of(ChatMessage.system(system), ChatMessage.user(chat));
-        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, setup.meta().vocabAddsBos());
+        // whether BOS is added comes from the tokenizer, whose rule (the key, else llama.cpp's default) is checked against libllama
+        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, tok.addBos());
         return tok.encode(p.text(), p.addBos(), false);
     }
 

@@ -157,7 +157,7 @@ final class Decoders {
                 if (w.ffnPostNorm() != null) m = rmsnorm(m, 0, dim, w.ffnPostNorm().toFloatArray(), eps);
                 add(x, m);
             }
-            float[] out = matvec(cls, rmsnorm(x, 0, dim, fin, eps), c.vocabSize());
+            float[] out = TinyLlama.matvec(cls, rmsnorm(x, 0, dim, fin, eps), c.vocabSize());
             for (int i = 0; i < out.length; i++) {
                 double z = out[i] + (clsBias == null ? 0 : clsBias[i]);
                 if (c.finalSoftcap() != 0) z = c.finalSoftcap() * Math.tanh(z / c.finalSoftcap());
@@ -173,7 +173,7 @@ final class Decoders {
     }
 
     private static float[] affine(Tensor w, Tensor b, float[] x) {
-        float[] y = matvec(w.toFloatArray(), x, w.size(0));
+        float[] y = TinyLlama.matvec(w.toFloatArray(), x, w.size(0));
         if (b != null) {
             float[] bias = b.toFloatArray();
             for (int i = 0; i < y.length; i++) y[i] += bias[i];
@@ -194,16 +194,6 @@ final class Decoders {
     private static float[] headNorm(float[] x, int hd, float[] w, float eps) {
         float[] out = new float[x.length];
         for (int h = 0; h < x.length / hd; h++) System.arraycopy(rmsnorm(x, h * hd, hd, w, eps), 0, out, h * hd, hd);
-        return out;
-    }
-
-    private static float[] matvec(float[] w, float[] x, int rows) {
-        float[] out = new float[rows];
-        for (int r = 0; r < rows; r++) {
-            double acc = 0;
-            for (int j = 0; j < x.length; j++) acc += (double) w[r * x.length + j] * x[j];
-            out[r] = (float) acc;
-        }
         return out;
     }
 

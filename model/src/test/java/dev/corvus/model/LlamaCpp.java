@@ -55,6 +55,39 @@ public final class LlamaCpp {
         return new LlamaCpp(dir);
     }
 
+    /**
+     * The llama.cpp source tree alone (its models/ggml-vocab-*.gguf, .inp/.out vectors, chat
+     * templates and tests), for tests that need no binaries: skipped, or failed under CI=true,
+     * as {@link #require} is.
+     */
+    public static Path source() {
+        Path dir = locate();
+        if (dir == null || !Files.isDirectory(dir.resolve("models"))) {
+            unavailable(dir == null
+                    ? "the llama.cpp source was not found (looked at -Dcorvus.llamaCpp, CORVUS_LLAMA_CPP and " + cacheDir().resolve("llama.cpp-src.ok")
+                            + "); run scripts/llama-cpp.sh to fetch it"
+                    : "the llama.cpp source in " + dir + " has no models/; run scripts/llama-cpp.sh to fetch it");
+        }
+        return dir;
+    }
+
+    /** models/ggml-vocab-NAME.gguf of the source, which must exist once the source is there. */
+    public static Path vocab(String name) {
+        return sourceFile("models/ggml-vocab-" + name + ".gguf");
+    }
+
+    /** models/templates/NAME (a real model's chat template) of the source. */
+    public static Path template(String name) {
+        return sourceFile("models/templates/" + name);
+    }
+
+    /** A file of the source tree, which must exist once the source is there. */
+    public static Path sourceFile(String relative) {
+        Path file = source().resolve(relative);
+        if (!Files.isRegularFile(file)) fail("llama.cpp's " + file + " is missing (the tests expect the tree scripts/llama-cpp.sh fetches)");
+        return file;
+    }
+
     /** The directory the notes above describe, or null when none is named or it does not exist. */
     public static Path locate() {
         String named = System.getProperty("corvus.llamaCpp");

@@ -118,7 +118,8 @@ final class TinyLlama {
         return out;
     }
 
-    private static float[] matvec(float[] w, float[] x, int rows) {
+    /** w [rows, x.length] times x, accumulated in double: the naive references' one matrix-vector product. */
+    static float[] matvec(float[] w, float[] x, int rows) {
         float[] out = new float[rows];
         for (int r = 0; r < rows; r++) {
             double acc = 0;

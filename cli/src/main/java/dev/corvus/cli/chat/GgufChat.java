@@ -25,8 +25,6 @@ import java.util.Optional;
 public record GgufChat(Optional<String> template, String bosToken, String eosToken, boolean vocabAddsBos) {
     public static final String ADD_BOS_KEY = "tokenizer.ggml.add_bos_token";
 
-    private static final long MAX_PADDED_COPY = 256L << 20, MAX_ALIGNMENT = 1L << 20;
-
     /**
      * Reads the metadata of the model {@code file}; a file that is not a GGUF (a llama2.c
      * checkpoint: SentencePiece, BOS first, its tokens in a separate file) has no template and
@@ -36,17 +34,7 @@ public record GgufChat(Optional<String> template, String bosToken, String eosTok
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment bytes = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             if (!GgufReader.isGguf(bytes)) return new GgufChat(Optional.empty(), "", "", true);
-            GgufReader gguf;
-            try {
-                gguf = GgufReader.read(file, bytes);
-            } catch (CheckpointException e) {
-                // llama.cpp's vocabulary-only GGUFs (no tensors) end before the alignment padding of their empty data
-                // section, which GgufReader insists on; their metadata reads fine from a copy with the padding added
-                if (bytes.byteSize() > MAX_PADDED_COPY || !String.valueOf(e.getMessage()).contains("truncated")) throw e;
-                MemorySegment padded = arena.allocate(bytes.byteSize() + MAX_ALIGNMENT, 8).copyFrom(bytes);
-                gguf = GgufReader.read(file, padded);
-                if (!gguf.tensors().isEmpty()) throw e;
-            }
+            GgufReader gguf = GgufReader.read(file, bytes); // metadata-only GGUFs (llama.cpp's vocabularies) read too
             Optional<String> template = gguf.has(ChatTemplate.GGUF_KEY) ? Optional.of(gguf.getString(ChatTemplate.GGUF_KEY)) : Optional.empty();
             boolean spm = gguf.has("tokenizer.ggml.model") && "llama".equals(gguf.metadata().get("tokenizer.ggml.model"));
             boolean addBos = spm;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.corvus.model.LlamaCpp;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -85,7 +86,7 @@ class ChatTemplateJinja2Test {
     private static List<Job> jobs() throws IOException {
         List<Job> jobs = new ArrayList<>();
         List<Path> files;
-        try (var s = Files.list(LlamaCppSource.templates())) {
+        try (var s = Files.list(LlamaCpp.source().resolve("models/templates"))) {
             files = s.filter(p -> p.toString().endsWith(".jinja")).sorted().toList();
         }
         for (Path f : files) {
@@ -93,11 +94,11 @@ class ChatTemplateJinja2Test {
             for (Scenario sc : SCENARIOS) jobs.add(new Job(f.getFileName().toString(), sc, "<s>", "</s>", source));
         }
         for (String vocab : List.of("qwen2", "qwen35", "phi-3", "gemma-4", "command-r")) {
-            GgufChat meta = GgufChat.forModel(LlamaCppSource.vocab(vocab));
+            GgufChat meta = GgufChat.forModel(LlamaCpp.vocab(vocab));
             String source = meta.template().orElseThrow(() -> new AssertionError("ggml-vocab-" + vocab + ".gguf has no chat template"));
             for (Scenario sc : SCENARIOS) jobs.add(new Job("ggml-vocab-" + vocab + ".gguf", sc, meta.bosToken(), meta.eosToken(), source));
         }
-        assertThat(jobs).as("templates under " + LlamaCppSource.templates()).hasSizeGreaterThan(100);
+        assertThat(jobs).as("templates under " + LlamaCpp.source().resolve("models/templates")).hasSizeGreaterThan(100);
         return jobs;
     }
 

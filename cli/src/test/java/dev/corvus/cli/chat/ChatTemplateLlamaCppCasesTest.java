@@ -2,6 +2,7 @@ package dev.corvus.cli.chat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.corvus.model.LlamaCpp;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +42,7 @@ class ChatTemplateLlamaCppCasesTest {
 
     /** The cases of test-chat-template.cpp: fields named by their {@code /* .field= *\/} comments. */
     static List<Case> cases() throws IOException {
-        Path file = LlamaCppSource.dir().resolve("tests/test-chat-template.cpp");
+        Path file = LlamaCpp.sourceFile("tests/test-chat-template.cpp");
         String src = Files.readString(file);
         List<Map<String, Object>> raw = new ArrayList<>();
         Matcher m = FIELD.matcher(src);

@@ -3,6 +3,7 @@ package dev.corvus.cli.chat;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.corvus.model.LlamaCpp;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
@@ -83,7 +84,7 @@ class ChatTemplateRealTest {
     }
 
     private static ChatTemplate template(String file, String bos, String eos) throws IOException {
-        return ChatTemplate.of(Files.readString(LlamaCppSource.template(file)), file, bos, eos).withClock(MARCH_7_2025);
+        return ChatTemplate.of(Files.readString(LlamaCpp.template(file)), file, bos, eos).withClock(MARCH_7_2025);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -147,7 +148,7 @@ class ChatTemplateRealTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("vocabularies")
     void theVocabularyGgufsOwnTemplate(Vocab v) throws IOException {
-        GgufChat meta = GgufChat.forModel(LlamaCppSource.vocab(v.name()));
+        GgufChat meta = GgufChat.forModel(LlamaCpp.vocab(v.name()));
         assertThat(meta.bosToken()).isEqualTo(v.bos());
         assertThat(meta.eosToken()).isEqualTo(v.eos());
         assertThat(meta.vocabAddsBos()).isEqualTo(v.addBos());
@@ -162,6 +163,6 @@ class ChatTemplateRealTest {
     @Test
     void aModelWithoutATemplateSaysSo() throws IOException {
         // llama.cpp's Llama 3 BPE vocabulary carries no chat template
-        assertThat(GgufChat.forModel(LlamaCppSource.vocab("llama-bpe")).template()).isEmpty();
+        assertThat(GgufChat.forModel(LlamaCpp.vocab("llama-bpe")).template()).isEmpty();
     }
 }

@@ -2,6 +2,7 @@ package dev.corvus.model.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.corvus.model.LlamaCpp;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.model.gguf.GgufReader;
 import java.io.IOException;
@@ -27,7 +28,7 @@ class TokenizerVocabTest {
     static Tokenizer load(String name) throws IOException {
         Tokenizer t = LOADED.get(name);
         if (t != null) return t;
-        Path file = LlamaCppSource.vocab(name);
+        Path file = LlamaCpp.vocab(name);
         t = Tokenizers.fromGguf(GgufReader.read(file, MemorySegment.ofArray(Files.readAllBytes(file))));
         LOADED.put(name, t);
         return t;
@@ -35,7 +36,7 @@ class TokenizerVocabTest {
 
     /** The .inp cases split at "\n__ggml_vocab_test__\n" and the .out lines of space-separated ids, as test-tokenizer-0 reads them. */
     static List<Case> cases(String name) throws IOException {
-        Path vocab = LlamaCppSource.vocab(name);
+        Path vocab = LlamaCpp.vocab(name);
         String inp = Files.readString(vocab.resolveSibling(vocab.getFileName() + ".inp"), StandardCharsets.UTF_8);
         List<String> out = Files.readAllLines(vocab.resolveSibling(vocab.getFileName() + ".out"), StandardCharsets.UTF_8);
         String sep = "\n__ggml_vocab_test__\n";
