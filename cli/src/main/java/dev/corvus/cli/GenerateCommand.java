@@ -1,9 +1,9 @@
 package dev.corvus.cli;
 
-import dev.corvus.cli.chat.ChatMessage;
-import dev.corvus.cli.chat.ChatPrompt;
-import dev.corvus.cli.chat.ChatTemplate;
-import dev.corvus.cli.chat.GgufChat;
+import dev.corvus.chat.ChatMessage;
+import dev.corvus.chat.ChatPrompt;
+import dev.corvus.chat.ChatTemplate;
+import dev.corvus.chat.GgufChat;
 import dev.corvus.hetero.DeviceSide;
 import dev.corvus.hetero.HeteroLinear;
 import dev.corvus.hetero.Plan;

@@ -2,7 +2,7 @@ package dev.corvus.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.corvus.cli.chat.ChatTemplate;
+import dev.corvus.chat.ChatTemplate;
 import dev.corvus.model.ModelStore;
 import dev.corvus.model.gguf.GgufReader;
 import java.io.ByteArrayOutputStream;

@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 /**
  * A rendered chat prompt ready for the tokenizer: its text and whether the tokenizer must put the

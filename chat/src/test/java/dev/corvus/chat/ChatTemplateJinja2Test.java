@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

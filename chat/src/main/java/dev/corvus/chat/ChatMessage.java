@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 import java.util.Objects;
 

@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 /**
  * A chat template that cannot be used: missing, or failing to render. The message names where

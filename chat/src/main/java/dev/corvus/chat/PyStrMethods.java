@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 import com.hubspot.jinjava.objects.SafeString;
 import com.hubspot.jinjava.objects.collections.PyList;

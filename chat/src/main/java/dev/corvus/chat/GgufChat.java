@@ -1,4 +1,4 @@
-package dev.corvus.cli.chat;
+package dev.corvus.chat;
 
 import dev.corvus.model.CheckpointException;
 import dev.corvus.model.gguf.GgufReader;
