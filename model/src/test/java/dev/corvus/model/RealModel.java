@@ -10,18 +10,18 @@ import org.junit.jupiter.api.Assumptions;
  * failed fetch fails the test with the reason; only {@code CORVUS_OFFLINE=1} (or
  * {@code -Dcorvus.offline=true}) turns a missing model into a skipped test.
  */
-final class RealModel {
+public final class RealModel {
     private static ModelStore.Stories15M files;
     private static String failure;
 
     private RealModel() {}
 
-    static boolean offline() {
+    public static boolean offline() {
         String env = System.getenv("CORVUS_OFFLINE");
         return "1".equals(env) || "true".equalsIgnoreCase(env) || Boolean.getBoolean("corvus.offline");
     }
 
-    static synchronized ModelStore.Stories15M files() {
+    public static synchronized ModelStore.Stories15M files() {
         if (files != null) return files;
         ModelStore store = ModelStore.defaults();
         try {

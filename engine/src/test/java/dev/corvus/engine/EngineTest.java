@@ -1,0 +1,83 @@
+package dev.corvus.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.corvus.model.Checkpoint;
+import dev.corvus.model.Checkpoints;
+import dev.corvus.model.Generator;
+import dev.corvus.model.LlamaModel;
+import dev.corvus.model.ModelStore;
+import dev.corvus.model.RealModel;
+import dev.corvus.model.Sampler;
+import dev.corvus.model.Tokenizer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The engine on the real stories15M: what it streams is what the library's own loop generates. */
+class EngineTest {
+    static Checkpoint ckpt;
+    static LlamaModel model;
+    static Tokenizer tok;
+
+    @BeforeAll
+    static void load() throws Exception {
+        ModelStore.Stories15M files = RealModel.files();
+        ckpt = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
+        model = new LlamaModel(ckpt.config(), ckpt.weights());
+        tok = ckpt.tokenizer().orElseThrow();
+    }
+
+    @AfterAll
+    static void close() {
+        ckpt.close();
+    }
+
+    @Test
+    void greedyTextEqualsTheGenerator() throws Exception {
+        int[] prompt = tok.encode("Once upon a time", true, false);
+        int[] expected = new Generator(model, Sampler.greedy(), tok.endOfGenerationIds()).generate(prompt, 40, t -> {}).tokens();
+        StringBuilder streamed = new StringBuilder();
+        try (Engine e = Engine.start(model, tok, EngineConfig.defaults())) {
+            Completion c = e.submit(new GenerationRequest(prompt, 40, SamplingOptions.greedy()), new GenerationListener() {
+                @Override
+                public void onText(String text) {
+                    streamed.append(text);
+                }
+            }).result().get(60, TimeUnit.SECONDS);
+            assertThat(c.tokens()).containsExactly(expected);
+            assertThat(c.text()).isEqualTo(streamed.toString());
+            assertThat(c.promptTokens()).isEqualTo(prompt.length);
+            assertThat(c.finishReason()).isEqualTo(expected.length == 40 ? FinishReason.LENGTH : FinishReason.STOP);
+            assertThat(e.stats().kvCacheBytes()).isZero();
+        }
+    }
+
+    @Test
+    void aStopStringEndsTheTextBeforeIt() throws Exception {
+        int[] prompt = tok.encode("Once upon a time", true, false);
+        try (Engine e = Engine.start(model, tok, EngineConfig.defaults())) {
+            String full = e.submit(new GenerationRequest(prompt, 40, SamplingOptions.greedy()), new GenerationListener() {}).result()
+                    .get(60, TimeUnit.SECONDS).text();
+            String stop = full.substring(20, 24);
+            Completion c = e.submit(new GenerationRequest(prompt, 40, SamplingOptions.greedy(), List.of(stop), Duration.ZERO),
+                    new GenerationListener() {}).result().get(60, TimeUnit.SECONDS);
+            assertThat(c.finishReason()).isEqualTo(FinishReason.STOP);
+            assertThat(c.text()).isEqualTo(full.substring(0, full.indexOf(stop)));
+        }
+    }
+
+    @Test
+    void promptsThatDoNotFitAreRefusedByName() {
+        try (Engine e = Engine.start(model, tok, new EngineConfig(1, 1, 16, 256, Duration.ZERO))) {
+            assertThatThrownBy(() -> e.submit(new GenerationRequest(new int[16], 4, SamplingOptions.greedy()), new GenerationListener() {}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("16 tokens").hasMessageContaining("context holds 16");
+            assertThatThrownBy(() -> e.submit(new GenerationRequest(new int[] {1, 99999}, 4, SamplingOptions.greedy()), new GenerationListener() {}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prompt token 1 is 99999");
+        }
+    }
+}
