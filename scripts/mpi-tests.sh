@@ -26,14 +26,14 @@ fi
 export JAVA_HOME
 
 echo "mpi-tests: compiling the test classes"
-./mvnw -q -B "-Dcorvus.buildDir=$build" -pl attention -am test-compile
+./mvnw -q -B "-Dcorvus.buildDir=$build" -pl dit -am test-compile
 
 assertj_version=$(sed -n 's:.*<assertj.version>\(.*\)</assertj.version>.*:\1:p' pom.xml)
 repo="${MAVEN_REPO:-$HOME/.m2/repository}"
 assertj="$repo/org/assertj/assertj-core/$assertj_version/assertj-core-$assertj_version.jar"
 [ -f "$assertj" ] || { echo "mpi-tests: $assertj missing (the test-compile above should have fetched it)" >&2; exit 1; }
 cp=""
-for m in tensor vector-backend comm attention; do cp="$cp:$m/$build/classes:$m/$build/test-classes"; done
+for m in tensor vector-backend comm attention parallel dit; do cp="$cp:$m/$build/classes:$m/$build/test-classes"; done
 cp="${cp#:}:$assertj"
 
 run_as_root=()
@@ -44,7 +44,7 @@ jsig=()
 mpirun_cmd=(mpirun "${run_as_root[@]}" --oversubscribe "${jsig[@]}" -np "$np")
 java_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
   -Xss4m -Xmx512m -Dcorvus.backend=vector -Dcorvus.comm=mpi -cp "$cp")
-main=dev.corvus.attention.parallel.MpiEquivalenceMain
+main=dev.corvus.dit.MpiEquivalenceMain
 status=0
 
 echo "mpi-tests: equivalence on $np ranks"

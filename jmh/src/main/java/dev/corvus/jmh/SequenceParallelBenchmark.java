@@ -1,10 +1,10 @@
 package dev.corvus.jmh;
 
-import dev.corvus.attention.parallel.CommVolume;
-import dev.corvus.attention.parallel.RingAttention;
-import dev.corvus.attention.parallel.SequenceLayout;
-import dev.corvus.attention.parallel.StarTrailAttention;
-import dev.corvus.attention.parallel.UlyssesAttention;
+import dev.corvus.parallel.CommVolume;
+import dev.corvus.parallel.RingAttention;
+import dev.corvus.parallel.SequenceLayout;
+import dev.corvus.parallel.StarTrailAttention;
+import dev.corvus.parallel.UlyssesAttention;
 import dev.corvus.comm.Communicator;
 import dev.corvus.comm.InJvmCluster;
 import dev.corvus.tensor.MemoryScope;

@@ -1,8 +1,0 @@
-/**
- * Sequence-parallel attention over a {@link dev.corvus.comm.Communicator}: ring attention with the
- * zigzag layout ({@link dev.corvus.attention.parallel.RingAttention}), StarTrail/WallFacer
- * concentric rings ({@link dev.corvus.attention.parallel.StarTrailAttention}) and DeepSpeed-Ulysses
- * ({@link dev.corvus.attention.parallel.UlyssesAttention}). Each equals single-device attention;
- * {@link dev.corvus.attention.parallel.CommVolume} gives the exact bytes per rank each one sends.
- */
-package dev.corvus.attention.parallel;
