@@ -43,16 +43,25 @@ fi
 dir="${CORVUS_LLAMA_CPP:-$(cat "$src_marker")}"
 
 tool_src="$root/model/src/test/c/corvus_logits.c"
+# -march=native, but without AMX: on a Xeon VM that advertises AMX (amx_tile, amx_int8 in
+# /proc/cpuinfo) ggml's AMX path died at its first tile instruction (ldtilecfg, SIGSEGV) when
+# llama.cpp ran a Q4_0 model, seen 2026-12-03; Corvus does not use AMX either, so the oracle and
+# the speed baseline stay comparable. The flags are stamped into the build so a change rebuilds it.
+cpu_flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+stamp="$dir/build/corvus-build-flags"
 need_build=0
 for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
+[ "$(cat "$stamp" 2>/dev/null)" = "$cpu_flags" ] || need_build=1
 if [ "$need_build" = 1 ]; then
   need cmake cc c++
   echo "llama-cpp.sh: building llama.cpp in $dir (about 7 minutes on 2 cores)..." >&2
   (cd "$dir" &&
    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+     -DCMAKE_C_FLAGS="$cpu_flags" -DCMAKE_CXX_FLAGS="$cpu_flags" \
      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
      -DBUILD_SHARED_LIBS=ON >/dev/null &&
-   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2)
+   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2 &&
+   echo "$cpu_flags" > "$stamp")
 fi
 if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then
   need cc
