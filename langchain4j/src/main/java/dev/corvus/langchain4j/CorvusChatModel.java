@@ -4,7 +4,6 @@ import dev.corvus.engine.Generation;
 import dev.corvus.engine.GenerationListener;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
@@ -27,24 +26,13 @@ import java.util.concurrent.ExecutionException;
  * }
  * }</pre>
  */
-public final class CorvusChatModel implements ChatModel, AutoCloseable {
-    private final ChatRequests requests;
-    private final boolean ownsModel;
-
+public final class CorvusChatModel extends CorvusChatModelBase implements ChatModel {
     private CorvusChatModel(Builder b) {
-        RequestDefaults defaults = RequestDefaults.of(b); // bad options fail before the weights load
-        CorvusModelBuilder.Source source = b.source();
-        this.requests = new ChatRequests(source.model(), defaults);
-        this.ownsModel = source.owned();
+        super(b);
     }
 
     public static Builder builder() {
         return new Builder();
-    }
-
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return requests.defaultParameters();
     }
 
     @Override
@@ -59,17 +47,6 @@ public final class CorvusChatModel implements ChatModel, AutoCloseable {
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException("the generation failed: " + e.getCause(), e.getCause());
         }
-    }
-
-    /** The model this chat model runs on. */
-    public CorvusModel model() {
-        return requests.model();
-    }
-
-    /** Frees the model when this chat model loaded it (a model given with {@link Builder#model} stays open). */
-    @Override
-    public void close() {
-        if (ownsModel) requests.model().close();
     }
 
     /** Builds a {@link CorvusChatModel}; see {@link CorvusModelBuilder} for the settings. */

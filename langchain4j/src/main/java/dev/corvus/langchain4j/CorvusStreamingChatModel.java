@@ -5,7 +5,6 @@ import dev.corvus.engine.Generation;
 import dev.corvus.engine.GenerationListener;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.PartialResponse;
 import dev.langchain4j.model.chat.response.PartialResponseContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
@@ -26,26 +25,15 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code chat} itself, with the exceptions {@link CorvusChatModel} documents, before anything
  * streams.
  */
-public final class CorvusStreamingChatModel implements StreamingChatModel, AutoCloseable {
+public final class CorvusStreamingChatModel extends CorvusChatModelBase implements StreamingChatModel {
     private static final System.Logger LOG = System.getLogger(CorvusStreamingChatModel.class.getName());
 
-    private final ChatRequests requests;
-    private final boolean ownsModel;
-
     private CorvusStreamingChatModel(Builder b) {
-        RequestDefaults defaults = RequestDefaults.of(b); // bad options fail before the weights load
-        CorvusModelBuilder.Source source = b.source();
-        this.requests = new ChatRequests(source.model(), defaults);
-        this.ownsModel = source.owned();
+        super(b);
     }
 
     public static Builder builder() {
         return new Builder();
-    }
-
-    @Override
-    public ChatRequestParameters defaultRequestParameters() {
-        return requests.defaultParameters();
     }
 
     @Override
@@ -97,17 +85,6 @@ public final class CorvusStreamingChatModel implements StreamingChatModel, AutoC
         public boolean isCancelled() {
             return cancelled;
         }
-    }
-
-    /** The model this chat model runs on. */
-    public CorvusModel model() {
-        return requests.model();
-    }
-
-    /** Frees the model when this chat model loaded it (a model given with {@link Builder#model} stays open). */
-    @Override
-    public void close() {
-        if (ownsModel) requests.model().close();
     }
 
     /** Builds a {@link CorvusStreamingChatModel}; see {@link CorvusModelBuilder} for the settings. */
