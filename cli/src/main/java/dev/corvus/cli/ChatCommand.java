@@ -215,6 +215,9 @@ final class ChatCommand implements Callable<Integer> {
             out.println();
             Cli.flush(out);
             if (c.finishReason() == FinishReason.CANCELLED) notice(notices, "reply stopped");
+            if (c.finishReason() == FinishReason.LENGTH && room < maxTokens && c.completionTokens() == room) {
+                notice(notices, "the reply filled the context of " + context() + " tokens; the next message drops the oldest exchanges");
+            }
             history.add(text, c.text());
             return true;
         }

@@ -106,6 +106,29 @@ class ChatCommandTest {
     }
 
     @Test
+    void aReplyThatFillsTheContextIsSaidSo() throws Exception {
+        Path m = RealModel.files().checkpoint();
+        List<ChatMessage> hi = List.of(ChatMessage.user("Hi"));
+        // half the context for the prompt (--max-tokens is more than that), the rest for the reply
+        int ctx = 2 * promptLength(m, hi) + 10, room = ctx - promptLength(m, hi);
+        String expected = greedy(m, null, hi, room);
+        Corvus.Run r = chat("Hi\n", "--model", m.toString(), "--max-tokens", "1000", "--ctx", String.valueOf(ctx));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).isEqualTo(expected + "\n");
+        // unless the story ended by itself first
+        assertThat(r.err().contains("the reply filled the context of " + ctx + " tokens")).isEqualTo(greedyTokens(m, hi, room) == room);
+    }
+
+    private static int greedyTokens(Path model, List<ChatMessage> messages, int maxTokens) throws Exception {
+        try (Checkpoint ckpt = Checkpoints.load(model)) {
+            Tokenizer tok = ckpt.tokenizer().orElseThrow();
+            int[] prompt = ChatFormatter.forModel(model, null, tok).tokens(messages);
+            return new Generator(new LlamaModel(ckpt.config(), ckpt.weights()), Sampler.greedy(), tok.endOfGenerationIds())
+                    .generate(prompt, maxTokens, t -> {}).tokens().length;
+        }
+    }
+
+    @Test
     void theGgufsOwnTemplateFormatsAMultiTurnChat() throws Exception {
         Path m = LlamaCpp.require().conformanceSet().entry("qwen2", "F16").file();
         Corvus.Run r = chat("Hello\n/help\nWho are you?\n", "--model", m.toString(), "--max-tokens", "10", "--system", "You are terse.");
