@@ -21,6 +21,7 @@ import dev.langchain4j.model.chat.response.PartialResponseContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.service.AiServices;
+import dev.langchain4j.service.TokenStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -119,6 +120,20 @@ class CorvusChatModelTest {
         assertThat(assistant.chat("Once upon a time")).isEqualTo(expected.text());
     }
 
+    interface StreamingAssistant {
+        TokenStream chat(String message);
+    }
+
+    @Test
+    void anAiServicesTokenStreamRunsThroughTheStreamingModel() throws Exception {
+        StreamingAssistant assistant = AiServices.builder(StreamingAssistant.class).streamingChatModel(streaming).build();
+        List<String> pieces = new ArrayList<>();
+        CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        assistant.chat("Once upon a time").onPartialResponse(pieces::add).onCompleteResponse(done::complete).onError(done::completeExceptionally).start();
+        ChatResponse r = done.get(120, TimeUnit.SECONDS);
+        assertThat(String.join("", pieces)).isEqualTo(r.aiMessage().text()).isEqualTo(chat.chat("Once upon a time"));
+    }
+
     @Test
     void cancellingThroughTheStreamingHandleEndsTheReply() throws Exception {
         List<String> pieces = new ArrayList<>();
@@ -169,12 +184,20 @@ class CorvusChatModelTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("temperature");
         assertThatThrownBy(() -> CorvusChatModel.builder().model(shared).topP(0).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("top_p");
+        assertThatThrownBy(() -> CorvusChatModel.builder().model(shared).topK(-1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("top_k");
+        assertThatThrownBy(() -> CorvusChatModel.builder().model(shared).minP(1.5).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("min_p");
         assertThatThrownBy(() -> CorvusChatModel.builder().model(shared).maxTokens(0).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxTokens");
         assertThatThrownBy(() -> CorvusChatModel.builder().model(shared).stop("").build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stop");
         assertThatThrownBy(() -> chat.chat(ChatRequest.builder().messages(UserMessage.from("Hi")).temperature(-0.5).build()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("temperature");
+        assertThatThrownBy(() -> chat.chat(ChatRequest.builder().messages(UserMessage.from("Hi")).modelName("gpt-4o").build()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("modelName gpt-4o");
+        assertThatThrownBy(() -> chat.chat(ChatRequest.builder().messages(UserMessage.from("Hi")).stopSequences(List.of("")).build()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stopSequences");
         assertThatThrownBy(() -> CorvusChatModel.builder().build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("modelPath");
         Path missing = dir.resolve("missing.gguf");
