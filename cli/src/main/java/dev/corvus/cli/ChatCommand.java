@@ -95,14 +95,14 @@ final class ChatCommand implements Callable<Integer> {
         try (Checkpoint ckpt = Cli.load(model, tokenizer)) {
             Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException("no tokenizer for " + model
                     + (ckpt.format() == Format.LLAMA2C ? ": a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH" : "")));
+            if (ctx != null && ctx > ckpt.config().seqLen()) {
+                throw new IllegalArgumentException("--ctx " + ctx + " is more than the model's context of " + ckpt.config().seqLen() + " tokens");
+            }
             ChatFormatter formatter = ChatFormatter.forModel(model, chatTemplate, tok);
             if (formatter.usesFallback()) {
                 err.println("corvus: " + model.getFileName() + " has no chat template; using ChatML, as llama.cpp does"
                         + " (pass --chat-template FILE for the format the model was trained on)");
                 err.flush();
-            }
-            if (ctx != null && ctx > ckpt.config().seqLen()) {
-                throw new IllegalArgumentException("--ctx " + ctx + " is more than the model's context of " + ckpt.config().seqLen() + " tokens");
             }
             EngineConfig d = EngineConfig.defaults();
             EngineConfig config = new EngineConfig(d.maxBatch(), d.maxQueue(), ctx == null ? 0 : ctx, d.prefillChunk(), Duration.ZERO);
