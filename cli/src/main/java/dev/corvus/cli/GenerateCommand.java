@@ -1,7 +1,7 @@
 package dev.corvus.cli;
 
 import dev.corvus.chat.ChatMessage;
-import dev.corvus.chat.ChatPrompt;
+import dev.corvus.chat.ChatFormatter;
 import dev.corvus.chat.ChatTemplate;
 import dev.corvus.chat.GgufChat;
 import dev.corvus.hetero.DeviceSide;
@@ -109,7 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--device-memory and --split-ratio apply only with --hetero");
         }
         Path path = model != null ? model : Cli.defaultModel();
-        ChatSetup chatSetup = chatSetup(path);
+        checkChatOptions(path);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(path, tokenizer); MemoryScope converted = MemoryScope.detached("converted weights")) {
             Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
@@ -121,7 +121,7 @@ final class GenerateCommand implements Callable<Integer> {
             try (Hetero h = hetero ? Hetero.open(device, weights, HeteroSetup.parseBytes(deviceMemory), splitRatio) : null) {
                 LlamaModel llama = h == null ? new LlamaModel(ckpt.config(), weights) : new LlamaModel(ckpt.config(), weights, h.linear());
                 String where = h != null ? h.describe() : target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target;
-                generate(llama, tok, weights, path, where, chatSetup, out, err);
+                generate(llama, tok, weights, path, where, out, err);
                 if (h != null && !quiet) {
                     err.printf(Locale.ROOT, "corvus: hetero linear layers per decode step: measured %.3f ms, plan predicted %.3f ms%n",
                             h.linear().measuredDecodeSecondsPerStep() * 1e3, h.plan().predictedDecodeSeconds() * 1e3);
@@ -158,56 +158,38 @@ final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    /** --chat: the template's text and origin (for errors) and the model's chat metadata; read before the weights, so a missing template fails fast. */
-    private record ChatSetup(String template, String origin, GgufChat meta) {}
-
-    private ChatSetup chatSetup(Path path) throws java.io.IOException {
+    /** --chat: checked before the weights load, so that a missing template fails fast. */
+    private void checkChatOptions(Path path) throws java.io.IOException {
         if (chat == null) {
             if (system != null || chatTemplate != null) throw new IllegalArgumentException("--system and --chat-template apply only with --chat MESSAGE");
-            return null;
+            return;
         }
         if (!prompt.isEmpty()) throw new IllegalArgumentException("give either a PROMPT or --chat MESSAGE, not both");
         if (!Files.isRegularFile(path)) throw new IllegalArgumentException("model file " + path + " does not exist");
-        GgufChat meta = GgufChat.forModel(path);
         if (chatTemplate != null) {
             if (!Files.isRegularFile(chatTemplate)) throw new IllegalArgumentException("--chat-template " + chatTemplate + " does not exist");
-            return new ChatSetup(Files.readString(chatTemplate), "chat template " + chatTemplate, meta);
+        } else if (GgufChat.forModel(path).template().isEmpty()) {
+            throw new IllegalArgumentException(path + " has no chat template (no GGUF key " + ChatTemplate.GGUF_KEY
+                    + "): pass the text as a plain PROMPT instead of --chat, or give a template with --chat-template FILE");
         }
-        String source = meta.template().orElseThrow(() -> new IllegalArgumentException(path + " has no chat template (no GGUF key "
-                + ChatTemplate.GGUF_KEY + "): pass the text as a plain PROMPT instead of --chat, or give a template with --chat-template FILE"));
-        return new ChatSetup(source, path + ", key " + ChatTemplate.GGUF_KEY, meta);
     }
 
-    /**
-     * The chat prompt's tokens: [system,] user rendered by the template with the generation prompt
-     * (ChatTemplate.apply), BOS once (ChatPrompt: cut from the text when the template printed it,
-     * added as an id by the tokenizer).
-     */
-    private int[] chatTokens(ChatSetup setup, Tokenizer tok) {
-        // a GGUF names its special tokens; a llama2.c tokenizer.bin has them as pieces ("\n<s>\n")
-        String bos = !setup.meta().bosToken().isEmpty() ? setup.meta().bosToken() : tokenText(tok, tok.bosId());
-        String eos = !setup.meta().eosToken().isEmpty() ? setup.meta().eosToken() : tokenText(tok, tok.eosId());
-        ChatTemplate template = ChatTemplate.of(setup.template(), setup.origin(), bos, eos);
+    /** The chat prompt's tokens: [system,] user as ChatFormatter builds them (template, BOS once, tokenizer). */
+    private int[] chatTokens(Path path, Tokenizer tok) throws java.io.IOException {
         List<ChatMessage> messages = system == null ? List.of(ChatMessage.user(chat)) : List.of(ChatMessage.system(system), ChatMessage.user(chat));
-        // whether BOS is added comes from the tokenizer, whose rule (the key, else llama.cpp's default) is checked against libllama
-        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, tok.addBos());
-        return tok.encode(p.text(), p.addBos(), false);
+        return ChatFormatter.forModel(path, chatTemplate, tok).tokens(messages);
     }
 
-    private static String tokenText(Tokenizer tok, int id) {
-        return id >= 0 && id < tok.vocabSize() ? tok.pieceText(id).strip() : "";
-    }
-
-    private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, ChatSetup chatSetup,
-            PrintWriter out, PrintWriter err) {
+    private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, PrintWriter out, PrintWriter err)
+            throws java.io.IOException {
         long s = seed != null ? seed : System.nanoTime();
         Sampler sampler = Sampler.of(temperature, topP, s);
         // BOS as the vocabulary asks (Qwen's does not); an empty prompt still needs one token to start from
-        int[] promptTokens = chatSetup != null ? chatTokens(chatSetup, tok) : tok.encode(prompt, tok.addBos() || prompt.isEmpty(), false);
+        int[] promptTokens = chat != null ? chatTokens(path, tok) : tok.encode(prompt, tok.addBos() || prompt.isEmpty(), false);
 
         // the prompt first (not in a chat: there only the reply), then each new token as soon as it is chosen
         Tokenizer.StreamDecoder text = tok.streamDecoder();
-        if (chatSetup == null) for (int t : promptTokens) out.print(text.next(t));
+        if (chat == null) for (int t : promptTokens) out.print(text.next(t));
         Cli.flush(out);
         if (ctx != null && ctx <= 0) throw new IllegalArgumentException("--ctx must be positive, got " + ctx);
         Generator generator = new Generator(llama, sampler, tok.endOfGenerationIds());
