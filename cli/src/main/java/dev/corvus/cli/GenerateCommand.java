@@ -1,7 +1,7 @@
 package dev.corvus.cli;
 
+import dev.corvus.chat.ChatEncoder;
 import dev.corvus.chat.ChatMessage;
-import dev.corvus.chat.ChatPrompt;
 import dev.corvus.chat.ChatTemplate;
 import dev.corvus.chat.GgufChat;
 import dev.corvus.hetero.DeviceSide;
@@ -178,24 +178,10 @@ final class GenerateCommand implements Callable<Integer> {
         return new ChatSetup(source, path + ", key " + ChatTemplate.GGUF_KEY, meta);
     }
 
-    /**
-     * The chat prompt's tokens: [system,] user rendered by the template with the generation prompt
-     * (ChatTemplate.apply), BOS once (ChatPrompt: cut from the text when the template printed it,
-     * added as an id by the tokenizer).
-     */
+    /** The chat prompt's tokens: [system,] user, rendered and tokenized as ChatEncoder does for every chat client. */
     private int[] chatTokens(ChatSetup setup, Tokenizer tok) {
-        // a GGUF names its special tokens; a llama2.c tokenizer.bin has them as pieces ("\n<s>\n")
-        String bos = !setup.meta().bosToken().isEmpty() ? setup.meta().bosToken() : tokenText(tok, tok.bosId());
-        String eos = !setup.meta().eosToken().isEmpty() ? setup.meta().eosToken() : tokenText(tok, tok.eosId());
-        ChatTemplate template = ChatTemplate.of(setup.template(), setup.origin(), bos, eos);
         List<ChatMessage> messages = system == null ? List.of(ChatMessage.user(chat)) : List.of(ChatMessage.system(system), ChatMessage.user(chat));
-        // whether BOS is added comes from the tokenizer, whose rule (the key, else llama.cpp's default) is checked against libllama
-        ChatPrompt p = ChatPrompt.of(template.apply(messages, true), bos, tok.addBos());
-        return tok.encode(p.text(), p.addBos(), false);
-    }
-
-    private static String tokenText(Tokenizer tok, int id) {
-        return id >= 0 && id < tok.vocabSize() ? tok.pieceText(id).strip() : "";
+        return ChatEncoder.of(setup.template(), setup.origin(), setup.meta(), tok).encode(messages);
     }
 
     private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, ChatSetup chatSetup,

@@ -1,0 +1,123 @@
+package dev.corvus.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.corvus.chat.ChatEncoder;
+import dev.corvus.engine.Engine;
+import dev.corvus.engine.EngineConfig;
+import dev.corvus.model.Checkpoint;
+import dev.corvus.model.Checkpoints;
+import dev.corvus.model.Generator;
+import dev.corvus.model.LlamaModel;
+import dev.corvus.model.ModelStore;
+import dev.corvus.model.RealModel;
+import dev.corvus.model.Sampler;
+import dev.corvus.model.Tokenizer;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A real model behind a real server on an ephemeral port, for the tests: the engine, the server,
+ * the library's own greedy generation to compare against, and a plain {@link HttpClient}.
+ */
+final class Served implements AutoCloseable {
+    final Checkpoint checkpoint;
+    final LlamaModel model;
+    final Tokenizer tokenizer;
+    final Optional<ChatEncoder> chat;
+    final Engine engine;
+    final CorvusServer server;
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    private Served(Checkpoint checkpoint, Optional<ChatEncoder> chat, EngineConfig config, CorvusServer.Options options, String id) {
+        this.checkpoint = checkpoint;
+        this.model = new LlamaModel(checkpoint.config(), checkpoint.weights());
+        this.tokenizer = checkpoint.tokenizer().orElseThrow();
+        this.chat = chat;
+        this.engine = Engine.start(model, tokenizer, config);
+        this.server = CorvusServer.start(engine, id, chat, options);
+    }
+
+    /** stories15M (a llama2.c checkpoint: no chat template), served as "stories15M". */
+    static Served stories(EngineConfig config, CorvusServer.Options options) throws IOException {
+        ModelStore.Stories15M files = RealModel.files();
+        Checkpoint c = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
+        return new Served(c, Optional.empty(), config, options.withPort(0), "stories15M");
+    }
+
+    static Served stories() throws IOException {
+        return stories(EngineConfig.defaults(), CorvusServer.Options.defaults());
+    }
+
+    /** A GGUF with its chat template, served under its file name. */
+    static Served gguf(Path file, EngineConfig config, CorvusServer.Options options) throws IOException {
+        Checkpoint c = Checkpoints.load(file);
+        Optional<ChatEncoder> chat = ChatEncoder.forModel(file, c.tokenizer().orElseThrow());
+        return new Served(c, chat, config, options.withPort(0), file.getFileName().toString());
+    }
+
+    URI uri(String path) {
+        return server.url().resolve(path);
+    }
+
+    /** The library's greedy continuation of {@code prompt}: what the server must answer at temperature 0. */
+    String greedy(int[] prompt, int maxTokens) {
+        int[] tokens = new Generator(model, Sampler.greedy(), tokenizer.endOfGenerationIds()).generate(prompt, maxTokens, t -> {}).tokens();
+        Tokenizer.StreamDecoder d = tokenizer.streamDecoder();
+        StringBuilder text = new StringBuilder();
+        for (int t : tokens) text.append(d.next(t));
+        return text.append(d.flush()).toString();
+    }
+
+    int[] encode(String prompt) {
+        return tokenizer.encode(prompt, tokenizer.addBos() || prompt.isEmpty(), false);
+    }
+
+    HttpResponse<String> post(String path, String body, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(120)).POST(HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json");
+        if (headers.length > 0) b.headers(headers);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    HttpResponse<String> postBytes(String path, byte[] body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(120)).POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                .header("Content-Type", "application/json").build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    HttpResponse<String> get(String path, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET();
+        if (headers.length > 0) b.headers(headers);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static JsonNode json(String s) throws IOException {
+        return Json.MAPPER.readTree(s);
+    }
+
+    /** The JSON of each {@code data:} event of a server-sent event stream, "[DONE]" as a text node. */
+    static List<JsonNode> events(String stream) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String block : stream.split("\n\n")) {
+            StringBuilder data = new StringBuilder();
+            for (String line : block.split("\n")) if (line.startsWith("data:")) data.append(line.substring(5).strip());
+            if (data.isEmpty()) continue;
+            out.add(data.toString().equals("[DONE]") ? Json.MAPPER.getNodeFactory().textNode("[DONE]") : json(data.toString()));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        engine.close();
+        checkpoint.close();
+    }
+}
