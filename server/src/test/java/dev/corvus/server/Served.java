@@ -114,6 +114,15 @@ final class Served implements AutoCloseable {
         return out;
     }
 
+    /** Waits until {@code condition} holds, failing the test after {@code limit}. */
+    static void until(Duration limit, java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + limit.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - end > 0) throw new AssertionError("not within " + limit);
+            Thread.sleep(20);
+        }
+    }
+
     @Override
     public void close() {
         server.close();
