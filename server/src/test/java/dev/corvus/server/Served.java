@@ -2,6 +2,8 @@ package dev.corvus.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.corvus.chat.ChatEncoder;
+import dev.corvus.chat.ChatMessage;
+import dev.corvus.chat.GgufChat;
 import dev.corvus.engine.Engine;
 import dev.corvus.engine.EngineConfig;
 import dev.corvus.model.Checkpoint;
@@ -52,6 +54,20 @@ final class Served implements AutoCloseable {
         return new Served(c, Optional.empty(), config, options.withPort(0), "stories15M");
     }
 
+    /**
+     * A chat template for stories15M, which has none: the turns' texts one after the other, so a
+     * chat is a story continued (what the client tests need: real English, the greedy text known).
+     */
+    static final String PLAIN_TEMPLATE = "{% for m in messages %}{{ m.content }}{% if not loop.last %}\n{% endif %}{% endfor %}";
+
+    /** stories15M with {@link #PLAIN_TEMPLATE} as its chat template. */
+    static Served storiesWithChat(EngineConfig config, CorvusServer.Options options) throws IOException {
+        ModelStore.Stories15M files = RealModel.files();
+        Checkpoint c = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
+        ChatEncoder chat = ChatEncoder.of(PLAIN_TEMPLATE, "the test's plain template", GgufChat.forModel(files.checkpoint()), c.tokenizer().orElseThrow());
+        return new Served(c, Optional.of(chat), config, options.withPort(0), "stories15M");
+    }
+
     static Served stories() throws IOException {
         return stories(EngineConfig.defaults(), CorvusServer.Options.defaults());
     }
@@ -74,6 +90,11 @@ final class Served implements AutoCloseable {
         StringBuilder text = new StringBuilder();
         for (int t : tokens) text.append(d.next(t));
         return text.append(d.flush()).toString();
+    }
+
+    /** The chat prompt's tokens, as the server's template makes them. */
+    int[] chatPrompt(ChatMessage... messages) {
+        return chat.orElseThrow().encode(List.of(messages));
     }
 
     int[] encode(String prompt) {
