@@ -2,9 +2,11 @@
 # Builds (once) llama.cpp, the oracle for the GGUF conformance suite, and prints its directory.
 # Source: npm node-llama-cpp@3.21.1 (MIT), which carries llama.cpp's whole tree as a git bundle.
 # Cache: $CORVUS_CACHE, else ~/.cache/corvus, then llama.cpp-<tag>/ with build/bin/ holding
-# llama-quantize, llama-bench, llama-perplexity and libllama.so, plus corvus-logits (our test
-# tool, src/test/c/corvus_logits.c in model/, built against llama.h). About 7 minutes on 2 cores
-# the first time; seconds after. Needs npm, git, cmake, a C/C++ compiler.
+# llama-quantize, llama-bench, llama-perplexity, llama-server (the baseline of scripts/bench-serve.sh)
+# and libllama.so, plus corvus-logits (our test tool, src/test/c/corvus_logits.c in model/, built
+# against llama.h). About 7 minutes on 2 cores the first time; seconds after. A build made before
+# llama-server was added gains it alone (the server's sources and mtmd; the rest is up to date),
+# without its web UI (no download of prebuilt assets). Needs npm, git, cmake, a C/C++ compiler.
 # CORVUS_LLAMA_CPP, when set, names a llama.cpp source tree to use instead of the npm one (its
 # build/bin is built when missing).
 # Usage: scripts/llama-cpp.sh            builds if needed, prints the directory on stdout
@@ -44,15 +46,16 @@ dir="${CORVUS_LLAMA_CPP:-$(cat "$src_marker")}"
 
 tool_src="$root/model/src/test/c/corvus_logits.c"
 need_build=0
-for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
+for t in llama-quantize llama-bench llama-perplexity llama-server; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
 if [ "$need_build" = 1 ]; then
   need cmake cc c++
   echo "llama-cpp.sh: building llama.cpp in $dir (about 7 minutes on 2 cores)..." >&2
   (cd "$dir" &&
    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
      -DBUILD_SHARED_LIBS=ON >/dev/null &&
-   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2)
+   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama-server llama >&2)
 fi
 if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then
   need cc
