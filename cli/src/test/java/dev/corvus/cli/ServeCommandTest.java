@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -38,9 +37,7 @@ class ServeCommandTest {
     @Test
     @EnabledOnOs(OS.LINUX)
     void servesUntilCtrlC() throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "serve", "--model", model.toString(), "--port", "0", "--api-key", "k1", "--max-queue", "2"));
+        List<String> cmd = Corvus.processCommand(List.of(), "serve", "--model", model.toString(), "--port", "0", "--api-key", "k1", "--max-queue", "2");
         Path stderr = dir.resolve("serve-stderr.txt");
         Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
         try {

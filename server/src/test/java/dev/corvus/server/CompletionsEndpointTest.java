@@ -51,25 +51,12 @@ class CompletionsEndpointTest {
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/event-stream"));
         List<JsonNode> events = Served.events(r.body());
-        assertThat(events.getLast().asText()).isEqualTo("[DONE]");
-        StringBuilder text = new StringBuilder();
-        String finish = null;
-        JsonNode usage = null;
-        for (JsonNode e : events.subList(0, events.size() - 1)) {
-            assertThat(e.path("object").asText()).isEqualTo("text_completion");
-            assertThat(e.has("usage")).as("include_usage puts usage in every chunk").isTrue();
-            if (e.path("choices").isEmpty()) {
-                usage = e.path("usage");
-                continue;
-            }
-            JsonNode c = e.path("choices").get(0);
-            text.append(c.path("text").asText());
-            if (!c.path("finish_reason").isNull()) finish = c.path("finish_reason").asText();
-        }
-        assertThat(text.toString()).isEqualTo(expected);
-        assertThat(finish).isEqualTo("length");
-        assertThat(usage).isNotNull();
-        assertThat(usage.path("completion_tokens").asInt()).isEqualTo(25);
+        for (JsonNode e : events.subList(0, events.size() - 1)) assertThat(e.has("usage")).as("include_usage puts usage in every chunk").isTrue();
+        Served.Streamed streamed = Served.streamed(r.body(), "text_completion");
+        assertThat(streamed.text()).isEqualTo(expected);
+        assertThat(streamed.finishReason()).isEqualTo("length");
+        assertThat(streamed.usage()).isNotNull();
+        assertThat(streamed.usage().path("completion_tokens").asInt()).isEqualTo(25);
         assertThat(events.get(events.size() - 2).path("choices").isEmpty()).as("the usage chunk comes last, before [DONE]").isTrue();
     }
 
@@ -94,9 +81,7 @@ class CompletionsEndpointTest {
             assertThat(choice.path("finish_reason").asText()).isEqualTo("stop");
             HttpResponse<String> streamed = s.post("/v1/completions",
                     "{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0, \"stream\": true, \"stop\": " + stops + "}");
-            StringBuilder text = new StringBuilder();
-            for (JsonNode e : Served.events(streamed.body())) if (e.has("choices")) text.append(e.path("choices").get(0).path("text").asText());
-            assertThat(text.toString()).isEqualTo(expected);
+            assertThat(Served.streamed(streamed.body(), "text_completion").text()).isEqualTo(expected);
         }
     }
 

@@ -2,7 +2,6 @@ package dev.corvus.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.corvus.engine.EngineConfig;
 import dev.corvus.engine.EngineStats;
 import java.io.BufferedReader;
@@ -73,7 +72,7 @@ class LoadTest {
                                     dropped.incrementAndGet();
                                     continue; // closing the stream here is the client going away
                                 }
-                                String text = stream ? streamedText(new String(in.readAllBytes(), StandardCharsets.UTF_8))
+                                String text = stream ? Served.streamed(new String(in.readAllBytes(), StandardCharsets.UTF_8), "text_completion").text()
                                         : Served.json(new String(in.readAllBytes(), StandardCharsets.UTF_8)).path("choices").get(0).path("text").asText();
                                 if (!text.equals(expected.get(prompt))) wrong.add(prompt + (stream ? " (streamed)" : "") + ": got " + text);
                                 completed.incrementAndGet();
@@ -99,13 +98,5 @@ class LoadTest {
             assertThat(Served.json(after.body()).path("choices").get(0).path("text").asText()).isEqualTo(expected.get("Once upon a time"));
             assertThat(s.get("/metrics").body()).contains("corvus_active_generations 0", "corvus_queue_depth 0", "corvus_kv_cache_bytes 0");
         }
-    }
-
-    private static String streamedText(String sse) throws Exception {
-        StringBuilder text = new StringBuilder();
-        List<JsonNode> events = Served.events(sse);
-        assertThat(events.getLast().asText()).isEqualTo("[DONE]");
-        for (JsonNode e : events) if (e.has("choices") && !e.path("choices").isEmpty()) text.append(e.path("choices").get(0).path("text").asText());
-        return text.toString();
     }
 }

@@ -144,6 +144,33 @@ final class Served implements AutoCloseable {
         }
     }
 
+    /** What a stream said: its text, finish_reason and usage (null without include_usage), the [DONE] seen. */
+    record Streamed(String text, String finishReason, JsonNode usage) {}
+
+    /**
+     * Reads a whole event stream: every event but the final [DONE] is an {@code object} chunk
+     * (chat's text in {@code delta.content}, a completion's in {@code text}), the usage chunk has
+     * no choices.
+     */
+    static Streamed streamed(String sse, String object) throws IOException {
+        List<JsonNode> events = events(sse);
+        if (events.isEmpty() || !events.getLast().asText().equals("[DONE]")) throw new AssertionError("no [DONE] at the end of " + sse);
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        JsonNode usage = null;
+        for (JsonNode e : events.subList(0, events.size() - 1)) {
+            if (!e.path("object").asText().equals(object)) throw new AssertionError("not a " + object + ": " + e);
+            if (e.path("choices").isEmpty()) {
+                usage = e.path("usage");
+                continue;
+            }
+            JsonNode c = e.path("choices").get(0);
+            text.append(c.has("delta") ? c.path("delta").path("content").asText("") : c.path("text").asText());
+            if (!c.path("finish_reason").isNull()) finish = c.path("finish_reason").asText();
+        }
+        return new Streamed(text.toString(), finish, usage);
+    }
+
     @Override
     public void close() {
         server.close();
