@@ -12,9 +12,13 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -38,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
             defaultValue = "127.0.0.1")
     String host;
 
-    @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}; 0 picks a free one, printed at start).", defaultValue = "8080")
+    @Option(names = "--port", paramLabel = "N", description = "TCP port (default ${DEFAULT-VALUE}; 0 picks a free one, printed at start).", defaultValue = "8080")
     int port;
 
     @Option(names = "--api-key", paramLabel = "KEY", description = "Require the header Authorization: Bearer KEY on /v1 and /metrics (default: the CORVUS_API_KEY environment variable, else none).")
@@ -72,6 +76,9 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Held so java.util.logging, which keeps loggers weakly, keeps their levels. */
+    private static final List<Logger> QUIETED = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
         if (port < 0 || port > 65535) throw new IllegalArgumentException("--port " + port + ": expected 0 to 65535");
@@ -86,6 +93,12 @@ final class ServeCommand implements Callable<Integer> {
         if (chatTemplate != null) Cli.requireFile(chatTemplate, "--chat-template");
         CorvusServer.Options options = new CorvusServer.Options(host, port, key, bodyLimit, Duration.ofNanos((long) (timeout * 1e9)));
 
+        // Jetty's and Javalin's start-up notes (INFO, a dozen lines) say nothing the URL line does not; warnings still show
+        for (String name : List.of("org.eclipse.jetty", "io.javalin")) {
+            Logger l = Logger.getLogger(name);
+            l.setLevel(Level.WARNING);
+            QUIETED.add(l);
+        }
         Path path = model != null ? model : Cli.defaultModel();
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         Checkpoint ckpt = Cli.load(path, tokenizer);
