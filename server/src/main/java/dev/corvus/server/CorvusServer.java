@@ -33,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -57,6 +58,8 @@ public final class CorvusServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(CorvusServer.class.getName());
     private static final String JSON = "application/json";
     private static final String ERROR_WRITTEN = "corvus.errorWritten";
+    /** How long a stream may be silent (queued, or prefilling a long prompt) before a keep-alive comment goes out. */
+    private static final long KEEP_ALIVE_SECONDS = 2;
 
     /**
      * How the server listens and what it accepts.
@@ -240,11 +243,16 @@ public final class CorvusServer implements AutoCloseable {
             ctx.res().setContentType("text/event-stream");
             ctx.res().setHeader("Cache-Control", "no-cache");
             ctx.res().setHeader("X-Accel-Buffering", "no");
+            ctx.res().flushBuffer(); // the client has its 200 and headers while the request waits in the queue
             SseClient sse = new SseClient(ctx);
             if (answer.call().chat() && !send(sse, answer.roleChunk())) return;
             while (true) {
-                Object event = events.take();
-                if (event instanceof String text) {
+                Object event = events.poll(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
+                if (event == null) {
+                    // a comment, which clients skip: the write fails once the client has gone, even before the first token
+                    if (!sse.terminated()) sse.sendComment("keep-alive");
+                    if (sse.terminated()) return;
+                } else if (event instanceof String text) {
                     if (!send(sse, answer.textChunk(text))) return;
                 } else if (event instanceof Completion c) {
                     if (!send(sse, answer.finalChunk(c))) return;

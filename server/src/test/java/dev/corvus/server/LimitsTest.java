@@ -59,6 +59,24 @@ class LimitsTest {
     }
 
     @Test
+    void aQueuedStreamHasItsHeadersAtOnceAndIsCancelledWhenItsClientLeaves() throws Exception {
+        try (Served s = Served.stories(new EngineConfig(1, 1, 0, 256, Duration.ZERO), CorvusServer.Options.defaults())) {
+            HttpRequest stream = HttpRequest.newBuilder(s.uri("/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 0, \"stream\": true}")).build();
+            HttpResponse<InputStream> running = s.http.send(stream, HttpResponse.BodyHandlers.ofInputStream());
+            new BufferedReader(new InputStreamReader(running.body(), StandardCharsets.UTF_8)).readLine();
+            HttpResponse<InputStream> queued = s.http.send(stream, HttpResponse.BodyHandlers.ofInputStream());
+            assertThat(queued.statusCode()).as("headers come at once, before the request leaves the queue").isEqualTo(200);
+            assertThat(s.engine.stats().queued()).isEqualTo(1);
+            queued.body().close(); // gone while queued: a keep-alive comment's write, or its first text's, fails and cancels it
+            running.body().close();
+            Served.until(Duration.ofSeconds(30), () -> s.engine.stats().cancelled() == 2);
+            Served.until(Duration.ofSeconds(10), () -> s.engine.stats().active() == 0 && s.engine.stats().queued() == 0);
+            assertThat(s.engine.stats().kvCacheBytes()).isZero();
+        }
+    }
+
+    @Test
     void theRequestTimeoutEndsAGenerationWithWhatItHas() throws Exception {
         try (Served s = Served.stories(EngineConfig.defaults(), CorvusServer.Options.defaults().withRequestTimeout(Duration.ofMillis(1)))) {
             JsonNode j = Served.json(s.post("/v1/completions", "{\"prompt\": \"Once upon a time\", \"max_tokens\": 200}").body());
