@@ -15,6 +15,19 @@ import org.junit.jupiter.api.Test;
 
 /** The API key, the queue limit (429), a client that goes away mid-stream, and the request timeout. */
 class LimitsTest {
+    /** A streamed completion that runs for a while (250 tokens of stories15M's 256-token context). */
+    private static HttpRequest longStream(Served s) {
+        return HttpRequest.newBuilder(s.uri("/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
+                "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 0, \"stream\": true}")).build();
+    }
+
+    /** The stream's first data line, past the keep-alive comments sent while it waited. */
+    private static String firstData(HttpResponse<InputStream> r) throws java.io.IOException {
+        BufferedReader events = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
+        for (String line; (line = events.readLine()) != null; ) if (line.startsWith("data: ")) return line;
+        return null;
+    }
+
     @Test
     void theApiKeyIsRequiredOnV1AndMetricsButNotHealth() throws Exception {
         try (Served s = Served.stories(EngineConfig.defaults(), CorvusServer.Options.defaults().withApiKey("sesame"))) {
@@ -38,12 +51,9 @@ class LimitsTest {
     void aFullQueueIs429AndAClientThatLeavesCancelsItsGeneration() throws Exception {
         // one generation at a time, none waiting
         try (Served s = Served.stories(new EngineConfig(1, 0, 0, 256, Duration.ZERO), CorvusServer.Options.defaults())) {
-            HttpRequest longStream = HttpRequest.newBuilder(s.uri("/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
-                    "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 0, \"stream\": true}")).build();
-            HttpResponse<InputStream> first = s.http.send(longStream, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> first = s.http.send(longStream(s), HttpResponse.BodyHandlers.ofInputStream());
             assertThat(first.statusCode()).isEqualTo(200);
-            BufferedReader events = new BufferedReader(new InputStreamReader(first.body(), StandardCharsets.UTF_8));
-            assertThat(events.readLine()).startsWith("data: {");
+            assertThat(firstData(first)).startsWith("data: {");
 
             JsonNode e = BadRequestsTest.refused(s.post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2}"), 429, null);
             assertThat(e.path("code").asText()).isEqualTo("queue_full");
@@ -61,11 +71,9 @@ class LimitsTest {
     @Test
     void aQueuedStreamHasItsHeadersAtOnceAndIsCancelledWhenItsClientLeaves() throws Exception {
         try (Served s = Served.stories(new EngineConfig(1, 1, 0, 256, Duration.ZERO), CorvusServer.Options.defaults())) {
-            HttpRequest stream = HttpRequest.newBuilder(s.uri("/v1/completions")).POST(HttpRequest.BodyPublishers.ofString(
-                    "{\"prompt\": \"Once upon a time\", \"max_tokens\": 250, \"temperature\": 0, \"stream\": true}")).build();
-            HttpResponse<InputStream> running = s.http.send(stream, HttpResponse.BodyHandlers.ofInputStream());
-            new BufferedReader(new InputStreamReader(running.body(), StandardCharsets.UTF_8)).readLine();
-            HttpResponse<InputStream> queued = s.http.send(stream, HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<InputStream> running = s.http.send(longStream(s), HttpResponse.BodyHandlers.ofInputStream());
+            assertThat(firstData(running)).startsWith("data: {");
+            HttpResponse<InputStream> queued = s.http.send(longStream(s), HttpResponse.BodyHandlers.ofInputStream());
             assertThat(queued.statusCode()).as("headers come at once, before the request leaves the queue").isEqualTo(200);
             assertThat(s.engine.stats().queued()).isEqualTo(1);
             queued.body().close(); // gone while queued: a keep-alive comment's write, or its first text's, fails and cancels it
