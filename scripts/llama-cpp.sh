@@ -2,13 +2,19 @@
 # Builds (once) llama.cpp, the oracle for the GGUF conformance suite, and prints its directory.
 # Source: npm node-llama-cpp@3.21.1 (MIT), which carries llama.cpp's whole tree as a git bundle.
 # Cache: $CORVUS_CACHE, else ~/.cache/corvus, then llama.cpp-<tag>/ with build/bin/ holding
-# llama-quantize, llama-bench, llama-perplexity and libllama.so, plus corvus-logits (our test
-# tool, src/test/c/corvus_logits.c in model/, built against llama.h). About 7 minutes on 2 cores
-# the first time; seconds after. Needs npm, git, cmake, a C/C++ compiler.
+# llama-quantize, llama-bench, llama-perplexity, llama-server (the baseline of scripts/bench-serve.sh)
+# and libllama.so, plus corvus-logits (our test tool, src/test/c/corvus_logits.c in model/, built
+# against llama.h). About 7 minutes on 2 cores the first time; seconds after. A build made before
+# llama-server was added gains it alone (the server's sources and mtmd; the rest is up to date),
+# without its web UI (no download of prebuilt assets). Needs npm, git, cmake, a C/C++ compiler.
 # CORVUS_LLAMA_CPP, when set, names a llama.cpp source tree to use instead of the npm one (its
 # build/bin is built when missing).
 # Usage: scripts/llama-cpp.sh            builds if needed, prints the directory on stdout
+#        scripts/llama-cpp.sh --server   also llama-server (scripts/bench-serve.sh; no test needs it,
+#                                        so CI does not pay its ~10 minutes of compiling)
 set -euo pipefail
+extra_targets=""
+if [ "${1:-}" = "--server" ]; then extra_targets="llama-server"; shift; fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CORVUS_CACHE:-$HOME/.cache/corvus}"
 PKG=node-llama-cpp@3.21.1
@@ -50,7 +56,7 @@ tool_src="$root/model/src/test/c/corvus_logits.c"
 cpu_flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 stamp="$dir/build/corvus-build-flags"
 need_build=0
-for t in llama-quantize llama-bench llama-perplexity; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
+for t in llama-quantize llama-bench llama-perplexity $extra_targets; do [ -x "$dir/build/bin/$t" ] || need_build=1; done
 [ "$(cat "$stamp" 2>/dev/null)" = "$cpu_flags" ] || need_build=1
 if [ "$need_build" = 1 ]; then
   need cmake cc c++
@@ -58,9 +64,10 @@ if [ "$need_build" = 1 ]; then
   (cd "$dir" &&
    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
      -DCMAKE_C_FLAGS="$cpu_flags" -DCMAKE_CXX_FLAGS="$cpu_flags" \
-     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+     -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
      -DBUILD_SHARED_LIBS=ON >/dev/null &&
-   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity llama >&2 &&
+   cmake --build build -j"$(nproc)" --target llama-quantize llama-bench llama-perplexity $extra_targets llama >&2 &&
    echo "$cpu_flags" > "$stamp")
 fi
 if [ -f "$tool_src" ] && { [ ! -x "$dir/build/bin/corvus-logits" ] || [ "$tool_src" -nt "$dir/build/bin/corvus-logits" ]; }; then

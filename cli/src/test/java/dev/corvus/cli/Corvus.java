@@ -8,6 +8,9 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 import picocli.CommandLine;
 
@@ -49,6 +52,16 @@ final class Corvus {
             }
         }
         return new Run(code, out + system.toString(StandardCharsets.UTF_8), err.toString());
+    }
+
+    /** The command line that runs corvus as a process of its own, on this test's Java and class path: JVM options {@code jvm}, then {@code args}. */
+    static List<String> processCommand(List<String> jvm, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(jvm);
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     /** Runs with stdout going to {@code stdout} (a stream that fails, say); the result's out is empty. */

@@ -8,7 +8,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -34,12 +33,7 @@ class MainProcessTest {
     }
 
     private static ProcessBuilder corvus(List<String> jvm, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
-        cmd.addAll(jvm);
-        cmd.add(Main.class.getName());
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(dir.resolve("stderr.txt").toFile());
+        ProcessBuilder pb = new ProcessBuilder(Corvus.processCommand(jvm, args)).redirectError(dir.resolve("stderr.txt").toFile());
         pb.environment().remove("CORVUS_DEBUG");
         return pb;
     }
