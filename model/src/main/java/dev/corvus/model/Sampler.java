@@ -6,28 +6,40 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * Picks the next token from logits, as llama2.c does: greedy (argmax) at temperature 0; else
- * softmax(logits / temperature), then nucleus (top-p) sampling when 0 &lt; topP &lt; 1, or sampling
- * from the whole distribution. The random source is seeded, so a seed reproduces a run.
+ * Picks the next token from logits. Greedy (argmax) at temperature 0. {@link #of(float, float, long)}
+ * samples as llama2.c does: softmax(logits / temperature), then nucleus (top-p) sampling when
+ * 0 &lt; topP &lt; 1, or sampling from the whole distribution. {@link #of(float, float, int, float, long)}
+ * filters as llama.cpp's default chain does: top-k, then top-p, then min-p, each on the logits as
+ * they are (temperature 1), then one draw at the temperature from the tokens left. The random
+ * source is seeded, so a seed reproduces a run.
  */
 public final class Sampler {
     private final float temperature;
     private final float topP;
+    private final int topK;
+    private final float minP;
+    /** llama2.c's top-p (mass strictly above topP, computed at the temperature; 0 keeps all) rather than llama.cpp's chain. */
+    private final boolean llama2cNucleus;
     private final SplittableRandom random;
 
-    private Sampler(float temperature, float topP, long seed) {
+    private Sampler(float temperature, float topP, int topK, float minP, boolean llama2cNucleus, long seed) {
         if (!(temperature >= 0) || Float.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
         }
         if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in [0, 1], got " + topP);
+        if (topK < 0) throw new IllegalArgumentException("top-k must be >= 0 (0 keeps every token), got " + topK);
+        if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min-p must be in [0, 1], got " + minP);
         this.temperature = temperature;
         this.topP = topP;
+        this.topK = topK;
+        this.minP = minP;
+        this.llama2cNucleus = llama2cNucleus;
         this.random = new SplittableRandom(seed);
     }
 
     /** Always the most likely token (the first one on ties). */
     public static Sampler greedy() {
-        return new Sampler(0, 1, 0);
+        return new Sampler(0, 1, 0, 0, true, 0);
     }
 
     /**
@@ -35,7 +47,20 @@ public final class Sampler {
      * probability reaches topP; 0 or 1 keeps all.
      */
     public static Sampler of(float temperature, float topP, long seed) {
-        return new Sampler(temperature, topP, seed);
+        return new Sampler(temperature, topP, 0, 0, true, seed);
+    }
+
+    /**
+     * llama.cpp's filters, in its order, on the logits before the temperature: {@code topK} keeps
+     * the k most likely tokens (0 keeps all; ties go to the lower id); {@code topP} then keeps the
+     * shortest run of the most likely of those whose probability among them reaches topP (1 keeps
+     * all, 0 only the most likely); {@code minP} then drops tokens less likely than minP times the
+     * most likely one (0 keeps all). One token is drawn from the rest at {@code temperature}
+     * (0: greedy, the filters cannot change the argmax). With no filter active this draws exactly
+     * as {@link #of(float, float, long)} with topP 1.
+     */
+    public static Sampler of(float temperature, float topP, int topK, float minP, long seed) {
+        return new Sampler(temperature, topP, topK, minP, false, seed);
     }
 
     public boolean isGreedy() {
@@ -74,9 +99,69 @@ public final class Sampler {
         if (logits.length == 0) throw new IllegalArgumentException("sample: no logits");
         checkFinite(logits);
         if (isGreedy()) return argmax(logits);
+        if (!llama2cNucleus && filters(logits.length)) return sampleFiltered(logits, random.nextDouble());
         double[] p = softmax(logits, temperature);
         double coin = random.nextDouble();
-        return topP > 0 && topP < 1 ? sampleTopP(p, topP, coin) : sampleAll(p, coin);
+        return llama2cNucleus && topP > 0 && topP < 1 ? sampleTopP(p, topP, coin) : sampleAll(p, coin);
+    }
+
+    /** Whether llama.cpp's chain would drop any token of a vocabulary of {@code n}. */
+    private boolean filters(int n) {
+        return (topK > 0 && topK < n) || topP < 1 || minP > 0;
+    }
+
+    /**
+     * llama.cpp's chain on tokens sorted by logit: every filter keeps a prefix of that order,
+     * so each only shortens {@code kept}. Sorting packed (logit, id) keys as longs costs about a
+     * millisecond at a 32K vocabulary, where boxing ids for a comparator cost several.
+     */
+    private int sampleFiltered(float[] logits, double coin) {
+        int n = logits.length;
+        long[] order = new long[n];
+        for (int i = 0; i < n; i++) order[i] = descendingKey(logits[i], i);
+        Arrays.sort(order);
+        int kept = topK > 0 ? Math.min(topK, n) : n;
+        float max = logits[idOf(order[0])];
+        if (topP < 1) {
+            // probabilities among the top-k at temperature 1
+            double sum = 0;
+            for (int i = 0; i < kept; i++) sum += Math.exp(logits[idOf(order[i])] - max);
+            double mass = 0;
+            for (int i = 0; i < kept; i++) {
+                mass += Math.exp(logits[idOf(order[i])] - max) / sum;
+                if (mass >= topP) {
+                    kept = i + 1;
+                    break;
+                }
+            }
+        }
+        if (minP > 0) {
+            // p_i >= minP * p_max, in logits: the normalisation cancels
+            double floor = max + Math.log(minP);
+            int i = 1;
+            while (i < kept && logits[idOf(order[i])] >= floor) i++;
+            kept = i;
+        }
+        double[] p = new double[kept];
+        double sum = 0;
+        for (int i = 0; i < kept; i++) sum += p[i] = Math.exp((logits[idOf(order[i])] - max) / temperature);
+        double r = coin * sum, cdf = 0;
+        for (int i = 0; i < kept; i++) {
+            cdf += p[i];
+            if (r < cdf) return idOf(order[i]);
+        }
+        return idOf(order[kept - 1]); // rounding
+    }
+
+    /** A key whose ascending order is descending logit, ties by ascending id (the high half orders, the low half is the id). */
+    private static long descendingKey(float logit, int id) {
+        int bits = Float.floatToIntBits(logit);
+        int ordered = bits ^ ((bits >> 31) & 0x7fffffff); // signed-int order equals float order (finite values, -0 below +0)
+        return ((long) ~ordered << 32) | id;
+    }
+
+    private static int idOf(long key) {
+        return (int) key;
     }
 
     /** Throws when no token can be chosen: a NaN or +infinity anywhere, or only -infinity. -infinity beside finite values masks a token and is fine. */
@@ -164,6 +249,9 @@ public final class Sampler {
 
     @Override
     public String toString() {
-        return isGreedy() ? "greedy" : "temperature " + temperature + (topP > 0 && topP < 1 ? ", top-p " + topP : "");
+        if (isGreedy()) return "greedy";
+        if (llama2cNucleus) return "temperature " + temperature + (topP > 0 && topP < 1 ? ", top-p " + topP : "");
+        return "temperature " + temperature + (topK > 0 ? ", top-k " + topK : "") + (topP < 1 ? ", top-p " + topP : "")
+                + (minP > 0 ? ", min-p " + minP : "");
     }
 }
