@@ -3,14 +3,8 @@ package dev.corvus.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.corvus.model.Checkpoint;
-import dev.corvus.model.Checkpoints;
 import dev.corvus.model.Generator;
-import dev.corvus.model.LlamaModel;
-import dev.corvus.model.ModelStore;
-import dev.corvus.model.RealModel;
 import dev.corvus.model.Sampler;
-import dev.corvus.model.Tokenizer;
 import dev.corvus.tensor.MemoryStats;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,8 +13,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,26 +20,9 @@ import org.junit.jupiter.api.Test;
  * still produces exactly what the single-request {@link Generator} produces; cancellation, time
  * limits, a full queue, a long prompt and a throwing listener touch only their own generation.
  */
-class EngineBatchingTest {
-    static Checkpoint ckpt;
-    static LlamaModel model;
-    static Tokenizer tok;
-
+class EngineBatchingTest extends Stories15MTestBase {
     static final String[] PROMPTS = {"Once upon a time", "The little dog", "Lily and Ben went to the park. They saw a big", "One day",
         "Tom had a red ball. He liked to throw it high in the sky, and his friend", "The sun", "A cat sat on the mat and"};
-
-    @BeforeAll
-    static void load() throws Exception {
-        ModelStore.Stories15M files = RealModel.files();
-        ckpt = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
-        model = new LlamaModel(ckpt.config(), ckpt.weights());
-        tok = ckpt.tokenizer().orElseThrow();
-    }
-
-    @AfterAll
-    static void close() {
-        ckpt.close();
-    }
 
     /** Records what one generation streams; may sleep per piece, throw at a piece, and count down a latch. */
     static class Recorder implements GenerationListener {

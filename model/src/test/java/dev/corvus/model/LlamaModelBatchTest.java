@@ -34,12 +34,12 @@ class LlamaModelBatchTest {
             new Plan(2, 3));
 
     private static double range(float[] x) {
-        float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-        for (float v : x) {
-            min = Math.min(min, v);
-            max = Math.max(max, v);
-        }
-        return max - min;
+        return LlamaModelTest.range(x);
+    }
+
+    private static LlamaModel tinyModel(MemoryScope weights, int heads, int kvHeads, long seed) {
+        LlamaConfig c = TinyLlama.config(heads, kvHeads);
+        return new LlamaModel(c, TinyLlama.randomWeights(weights, c, seed));
     }
 
     private static int[] tokens(int[] history, int from, int count) {
@@ -109,18 +109,16 @@ class LlamaModelBatchTest {
     @Test
     void groupedQueryAttentionBatchesToo() {
         try (MemoryScope weights = MemoryScope.open("weights")) {
-            LlamaConfig c = TinyLlama.config(8, 2);
-            LlamaModel model = new LlamaModel(c, TinyLlama.randomWeights(weights, c, 5));
+            LlamaModel model = tinyModel(weights, 8, 2, 5);
             assertBatchEqualsSingle("GQA 8/2", model, new int[] {1, 17, 4, 42, 9, 9, 33, 0, 25, 48, 7, 12, 30}, MIXED,
-                    Close.reductionTolerance(c.hiddenDim(), 2e-6));
+                    Close.reductionTolerance(model.config().hiddenDim(), 2e-6));
         }
     }
 
     @Test
     void aBatchOfOneIsForwardExactly() {
         try (MemoryScope weights = MemoryScope.open("weights")) {
-            LlamaConfig c = TinyLlama.config(4, 4);
-            LlamaModel model = new LlamaModel(c, TinyLlama.randomWeights(weights, c, 9));
+            LlamaModel model = tinyModel(weights, 4, 4, 9);
             try (LlamaModel.KvCache a = model.newCache(); LlamaModel.KvCache b = model.newCache()) {
                 float[] single = model.forward(tokens(HISTORY, 0, 6), 0, a).toFloatArray();
                 float[] batch = model.forwardBatch(List.of(new LlamaModel.SequenceStep(tokens(HISTORY, 0, 6), 0, b))).toFloatArray();
@@ -136,7 +134,7 @@ class LlamaModelBatchTest {
             int[] history = ckpt.tokenizer().orElseThrow().encode("Once upon a time, there was a little girl named Lily. She loved to play"
                     + " outside in the park with her friends and her big brown dog, who liked to run after the ball.", true, false);
             assertThat(history.length).isGreaterThan(31);
-            // more than 16 rows: the products take the packed GEMM path rather than the row-by-row one
+            // 40 rows: the products take the packed GEMM path; the all-decode next step of 6 rows the direct one
             List<Plan> plans = List.of(new Plan(20, 1), new Plan(0, 17), new Plan(7, 1), new Plan(11, 19), new Plan(30, 1), new Plan(0, 1));
             assertBatchEqualsSingle("stories15M", model, history, plans, Close.reductionTolerance(ckpt.config().hiddenDim(), 2e-6));
         }
@@ -145,8 +143,7 @@ class LlamaModelBatchTest {
     @Test
     void refusesBatchesItCannotRunByName() {
         try (MemoryScope weights = MemoryScope.open("weights")) {
-            LlamaConfig c = TinyLlama.config(4, 4);
-            LlamaModel model = new LlamaModel(c, TinyLlama.randomWeights(weights, c, 9));
+            LlamaModel model = tinyModel(weights, 4, 4, 9);
             try (LlamaModel.KvCache a = model.newCache(); LlamaModel.KvCache b = model.newCache()) {
                 assertThatThrownBy(() -> model.forwardBatch(List.of())).hasMessageContaining("no sequences");
                 assertThatThrownBy(() -> model.forwardBatch(List.of(new LlamaModel.SequenceStep(new int[] {1}, 0, a),
