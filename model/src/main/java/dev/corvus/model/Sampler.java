@@ -110,26 +110,49 @@ public final class Sampler {
         return (topK > 0 && topK < n) || topP < 1 || minP > 0;
     }
 
-    /**
-     * llama.cpp's chain on tokens sorted by logit: every filter keeps a prefix of that order,
-     * so each only shortens {@code kept}. Sorting packed (logit, id) keys as longs costs about a
-     * millisecond at a 32K vocabulary, where boxing ids for a comparator cost several.
-     */
     private int sampleFiltered(float[] logits, double coin) {
+        return chain(logits, temperature, topP, topK, minP, coin);
+    }
+
+    /**
+     * llama.cpp's chain: on the tokens sorted by logit every filter keeps a prefix, so each only
+     * shortens {@code kept}; {@code coin} in [0, 1) picks the token. Only tokens that can survive
+     * are sorted: top-k selects its k in linear time, min-p's floor is known from the maximum
+     * alone, and a token of the top-p nucleus has probability above (1 - topP) / (m - 1) among the
+     * m tokens top-k kept (the ones after it, at most m - 1 and none likelier, hold more than
+     * 1 - topP together). Measured on 32K Gaussian logits (sd 3, 2 loaded cores): sorting the whole
+     * vocabulary as packed (logit, id) longs cost 0.35 ms a token for top-k 40 or min-p 0.05 and
+     * 0.54 for top-p 0.9; pruning first, 0.25, 0.11 and 0.41.
+     */
+    static int chain(float[] logits, float temperature, float topP, int topK, float minP, double coin) {
         int n = logits.length;
-        long[] order = new long[n];
-        for (int i = 0; i < n; i++) order[i] = descendingKey(logits[i], i);
-        Arrays.sort(order);
-        int kept = topK > 0 ? Math.min(topK, n) : n;
-        float max = logits[idOf(order[0])];
+        long[] keys = new long[n];
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            keys[i] = descendingKey(logits[i], i);
+            max = Math.max(max, logits[i]);
+        }
+        int m = n;
+        if (topK > 0 && topK < n) {
+            selectSmallest(keys, topK);
+            m = topK;
+        }
+        double mass = 0; // of the m tokens at temperature 1, relative to the most likely; only top-p needs it
+        if (topP < 1) for (int i = 0; i < m; i++) mass += Math.exp(logits[idOf(keys[i])] - max);
+        double floor = minP > 0 ? max + Math.log(minP) : Double.NEGATIVE_INFINITY;
+        if (topP < 1 && m > 1) floor = Math.max(floor, max + Math.log((1.0 - topP) / (m - 1) * mass));
+        int candidates = 0;
+        for (int i = 0; i < m; i++) {
+            float l = logits[idOf(keys[i])];
+            if (l >= floor || l == max) keys[candidates++] = keys[i];
+        }
+        Arrays.sort(keys, 0, candidates);
+        int kept = candidates;
         if (topP < 1) {
-            // probabilities among the top-k at temperature 1
-            double sum = 0;
-            for (int i = 0; i < kept; i++) sum += Math.exp(logits[idOf(order[i])] - max);
-            double mass = 0;
-            for (int i = 0; i < kept; i++) {
-                mass += Math.exp(logits[idOf(order[i])] - max) / sum;
-                if (mass >= topP) {
+            double cumulative = 0;
+            for (int i = 0; i < candidates; i++) {
+                cumulative += Math.exp(logits[idOf(keys[i])] - max) / mass;
+                if (cumulative >= topP) {
                     kept = i + 1;
                     break;
                 }
@@ -137,20 +160,43 @@ public final class Sampler {
         }
         if (minP > 0) {
             // p_i >= minP * p_max, in logits: the normalisation cancels
-            double floor = max + Math.log(minP);
+            double minLogit = max + Math.log(minP);
             int i = 1;
-            while (i < kept && logits[idOf(order[i])] >= floor) i++;
+            while (i < kept && logits[idOf(keys[i])] >= minLogit) i++;
             kept = i;
         }
         double[] p = new double[kept];
         double sum = 0;
-        for (int i = 0; i < kept; i++) sum += p[i] = Math.exp((logits[idOf(order[i])] - max) / temperature);
+        for (int i = 0; i < kept; i++) sum += p[i] = Math.exp((logits[idOf(keys[i])] - max) / temperature);
         double r = coin * sum, cdf = 0;
         for (int i = 0; i < kept; i++) {
             cdf += p[i];
-            if (r < cdf) return idOf(order[i]);
+            if (r < cdf) return idOf(keys[i]);
         }
-        return idOf(order[kept - 1]); // rounding
+        return idOf(keys[kept - 1]); // rounding
+    }
+
+    /** Reorders {@code keys} (distinct) so that keys[0, k) are its k smallest, in no particular order: quickselect. */
+    static void selectSmallest(long[] keys, int k) {
+        int lo = 0, hi = keys.length - 1, target = k - 1;
+        while (lo < hi) {
+            long a = keys[lo], b = keys[(lo + hi) >>> 1], c = keys[hi];
+            long pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c)); // median of three
+            int i = lo, j = hi;
+            while (i <= j) {
+                while (keys[i] < pivot) i++;
+                while (keys[j] > pivot) j--;
+                if (i <= j) {
+                    long t = keys[i];
+                    keys[i++] = keys[j];
+                    keys[j--] = t;
+                }
+            }
+            // now [lo, j] <= pivot <= [i, hi], and anything between equals the pivot
+            if (target <= j) hi = j;
+            else if (target >= i) lo = i;
+            else return;
+        }
     }
 
     /** A key whose ascending order is descending logit, ties by ascending id (the high half orders, the low half is the id). */

@@ -131,6 +131,67 @@ class SamplerTest {
         assertThatThrownBy(() -> Sampler.of(1, Float.NaN, 0, 0, 0)).hasMessageContaining("top-p");
     }
 
+    @Test
+    void theChainMatchesAFullSortReferenceOnAwkwardVocabularies() {
+        java.util.Random random = new java.util.Random(17);
+        float[] topPs = {1f, 0.95f, 0.5f, 0.1f, 0f};
+        int[] topKs = {0, 1, 2, 5, 40, 5000};
+        float[] minPs = {0f, 0.01f, 0.2f, 0.9f, 1f};
+        int cases = 0;
+        for (int n : new int[] {1, 2, 7, 13, 97, 1000, 4099}) {
+            for (int trial = 0; trial < 60; trial++) {
+                float[] logits = new float[n];
+                boolean ties = trial % 3 == 0;
+                for (int i = 0; i < n; i++) {
+                    float v = (float) (random.nextGaussian() * (1 + trial % 5));
+                    logits[i] = ties ? Math.round(v * 2) / 2f : v;
+                }
+                if (n > 2 && trial % 4 == 1) logits[random.nextInt(n)] = Float.NEGATIVE_INFINITY; // a masked token
+                float temperature = 0.3f + random.nextFloat() * 1.5f, topP = topPs[trial % topPs.length];
+                int topK = topKs[(trial / 5) % topKs.length];
+                float minP = minPs[(trial / 2) % minPs.length];
+                double coin = random.nextDouble();
+                assertThat(Sampler.chain(logits, temperature, topP, topK, minP, coin))
+                        .as("n %d, temperature %s, top-p %s, top-k %d, min-p %s, coin %s", n, temperature, topP, topK, minP, coin)
+                        .isEqualTo(referenceChain(logits, temperature, topP, topK, minP, coin));
+                cases++;
+            }
+        }
+        assertThat(cases).isEqualTo(7 * 60);
+    }
+
+    /** llama.cpp's chain written plainly: sort every token by logit (ties by id), cut the prefix per filter, draw. */
+    private static int referenceChain(float[] logits, float temperature, float topP, int topK, float minP, double coin) {
+        Integer[] order = new Integer[logits.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        java.util.Arrays.sort(order, (a, b) -> logits[a] != logits[b] ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
+        double max = logits[order[0]];
+        int kept = topK > 0 ? Math.min(topK, order.length) : order.length;
+        double sum = 0;
+        for (int i = 0; i < kept; i++) sum += Math.exp(logits[order[i]] - max);
+        if (topP < 1) {
+            double mass = 0;
+            for (int i = 0; i < kept; i++) {
+                mass += Math.exp(logits[order[i]] - max) / sum;
+                if (mass >= topP) {
+                    kept = i + 1;
+                    break;
+                }
+            }
+        }
+        int survivors = 1;
+        while (survivors < kept && Math.exp(logits[order[survivors]] - max) >= minP) survivors++;
+        double[] w = new double[survivors];
+        double total = 0;
+        for (int i = 0; i < survivors; i++) total += w[i] = Math.exp((logits[order[i]] - max) / temperature);
+        double cdf = 0;
+        for (int i = 0; i < survivors; i++) {
+            cdf += w[i];
+            if (coin * total < cdf) return order[i];
+        }
+        return order[survivors - 1];
+    }
+
     /** The distinct tokens of {@code n} draws, ascending. */
     private static int[] support(Sampler s, int n) {
         return IntStream.of(draw(s, n)).distinct().sorted().toArray();
