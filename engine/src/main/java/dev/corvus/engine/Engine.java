@@ -5,34 +5,57 @@ import dev.corvus.model.Sampler;
 import dev.corvus.model.Tokenizer;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Serves generations from one model on one thread of its own (the model's kernels use the
- * backend's thread pool): requests wait in a bounded queue and run in order of arrival.
- * Thread-safe: any thread may submit and cancel. {@link #close} finishes nothing: running and
- * waiting generations end with an error.
+ * Serves generations from one model with continuous batching, on one thread of its own (the
+ * model's kernels use the backend's thread pool). Requests wait in a bounded FIFO queue; up to
+ * {@link EngineConfig#maxBatch()} are active at once. Every step admits waiting requests while
+ * there is room, gives each active generation either its next prompt chunk or its one decode
+ * token, and runs them all through a single {@link LlamaModel#forwardBatch}, so the weights are
+ * read once per step for every stream. The prompt tokens of one step add up to at most
+ * {@link EngineConfig#prefillChunk()}, oldest request first: a long prompt is spread over steps
+ * and the running streams get a token every step meanwhile. Cancellation and time limits are
+ * checked every step; a finished generation's KV cache is freed at once.
+ *
+ * <p>Thread-safe: any thread may submit, cancel and read {@link #stats}; listeners run on the
+ * engine's thread. {@link #close} finishes nothing: running and waiting generations end with an
+ * error.
  */
 public final class Engine implements AutoCloseable {
     private final LlamaModel model;
     private final Tokenizer tokenizer;
     private final EngineConfig config;
     private final int context;
-    private final BlockingQueue<Pending> queue;
     private final Thread worker;
+
+    /** Guards {@link #waiting} and {@link #admitted}; {@link #work} wakes the idle engine thread. */
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
+    /** Requests accepted and not finished: active plus waiting, what the queue limit bounds. */
+    private int admitted;
     private volatile boolean closed;
+
+    /** Only the engine thread touches these. */
+    private final List<Active> active = new ArrayList<>();
 
     private final AtomicLong submitted = new AtomicLong(), rejected = new AtomicLong(), finishedStop = new AtomicLong(),
             finishedLength = new AtomicLong(), cancelled = new AtomicLong(), timedOut = new AtomicLong(), failed = new AtomicLong(),
-            promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(), ttftSum = new AtomicLong(), decodeSteps = new AtomicLong(),
-            kvBytes = new AtomicLong();
-    private volatile int active, lastBatchSize;
+            promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(), ttftSum = new AtomicLong(), decodeSteps = new AtomicLong();
+    private volatile int activeCount, lastBatchSize;
+    private volatile long kvBytes;
 
-    private record Pending(GenerationRequest request, GenerationListener listener, Generation handle, long submittedAt) {}
+    private record Pending(GenerationRequest request, GenerationListener listener, Generation handle, long submittedAt, long deadline) {}
 
     private Engine(LlamaModel model, Tokenizer tokenizer, EngineConfig config) {
         this.model = model;
@@ -40,7 +63,6 @@ public final class Engine implements AutoCloseable {
         this.config = config;
         int modelContext = model.config().seqLen();
         this.context = config.contextLength() == 0 ? modelContext : Math.min(config.contextLength(), modelContext);
-        this.queue = new ArrayBlockingQueue<>(Math.max(1, config.maxQueue() + config.maxBatch()));
         this.worker = Thread.ofPlatform().name("corvus-engine").daemon().unstarted(this::serve);
     }
 
@@ -67,8 +89,8 @@ public final class Engine implements AutoCloseable {
     /**
      * Queues {@code request}; {@code listener} hears its text as it is generated.
      *
-     * @throws QueueFullException       when the queue is full (HTTP 429)
-     * @throws IllegalArgumentException when the prompt does not fit the context, or an option is not supported
+     * @throws QueueFullException       when {@code maxBatch} generations run and {@code maxQueue} more wait (HTTP 429)
+     * @throws IllegalArgumentException when the prompt does not fit the context or holds a token outside the vocabulary
      * @throws IllegalStateException    after {@link #close}
      */
     public Generation submit(GenerationRequest request, GenerationListener listener) {
@@ -84,126 +106,333 @@ public final class Engine implements AutoCloseable {
                 throw new IllegalArgumentException("prompt token " + i + " is " + prompt[i] + ", outside the vocabulary [0, " + vocab + ")");
             }
         }
-        SamplingOptions s = request.sampling();
-        if (s.topK() != 0 || s.minP() != 0) throw new IllegalArgumentException("top_k and min_p are not supported yet");
         Generation handle = new Generation();
+        long now = System.nanoTime();
         submitted.incrementAndGet();
-        if (active + queue.size() >= config.maxQueue() + 1 || !queue.offer(new Pending(request, listener, handle, System.nanoTime()))) {
-            rejected.incrementAndGet();
-            throw new QueueFullException("the server is busy: " + queue.size() + " requests are waiting (the limit is " + config.maxQueue() + ")");
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("the engine is closed");
+            if (admitted >= config.maxBatch() + config.maxQueue()) {
+                rejected.incrementAndGet();
+                throw new QueueFullException("the server is busy: " + activeCount + " generations run and " + waiting.size()
+                        + " wait (the limits are " + config.maxBatch() + " and " + config.maxQueue() + ")");
+            }
+            admitted++;
+            waiting.add(new Pending(request, listener, handle, now, deadline(request, now)));
+            work.signal();
+        } finally {
+            lock.unlock();
         }
         return handle;
     }
 
     public EngineStats stats() {
+        int queued;
+        lock.lock();
+        try {
+            queued = waiting.size();
+        } finally {
+            lock.unlock();
+        }
         return new EngineStats(submitted.get(), rejected.get(), finishedStop.get(), finishedLength.get(), cancelled.get(), timedOut.get(),
-                failed.get(), promptTokens.get(), generatedTokens.get(), active, queue.size(), lastBatchSize, kvBytes.get(), ttftSum.get(),
+                failed.get(), promptTokens.get(), generatedTokens.get(), activeCount, queued, lastBatchSize, kvBytes, ttftSum.get(),
                 decodeSteps.get());
     }
 
     @Override
     public void close() {
-        closed = true;
-        worker.interrupt();
+        lock.lock();
+        try {
+            closed = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
         try {
             worker.join(TimeUnit.SECONDS.toMillis(30));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (Pending p; (p = queue.poll()) != null; ) fail(p, new IllegalStateException("the engine closed before this request ran"));
+        // the engine thread fails what it holds as it leaves; requests that raced with close land here
+        for (Pending p; (p = pollWaiting()) != null; ) fail(p, closedError());
+    }
+
+    // ---------------------------------------------------------------- the engine thread
+
+    /** One admitted generation: its request, its cache and sampler, and how far it got. */
+    private final class Active {
+        final Pending pending;
+        final int[] prompt;
+        final Sampler sampler;
+        final LlamaModel.KvCache cache;
+        final Tokenizer.StreamDecoder decoder = tokenizer.streamDecoder();
+        final StopMatcher stops;
+        /** Prompt tokens in the cache; once it reaches prompt.length the generation decodes. */
+        int prefilled;
+        /** The token to feed next while decoding. */
+        int nextInput = -1;
+        int[] out;
+        int generated;
+        long ttft;
+        /** The listener threw: it hears nothing more. */
+        boolean listenerFailed;
+
+        Active(Pending p) {
+            this.pending = p;
+            this.prompt = p.request().prompt();
+            SamplingOptions s = p.request().sampling();
+            this.sampler = s.isGreedy() ? Sampler.greedy() : Sampler.of(s.temperature(), s.topP(), s.topK(), s.minP(), s.seed());
+            this.stops = new StopMatcher(p.request().stop());
+            this.out = new int[Math.min(Math.max(p.request().maxTokens(), 1), 256)];
+            this.cache = model.newCache(context);
+        }
+
+        boolean decoding() {
+            return prefilled == prompt.length;
+        }
+
     }
 
     private void serve() {
-        while (!closed) {
-            Pending p;
-            try {
-                p = queue.take();
-            } catch (InterruptedException e) {
-                return;
+        try {
+            while (true) {
+                if (!awaitWork()) break;
+                try {
+                    step();
+                } catch (Throwable t) {
+                    // a failure no single generation can be blamed for (out of memory in the batch): it ends them all
+                    for (Active a : List.copyOf(active)) fail(a, t);
+                }
             }
-            active = 1;
-            lastBatchSize = 1;
-            try {
-                run(p);
-            } catch (Throwable t) {
-                fail(p, t);
-            } finally {
-                active = 0;
-            }
+        } finally {
+            IllegalStateException closing = closedError();
+            for (Active a : List.copyOf(active)) fail(a, closing);
+            for (Pending p; (p = pollWaiting()) != null; ) fail(p, closing);
         }
     }
 
-    private void run(Pending p) {
-        GenerationRequest r = p.request();
-        SamplingOptions s = r.sampling();
-        Sampler sampler = s.isGreedy() ? Sampler.greedy() : Sampler.of(s.temperature(), s.topP(), s.seed());
-        long deadline = deadline(p);
-        Tokenizer.StreamDecoder decoder = tokenizer.streamDecoder();
-        StopMatcher stops = new StopMatcher(r.stop());
-        int[] prompt = r.prompt();
-        int[] out = new int[Math.min(Math.max(r.maxTokens(), 1), 256)];
-        int n = 0;
-        long ttft = 0;
-        FinishReason finish = FinishReason.LENGTH;
-        promptTokens.addAndGet(prompt.length);
-        try (LlamaModel.KvCache cache = model.newCache(Math.min(256, context), context)) {
-            int[] input = prompt;
-            int position = 0;
-            while (n < r.maxTokens()) {
-                if (p.handle().isCancelled()) {
-                    finish = FinishReason.CANCELLED;
-                    break;
+    /** Blocks while nothing is active or waiting; false once the engine is closed. */
+    private boolean awaitWork() {
+        lock.lock();
+        try {
+            while (!closed && active.isEmpty() && waiting.isEmpty()) work.awaitUninterruptibly();
+            return !closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Admits, checks, runs one batched forward pass, samples and streams. */
+    private void step() {
+        long now = System.nanoTime();
+        endWaitingThatWereCancelledOrExpired(now);
+        admit();
+        for (Active a : List.copyOf(active)) {
+            if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
+            else if (expired(a.pending, now)) finish(a, FinishReason.TIMEOUT);
+        }
+        if (active.isEmpty()) return;
+
+        // every decoding generation gets its token; prompt chunks share one budget, oldest first
+        List<Active> batch = new ArrayList<>(active.size());
+        List<LlamaModel.SequenceStep> steps = new ArrayList<>(active.size());
+        int promptBudget = config.prefillChunk();
+        for (Active a : active) {
+            if (a.decoding()) {
+                steps.add(new LlamaModel.SequenceStep(new int[] {a.nextInput}, a.cache.length(), a.cache));
+            } else if (promptBudget > 0) {
+                int chunk = Math.min(promptBudget, a.prompt.length - a.prefilled);
+                promptBudget -= chunk;
+                steps.add(new LlamaModel.SequenceStep(Arrays.copyOfRange(a.prompt, a.prefilled, a.prefilled + chunk), a.prefilled, a.cache));
+            } else {
+                continue;
+            }
+            batch.add(a);
+        }
+        lastBatchSize = batch.size();
+        int[] sampled = new int[batch.size()];
+        RuntimeException[] samplingError = new RuntimeException[batch.size()];
+        try (MemoryScope scope = MemoryScope.open("engine.step")) {
+            Tensor logits = model.forwardBatch(steps);
+            decodeSteps.incrementAndGet();
+            for (int i = 0; i < batch.size(); i++) {
+                Active a = batch.get(i);
+                sampled[i] = -1;
+                if (!a.decoding()) {
+                    a.prefilled += steps.get(i).tokens().length;
+                    promptTokens.addAndGet(steps.get(i).tokens().length);
+                    if (!a.decoding()) continue; // more of the prompt to go: these logits predict nothing wanted
                 }
-                if (deadline != 0 && System.nanoTime() - deadline > 0) {
-                    finish = FinishReason.TIMEOUT;
-                    break;
+                try {
+                    sampled[i] = a.sampler.sample(logits.narrow(0, i, 1));
+                } catch (RuntimeException e) {
+                    samplingError[i] = e;
                 }
-                int next;
-                try (MemoryScope step = MemoryScope.open("engine.step")) {
-                    Tensor logits = model.forward(input, position, cache);
-                    next = sampler.sample(logits);
+            }
+        }
+        updateKvBytes();
+        // listeners and futures hear of the tokens once the step's memory is freed: a finished generation leaves nothing behind
+        for (int i = 0; i < batch.size(); i++) {
+            if (samplingError[i] != null) fail(batch.get(i), samplingError[i]);
+            else if (sampled[i] >= 0) accept(batch.get(i), sampled[i]);
+        }
+    }
+
+    /** A sampled token: the end of generation, or text to stream and the next input. */
+    private void accept(Active a, int token) {
+        if (a.ttft == 0) a.ttft = Math.max(1, System.nanoTime() - a.pending.submittedAt());
+        if (tokenizer.isEndOfGeneration(token)) {
+            finish(a, FinishReason.STOP);
+            return;
+        }
+        if (a.generated == a.out.length) a.out = Arrays.copyOf(a.out, (int) Math.min(a.pending.request().maxTokens(), 2L * a.generated));
+        a.out[a.generated++] = token;
+        a.nextInput = token;
+        generatedTokens.incrementAndGet();
+        String text = a.stops.append(a.decoder.next(token));
+        if (!text.isEmpty() && !tell(a, text)) return;
+        if (a.stops.stopped()) finish(a, FinishReason.STOP);
+        else if (a.generated == a.pending.request().maxTokens() || a.cache.length() >= context) finish(a, FinishReason.LENGTH); // no room to feed it
+    }
+
+    /** Streams text to the listener; one that throws cancels its own generation (false then). */
+    private boolean tell(Active a, String text) {
+        try {
+            a.pending.listener().onText(text);
+            return true;
+        } catch (Throwable t) {
+            rethrowIfFatal(t);
+            a.listenerFailed = true;
+            a.pending.handle().cancel();
+            finish(a, FinishReason.CANCELLED);
+            return false;
+        }
+    }
+
+    private void admit() {
+        while (active.size() < config.maxBatch()) {
+            Pending p = pollWaiting();
+            if (p == null) break;
+            if (p.request().maxTokens() == 0) {
+                release(p);
+                complete(p, FinishReason.LENGTH, "", new int[0], 0);
+                continue;
+            }
+            try {
+                active.add(new Active(p));
+            } catch (RuntimeException | OutOfMemoryError e) {
+                release(p);
+                fail(p, e);
+            }
+        }
+        activeCount = active.size();
+        updateKvBytes();
+    }
+
+    private void endWaitingThatWereCancelledOrExpired(long now) {
+        List<Pending> ended = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Iterator<Pending> it = waiting.iterator(); it.hasNext(); ) {
+                Pending p = it.next();
+                if (p.handle().isCancelled() || expired(p, now)) {
+                    it.remove();
+                    ended.add(p);
                 }
-                kvBytes.set(cache.byteSize());
-                decodeSteps.incrementAndGet();
-                position += input.length;
-                if (ttft == 0) ttft = System.nanoTime() - p.submittedAt();
-                if (tokenizer.isEndOfGeneration(next)) {
-                    finish = FinishReason.STOP;
-                    break;
-                }
-                if (n == out.length) out = Arrays.copyOf(out, Math.min(r.maxTokens(), 2 * n));
-                out[n++] = next;
-                generatedTokens.incrementAndGet();
-                String text = stops.append(decoder.next(next));
-                if (!text.isEmpty()) p.listener().onText(text);
-                if (stops.stopped()) {
-                    finish = FinishReason.STOP;
-                    break;
-                }
-                if (position >= context) break; // LENGTH: the context is full
-                input = new int[] {next};
             }
         } finally {
-            kvBytes.set(0);
+            lock.unlock();
         }
-        if (finish != FinishReason.STOP || !stops.stopped()) {
-            String tail = stops.append(decoder.flush());
-            if (!stops.stopped()) tail += stops.flush();
-            if (!tail.isEmpty()) p.listener().onText(tail);
+        for (Pending p : ended) {
+            release(p);
+            complete(p, p.handle().isCancelled() ? FinishReason.CANCELLED : FinishReason.TIMEOUT, "", new int[0], 0);
         }
-        Completion c = new Completion(stops.text(), Arrays.copyOf(out, n), prompt.length, finish, ttft, System.nanoTime() - p.submittedAt());
-        count(finish);
+    }
+
+    /** Ends an active generation: its cache is freed first, then the listener and the future hear of it. */
+    private void finish(Active a, FinishReason reason) {
+        retire(a);
+        if (reason != FinishReason.STOP || !a.stops.stopped()) {
+            // the held-back tail (an incomplete character, a prefix of a stop string) is part of the answer after all
+            String tail = a.stops.append(a.decoder.flush());
+            if (!a.stops.stopped()) tail += a.stops.flush();
+            if (!tail.isEmpty() && !a.listenerFailed) {
+                try {
+                    a.pending.listener().onText(tail);
+                } catch (Throwable t) {
+                    rethrowIfFatal(t);
+                    a.listenerFailed = true;
+                    reason = FinishReason.CANCELLED;
+                }
+            }
+        }
+        complete(a.pending, reason, a.stops.text(), Arrays.copyOf(a.out, a.generated), a.ttft);
+    }
+
+    private void fail(Active a, Throwable t) {
+        retire(a);
+        fail(a.pending, t);
+    }
+
+    /** Takes a generation out of the batch and frees its cache now. */
+    private void retire(Active a) {
+        if (active.remove(a)) {
+            a.cache.close();
+            activeCount = active.size();
+            updateKvBytes();
+            release(a.pending);
+        }
+    }
+
+    private void updateKvBytes() {
+        long sum = 0;
+        for (Active a : active) sum += a.cache.byteSize();
+        kvBytes = sum;
+    }
+
+    private void release(Pending p) {
+        lock.lock();
+        try {
+            admitted--;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void complete(Pending p, FinishReason reason, String text, int[] tokens, long ttft) {
+        Completion c = new Completion(text, tokens, p.request().prompt().length, reason, ttft, System.nanoTime() - p.submittedAt());
+        count(reason);
         ttftSum.addAndGet(ttft);
-        p.listener().onComplete(c);
+        try {
+            p.listener().onComplete(c);
+        } catch (Throwable t) {
+            rethrowIfFatal(t); // else the generation is over: a listener failing to hear so changes nothing for the others
+        }
         p.handle().result().complete(c);
     }
 
-    private long deadline(Pending p) {
-        long limit = Math.min(nanos(p.request().timeout()), nanos(config.requestTimeout()));
-        return limit == Long.MAX_VALUE ? 0 : p.submittedAt() + limit;
+    private Pending pollWaiting() {
+        lock.lock();
+        try {
+            return waiting.poll();
+        } finally {
+            lock.unlock();
+        }
     }
 
-    private static long nanos(java.time.Duration d) {
+    private static boolean expired(Pending p, long now) {
+        return p.deadline() != 0 && now - p.deadline() > 0;
+    }
+
+    /** When the request must end (System.nanoTime), or 0 for never: the sooner of its own limit and the engine's. */
+    private long deadline(GenerationRequest r, long submittedAt) {
+        long limit = Math.min(nanos(r.timeout()), nanos(config.requestTimeout()));
+        if (limit == Long.MAX_VALUE) return 0;
+        long d = submittedAt + limit;
+        return d == 0 ? 1 : d;
+    }
+
+    private static long nanos(Duration d) {
         return d.isZero() ? Long.MAX_VALUE : d.toNanos();
     }
 
@@ -216,10 +445,22 @@ public final class Engine implements AutoCloseable {
         }).incrementAndGet();
     }
 
+    /** A listener's exception or assertion is its own; the JVM running out of memory or stack is everyone's. */
+    private static void rethrowIfFatal(Throwable t) {
+        if (t instanceof VirtualMachineError fatal) throw fatal;
+    }
+
+    private static IllegalStateException closedError() {
+        return new IllegalStateException("the engine closed before this request finished");
+    }
+
     private void fail(Pending p, Throwable t) {
         failed.incrementAndGet();
         try {
             p.listener().onError(t);
+        } catch (Throwable e) {
+            rethrowIfFatal(e);
+            t.addSuppressed(e);
         } finally {
             p.handle().result().completeExceptionally(t);
         }

@@ -3,40 +3,15 @@ package dev.corvus.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.corvus.model.Checkpoint;
-import dev.corvus.model.Checkpoints;
 import dev.corvus.model.Generator;
-import dev.corvus.model.LlamaModel;
-import dev.corvus.model.ModelStore;
-import dev.corvus.model.RealModel;
 import dev.corvus.model.Sampler;
-import dev.corvus.model.Tokenizer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The engine on the real stories15M: what it streams is what the library's own loop generates. */
-class EngineTest {
-    static Checkpoint ckpt;
-    static LlamaModel model;
-    static Tokenizer tok;
-
-    @BeforeAll
-    static void load() throws Exception {
-        ModelStore.Stories15M files = RealModel.files();
-        ckpt = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
-        model = new LlamaModel(ckpt.config(), ckpt.weights());
-        tok = ckpt.tokenizer().orElseThrow();
-    }
-
-    @AfterAll
-    static void close() {
-        ckpt.close();
-    }
-
+class EngineTest extends Stories15MTestBase {
     @Test
     void greedyTextEqualsTheGenerator() throws Exception {
         int[] prompt = tok.encode("Once upon a time", true, false);

@@ -10,7 +10,11 @@ import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The decoder forward pass of every {@link Architecture} (Llama 2/3, Mistral, Qwen 2/3, Phi-3,
@@ -27,6 +31,8 @@ import java.util.Objects;
  * [T, dim], so every projection is a GEMM) and attends with a bottom-right causal mask; decode
  * (T = 1) is the same code with GEMVs and {@link FlashAttention#decode} against the cache.
  * {@link #forwardAll} returns the logits of every position (teacher forcing, perplexity).
+ * {@link #forwardBatch} runs several sequences, each with its own cache, through one pass (what a
+ * server batching many streams calls each step).
  * Memory: the {@link KvCache} lives in its own long-lived scope and grows as positions arrive;
  * every activation of a call lives in a scope opened by {@code forward} and freed when it
  * returns; only the logits outlive it, in the caller's current scope. Works for any weight dtype
@@ -113,41 +119,76 @@ public final class LlamaModel {
         return run(tokens, startPosition, cache, true);
     }
 
+    /**
+     * One sequence's share of a {@link #forwardBatch} step: its new {@code tokens} (one to decode,
+     * or a chunk of its prompt) at positions {@code startPosition ..}, and its own {@code cache},
+     * which must hold positions [0, startPosition).
+     */
+    public record SequenceStep(int[] tokens, int startPosition, KvCache cache) {
+        public SequenceStep {
+            Objects.requireNonNull(tokens, "tokens");
+            Objects.requireNonNull(cache, "cache");
+        }
+    }
+
+    /**
+     * Runs several sequences in one pass and returns the logits [sequences, vocab] (F32, in the
+     * caller's current scope), row i predicting the token after sequence i's last token. The rows
+     * of all sequences go through every projection, norm and MLP together (one matrix product per
+     * weight, which is what makes serving many streams cheaper than one after another); RoPE
+     * rotates each row by its own position, and each sequence attends over its own cache only.
+     * Row i equals what {@link #forward} returns for that sequence alone up to the rounding of a
+     * product over more rows. Each cache may appear once.
+     */
+    public Tensor forwardBatch(List<SequenceStep> steps) {
+        return run(steps, false);
+    }
+
     private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
-        int T = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
-        int length = startPosition + T;
-        checkCall(tokens, startPosition, cache);
+        return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition);
+    }
+
+    private Tensor run(List<SequenceStep> steps, boolean everyPosition) {
+        int sequences = steps.size(), heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+        if (sequences == 0) throw new IllegalArgumentException("forwardBatch: no sequences given");
+        int[] firstRow = new int[sequences + 1];
+        Set<KvCache> caches = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (int i = 0; i < sequences; i++) {
+            SequenceStep step = steps.get(i);
+            checkCall(sequences == 1 ? "forward" : "forwardBatch: sequence " + i, step.tokens(), step.startPosition(), step.cache());
+            if (!caches.add(step.cache())) {
+                throw new IllegalArgumentException("forwardBatch: sequence " + i + " brings a KV cache an earlier sequence of the batch uses");
+            }
+            firstRow[i + 1] = Math.addExact(firstRow[i], step.tokens().length);
+        }
+        int rows = firstRow[sequences];
+        int[] tokens = new int[rows];
+        for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         float eps = config.normEps();
-        int rows = everyPosition ? T : 1;
-        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, rows, config.vocabSize());
-        cache.reserve(length);
-        try (MemoryScope step = MemoryScope.open("llama.forward")) {
-            Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, T).to(device)); // [T, dim]
+        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
+                config.vocabSize());
+        for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
+        try (MemoryScope scope = MemoryScope.open("llama.forward")) {
+            Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, rows).to(device)); // [rows, dim]
             if (config.embeddingScale() != 1f) x = Ops.scale(x, config.embeddingScale());
+            Tensor[] attended = new Tensor[sequences];
             for (int l = 0; l < config.layers(); l++) {
                 LlamaWeights.Layer w = weights.layers().get(l);
                 boolean sliding = config.isSliding(l);
 
-                // attention: q, k, v for the T new positions, rotated by their absolute positions
+                // attention: q, k, v for the new positions of every sequence at once
                 Tensor xb = Ops.rmsnorm(x, w.attentionNorm(), eps);
-                Tensor q = project(xb, w.wq(), w.bq()).view(T, heads, headDim);
-                Tensor k = project(xb, w.wk(), w.bk()).view(T, kvHeads, headDim);
-                Tensor v = project(xb, w.wv(), w.bv()).view(T, kvHeads, headDim);
+                Tensor q = project(xb, w.wq(), w.bq()).view(rows, heads, headDim);
+                Tensor k = project(xb, w.wk(), w.bk()).view(rows, kvHeads, headDim);
+                Tensor v = project(xb, w.wv(), w.bv()).view(rows, kvHeads, headDim);
                 if (w.qNorm() != null) q = Ops.rmsnorm(q, w.qNorm(), eps);
                 if (w.kNorm() != null) k = Ops.rmsnorm(k, w.kNorm(), eps);
-                double[] freqs = sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
-                q = Ops.rope(q, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
-                k = Ops.rope(k, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
-
-                // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
-                Tensor kCache = cache.keys[l], vCache = cache.values[l];
-                Ops.copyInto(k.permute(1, 0, 2).unsqueeze(0), kCache.narrow(2, startPosition, T));
-                Ops.copyInto(v.permute(1, 0, 2).unsqueeze(0), vCache.narrow(2, startPosition, T));
-
-                // causal attention of the T queries over the cached keys they may see (GQA: heads / kvHeads share one)
-                Tensor qh = q.permute(1, 0, 2).unsqueeze(0); // [1, heads, T, headDim]
-                Tensor att = attend(qh, kCache, vCache, T, length, sliding);
-                att = att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim()); // back to [T, heads * headDim]
+                for (int i = 0; i < sequences; i++) {
+                    SequenceStep step = steps.get(i);
+                    attended[i] = attendSequence(l, sliding, step.cache(), step.startPosition(), q.narrow(0, firstRow[i], step.tokens().length),
+                            k.narrow(0, firstRow[i], step.tokens().length), v.narrow(0, firstRow[i], step.tokens().length));
+                }
+                Tensor att = sequences == 1 ? attended[0] : Ops.concat(0, attended);
                 Tensor o = project(att, w.wo(), w.bo());
                 if (w.attentionPostNorm() != null) o = Ops.rmsnorm(o, w.attentionPostNorm(), eps);
                 x = Ops.add(x, o);
@@ -165,15 +206,46 @@ public final class LlamaModel {
                 x = Ops.add(x, m);
             }
 
-            // final norm and classifier, on the last position only unless every row is wanted
-            Tensor last = Ops.rmsnorm(everyPosition ? x : x.narrow(0, T - 1, 1), weights.finalNorm(), eps);
-            Tensor out = project(last, weights.classifier(), weights.classifierBias());
+            // final norm and classifier, on each sequence's last row only unless every row is wanted
+            Tensor last;
+            if (everyPosition) {
+                last = x;
+            } else if (sequences == 1) {
+                last = x.narrow(0, rows - 1, 1);
+            } else {
+                Tensor[] lastRows = new Tensor[sequences];
+                for (int i = 0; i < sequences; i++) lastRows[i] = x.narrow(0, firstRow[i + 1] - 1, 1);
+                last = Ops.concat(0, lastRows);
+            }
+            Tensor out = project(Ops.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
             float cap = config.finalSoftcap();
             if (cap != 0f) out = Ops.scale(Ops.tanh(Ops.scale(out, 1f / cap)), cap);
             Ops.copyInto(out.to(Device.CPU), logits);
         }
-        cache.length = length;
+        for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
         return logits;
+    }
+
+    /**
+     * One sequence's attention in layer {@code layer}: q [T, heads, headDim], k and v [T, kvHeads,
+     * headDim] of its T new positions are rotated by their absolute positions, k and v appended to
+     * its cache, and the queries attend causally over what the cache holds. Returns [T, heads * headDim].
+     */
+    private Tensor attendSequence(int layer, boolean sliding, KvCache cache, int startPosition, Tensor q, Tensor k, Tensor v) {
+        int T = q.size(0), length = startPosition + T;
+        double[] freqs = sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
+        q = Ops.rope(q, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
+        k = Ops.rope(k, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
+
+        // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
+        Tensor kCache = cache.keys[layer], vCache = cache.values[layer];
+        Ops.copyInto(k.permute(1, 0, 2).unsqueeze(0), kCache.narrow(2, startPosition, T));
+        Ops.copyInto(v.permute(1, 0, 2).unsqueeze(0), vCache.narrow(2, startPosition, T));
+
+        // causal attention of the T queries over the cached keys they may see (GQA: heads / kvHeads share one)
+        Tensor qh = q.permute(1, 0, 2).unsqueeze(0); // [1, heads, T, headDim]
+        Tensor att = attend(qh, kCache, vCache, T, length, sliding);
+        return att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim()); // back to [T, heads * headDim]
     }
 
     /** x · wᵀ (+ bias). */
@@ -216,6 +288,7 @@ public final class LlamaModel {
         private Tensor[] keys, values;
         private int capacity;
         private int length;
+        private boolean closed;
 
         KvCache(LlamaConfig config, int initialCapacity, int maxCapacity, Device device, boolean longRope) {
             if (maxCapacity <= 0) throw new IllegalArgumentException("KV cache capacity must be positive, got " + maxCapacity);
@@ -302,29 +375,31 @@ public final class LlamaModel {
 
         @Override
         public void close() {
+            closed = true;
             scope.close();
         }
     }
 
     // ---------------------------------------------------------------- checks
 
-    private void checkCall(int[] tokens, int startPosition, KvCache cache) {
-        if (tokens.length == 0) throw new IllegalArgumentException("forward: no tokens given");
+    private void checkCall(String call, int[] tokens, int startPosition, KvCache cache) {
+        if (tokens.length == 0) throw new IllegalArgumentException(call + ": no tokens given");
+        if (cache.closed) throw new IllegalStateException(call + ": the KV cache is closed");
         if (cache.layers != config.layers() || cache.kvHeads != config.kvHeads() || cache.headDim != config.headDim()) {
-            throw new IllegalArgumentException("forward: the KV cache " + cache.keys[0] + " x " + cache.layers
+            throw new IllegalArgumentException(call + ": the KV cache " + cache.keys[0] + " x " + cache.layers
                     + " layers was not made for this model (" + config + ")");
         }
         if (startPosition < 0 || startPosition > cache.length) {
-            throw new IllegalArgumentException("forward: start position " + startPosition + " must be within the " + cache.length
+            throw new IllegalArgumentException(call + ": start position " + startPosition + " must be within the " + cache.length
                     + " positions the KV cache holds (positions before it must be cached)");
         }
         if ((long) startPosition + tokens.length > cache.maxCapacity) {
-            throw new IllegalArgumentException("forward: positions [" + startPosition + ", " + ((long) startPosition + tokens.length)
+            throw new IllegalArgumentException(call + ": positions [" + startPosition + ", " + ((long) startPosition + tokens.length)
                     + ") do not fit the KV cache's maximum capacity " + cache.maxCapacity);
         }
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
-                throw new IllegalArgumentException("forward: token id " + tokens[i] + " at index " + i + " is outside the vocabulary [0, "
+                throw new IllegalArgumentException(call + ": token id " + tokens[i] + " at index " + i + " is outside the vocabulary [0, "
                         + config.vocabSize() + ")");
             }
         }

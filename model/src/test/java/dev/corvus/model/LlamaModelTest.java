@@ -41,7 +41,7 @@ class LlamaModelTest {
         return out;
     }
 
-    private static double range(float[] x) {
+    static double range(float[] x) {
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
         for (float v : x) {
             min = Math.min(min, v);

@@ -127,7 +127,7 @@ class GemmTest {
         int[][] sizes = {
             {1, 1, 1}, {1, 7, 13}, {7, 13, 31}, {13, 1, 33}, {31, 33, 7}, {33, 64, 97},
             {64, 97, 129}, {97, 129, 257}, {129, 31, 64}, {257, 13, 33}, {1, 257, 129},
-            {13, 257, 1}, {2, 33, 64},
+            {13, 257, 1}, {2, 33, 64}, {8, 97, 300}, {9, 97, 300}, // both sides of SGEMM_GEMV_MAX_ROWS
         };
         Stream.Builder<Arguments> cases = Stream.builder();
         for (int[] s : sizes) {
