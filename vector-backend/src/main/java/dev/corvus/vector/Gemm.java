@@ -105,10 +105,11 @@ public final class Gemm {
             rowTimesMatrix(n, k, a, aOffset, aColStride, b, bOffset, bRowStride, c, cOffset);
             return;
         }
-        if (m == 1 && bRowStride == 1) {
-            // Columns of B are contiguous: each output is a dot product, as for a weight matrix.
-            float[] x = copyRows(1, k, a, aOffset, aRowStride, aColStride);
-            gemv(1, n, k, x, DType.F32, b, bOffset, 4 * bColStride, c, cOffset, ldc);
+        if (bRowStride == 1 && bColStride >= k) {
+            // B is the transpose of a row-major [n, k] matrix (a linear layer's F32 weight): the
+            // weights paths read its rows directly instead of transposing them into panels.
+            weightsProduct(m, n, k, a, aOffset, aRowStride, aColStride,
+                    DType.F32, b, bOffset, 4 * bColStride, c, cOffset, ldc, WeightPath.FLOAT);
             return;
         }
         gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
@@ -144,10 +145,43 @@ public final class Gemm {
         gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc, false);
     }
 
+    /**
+     * {@link #gemmWeightsFloatActivations} as it ran before the small-m path: more than
+     * {@link #GEMV_MAX_ROWS} rows transpose the weights into the GotoBLAS column panels of the
+     * general product ({@code sgemm}'s strided packing for F32, the block decoders otherwise).
+     * Kept reachable as the same-run baseline of the {@code jmh} module's LinearBenchmark; not
+     * for production use.
+     */
+    public static void gemmWeightsPacked(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc,
+                WeightPath.PACKED);
+    }
+
+    /** How {@link #gemmWeights} may compute a product. */
+    private enum WeightPath {
+        /** Integer dot products with 8-bit activations where {@link QuantDots#pays} says so. */
+        INTEGER_DOTS,
+        /** Float activations, exact up to float rounding: the GEMV or the small-m path. */
+        FLOAT,
+        /** The previous general path that transposes the weights into panels (baseline only). */
+        PACKED
+    }
+
     private static void gemmWeights(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
             DType w, MemorySegment weights, long wOffset,
             MemorySegment c, long cOffset, long ldc, boolean integerDots) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc,
+                integerDots ? WeightPath.INTEGER_DOTS : WeightPath.FLOAT);
+    }
+
+    private static void gemmWeights(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc, WeightPath path) {
         checkSizes(m, n, k);
         if (w == DType.I32) {
             throw new IllegalArgumentException("unsupported weight dtype " + w + " (expected F32, F16, BF16 or a quantised type)");
@@ -166,22 +200,37 @@ public final class Gemm {
         }
         checkRange("W", weights, wOffset, weightBytes);
         checkOutput(c, cOffset, m, n, ldc);
+        weightsProduct(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes,
+                c, cOffset, ldc, path);
+    }
+
+    /** gemmWeights after its checks, with W's rows {@code rowBytes} apart. */
+    private static void weightsProduct(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset, long rowBytes,
+            MemorySegment c, long cOffset, long ldc, WeightPath path) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             zero(c, cOffset, m, n, ldc);
             return;
         }
+        if (path == WeightPath.PACKED && (w == DType.F32 ? m > 1 : m > GEMV_MAX_ROWS)) {
+            BSource b = w == DType.F32
+                    ? BSource.matrix(weights, wOffset, 1, rowBytes / 4)
+                    : BSource.weights(weights, wOffset, w, rowBytes);
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, b, c, cOffset, ldc);
+            return;
+        }
         if (m <= GEMV_MAX_ROWS) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            if (integerDots && QuantDots.pays(w, m)) {
+            if (path == WeightPath.INTEGER_DOTS && QuantDots.pays(w, m)) {
                 QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             } else {
                 gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             }
             return;
         }
-        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
-                BSource.weights(weights, wOffset, w, rowBytes), c, cOffset, ldc);
+        gemmSmallM(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes, c, cOffset, ldc);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -207,7 +256,13 @@ public final class Gemm {
         float[] a = new float[0];
         float[] b = new float[0];
         float[] run = new float[KC];
+        /** The small-m path's packed activations, filled by the calling thread and read by all. */
+        float[] activations = new float[0];
         final float[] tile = new float[MR * NR];
+
+        float[] activations(int size) {
+            return activations.length >= size ? activations : (activations = new float[size]);
+        }
 
         float[] a(int size) {
             return a.length >= size ? a : (a = new float[size]);
@@ -295,18 +350,27 @@ public final class Gemm {
      */
     private static void packA(MemorySegment a, long offset, long rowStride, long colStride,
             int i0, int rows, int p0, int depth, float[] dst) {
-        for (int ir = 0; ir < rows; ir += MR) {
-            int base = ir * depth;
-            int panelRows = Math.min(MR, rows - ir);
+        packRowPanels(a, offset, rowStride, colStride, i0, rows, p0, depth, MR, dst, 0);
+    }
+
+    /**
+     * Packs A[i0:i0+rows, p0:p0+depth] into {@code dst} from {@code at} as {@code width}-row
+     * panels, each stored p-major, rows past the end zero.
+     */
+    private static void packRowPanels(MemorySegment a, long offset, long rowStride, long colStride,
+            int i0, int rows, int p0, int depth, int width, float[] dst, int at) {
+        for (int ir = 0; ir < rows; ir += width) {
+            int base = at + ir * depth;
+            int panelRows = Math.min(width, rows - ir);
             for (int ii = 0; ii < panelRows; ii++) {
                 // Walk along the row: with the usual row-major A these reads are contiguous.
                 long src = offset + 4 * ((i0 + ir + ii) * rowStride + p0 * colStride);
-                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+                for (int p = 0, d = base + ii; p < depth; p++, d += width) {
                     dst[d] = a.get(FLOAT, src + 4 * p * colStride);
                 }
             }
-            for (int ii = panelRows; ii < MR; ii++) {
-                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+            for (int ii = panelRows; ii < width; ii++) {
+                for (int p = 0, d = base + ii; p < depth; p++, d += width) {
                     dst[d] = 0f;
                 }
             }
@@ -390,26 +454,31 @@ public final class Gemm {
      * 10x slower. The quantised ones are in {@link QuantDecoders}.
      */
     private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst) {
+        decodeRun(dtype, w, row, p0, count, dst, 0);
+    }
+
+    /** {@link #decodeRun} into {@code dst[at ..]}. */
+    private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst, int at) {
         switch (dtype) {
-            case F32 -> decodeF32(w, row + 4L * p0, count, dst);
-            case BF16 -> decodeBF16(w, row + 2L * p0, count, dst);
-            case F16 -> decodeF16(w, row + 2L * p0, count, dst);
+            case F32 -> decodeF32(w, row + 4L * p0, count, dst, at);
+            case BF16 -> decodeBF16(w, row + 2L * p0, count, dst, at);
+            case F16 -> decodeF16(w, row + 2L * p0, count, dst, at);
             case I32 -> throw new AssertionError(dtype);
             default -> QuantDecoders.decode(dtype, w, row + (long) (p0 / dtype.blockSize()) * dtype.blockBytes(),
-                    count / dtype.blockSize(), dst, 0);
+                    count / dtype.blockSize(), dst, at);
         }
     }
 
-    private static void decodeF32(MemorySegment w, long src, int count, float[] dst) {
+    private static void decodeF32(MemorySegment w, long src, int count, float[] dst, int at) {
         int p = 0;
-        for (; p <= count - L; p += L) f32(w, src + 4L * p).intoArray(dst, p);
-        for (; p < count; p++) dst[p] = w.get(FLOAT, src + 4L * p);
+        for (; p <= count - L; p += L) f32(w, src + 4L * p).intoArray(dst, at + p);
+        for (; p < count; p++) dst[at + p] = w.get(FLOAT, src + 4L * p);
     }
 
-    private static void decodeBF16(MemorySegment w, long src, int count, float[] dst) {
+    private static void decodeBF16(MemorySegment w, long src, int count, float[] dst, int at) {
         int p = 0;
-        for (; p <= count - L; p += L) bf16(w, src + 2L * p).intoArray(dst, p);
-        for (; p < count; p++) dst[p] = Float.intBitsToFloat(w.get(SHORT, src + 2L * p) << 16);
+        for (; p <= count - L; p += L) bf16(w, src + 2L * p).intoArray(dst, at + p);
+        for (; p < count; p++) dst[at + p] = Float.intBitsToFloat(w.get(SHORT, src + 2L * p) << 16);
     }
 
     /**
@@ -417,8 +486,8 @@ public final class Gemm {
      * loop into vcvtph2ps: 3x faster than emulating the conversion with integer lane operations
      * (measured), and exact by definition.
      */
-    private static void decodeF16(MemorySegment w, long src, int count, float[] dst) {
-        for (int p = 0; p < count; p++) dst[p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
+    private static void decodeF16(MemorySegment w, long src, int count, float[] dst, int at) {
+        for (int p = 0; p < count; p++) dst[at + p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
     }
 
     // ---------------------------------------------------------------------------------------
@@ -523,6 +592,198 @@ public final class Gemm {
             x = FloatVector.broadcast(SPECIES, a[ai + 4]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
             x = FloatVector.broadcast(SPECIES, a[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Small-m path: a few dozen to a few hundred rows of A against a weight matrix
+
+    /**
+     * Budget, in floats, of a task's block of output sums (256 KiB, in L2 beside the activation
+     * slice): it sets how many weight rows share one pass over the packed activations.
+     */
+    private static final int SUMS_BLOCK_FLOATS = 1 << 16;
+
+    /**
+     * C = A Wᵀ for GEMV_MAX_ROWS &lt; m, W row-major [n, k] in any dtype, with the roles of the
+     * packed path swapped: the activations are the small operand, so they are packed once per
+     * call (NR-row panels, p-major, shared read-only by every task), and the weights, the large
+     * one, are read exactly once per call in their stored row order. Tasks split the weight
+     * rows, never m. Each task decodes MR weight rows x KC values at a time into a row-major
+     * scratch panel (L1) that the micro-kernel broadcasts from, against every activation panel,
+     * so a weight is decoded once per call whatever m is. The weights need no transposition:
+     * the kernel's tile holds C transposed (vectors run along m), summed across KC slices in a
+     * per-task block of sums that is written to C once, at the end.
+     */
+    private static void gemmSmallM(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType dtype, MemorySegment w, long wOffset, long rowBytes,
+            MemorySegment c, long cOffset, long ldc) {
+        int panels = ceilDiv(m, NR);
+        int paddedRows = panels * NR;
+        if ((long) paddedRows * k > Integer.MAX_VALUE - 16) {
+            // Beyond one Java array: the general path packs A a block at a time instead.
+            BSource b = dtype == DType.F32
+                    ? BSource.matrix(w, wOffset, 1, rowBytes / 4)
+                    : BSource.weights(w, wOffset, dtype, rowBytes);
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, b, c, cOffset, ldc);
+            return;
+        }
+        float[] packed = BUFFERS.get().activations(paddedRows * k);
+        int packGrain = Math.max(1, (int) (PARALLEL_FLOPS / (2L * NR * k)));
+        Parallel.forRange(panels, packGrain, (p0, p1) -> {
+            for (int panel = p0; panel < p1; panel++) {
+                int i0 = panel * NR;
+                packRowPanels(a, aOffset, aRowStride, aColStride, i0, Math.min(NR, m - i0), 0, k, NR,
+                        packed, i0 * k);
+            }
+        });
+
+        int quantum = Math.max(MIN_BLOCK, dtype.blockSize());
+        int kc = roundUp(ceilDiv(k, ceilDiv(k, KC)), quantum);
+        int weightPanels = ceilDiv(n, MR);
+        int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : Parallel.parallelism();
+        int parts = Math.min(threads, weightPanels);
+        int blockRows = Math.max(MR, SUMS_BLOCK_FLOATS / paddedRows / MR * MR);
+        Parallel.forRange(parts, 1, (start, end) -> {
+            Buffers buffers = BUFFERS.get();
+            float[] panel = buffers.b(MR * KC);
+            float[] sums = buffers.a(blockRows * paddedRows);
+            for (int t = start; t < end; t++) {
+                int j0 = split(weightPanels, parts, t) * MR;
+                int j1 = Math.min(n, split(weightPanels, parts, t + 1) * MR);
+                for (int jc = j0; jc < j1; jc += blockRows) {
+                    int rows = Math.min(blockRows, j1 - jc);
+                    for (int pc = 0; pc < k; pc += kc) {
+                        int depth = Math.min(kc, k - pc);
+                        for (int jr = 0; jr < rows; jr += MR) {
+                            for (int r = 0; r < MR; r++) {
+                                if (jr + r < rows) {
+                                    decodeRun(dtype, w, wOffset + (jc + jr + r) * rowBytes, pc, depth, panel, r * KC);
+                                } else {
+                                    java.util.Arrays.fill(panel, r * KC, r * KC + depth, 0f);
+                                }
+                            }
+                            for (int ib = 0; ib < paddedRows; ib += NR) {
+                                weightsKernel(packed, ib * k + pc * NR, panel, depth, buffers.tile,
+                                        sums, jr * paddedRows + ib, paddedRows, pc > 0);
+                            }
+                        }
+                    }
+                    // sums[r * paddedRows + i] is C[i, jc + r].
+                    for (int i = 0; i < m; i++) {
+                        long row = cOffset + 4 * (i * ldc + jc);
+                        for (int r = 0; r < rows; r++) c.set(FLOAT, row + 4L * r, sums[r * paddedRows + i]);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * sums[si + r * sumsStride + 0:NR] (+)= sum over p of w[r * KC + p] * a[ai + p * NR + 0:NR]
+     * for r &lt; MR: MR weight rows broadcast against one NR-row panel of packed activations.
+     * Tile in registers, then merged through {@code tile} as in {@link #microKernel}.
+     */
+    private static void weightsKernel(float[] a, int ai, float[] w, int depth, float[] tile,
+            float[] sums, int si, int sumsStride, boolean accumulate) {
+        if (MR == 12) {
+            weightRows12x2(w, a, ai, depth, tile);
+        } else {
+            weightRows6x2(w, a, ai, depth, tile);
+        }
+        for (int r = 0; r < MR; r++) {
+            for (int v = 0; v < NR; v += L) {
+                FloatVector sum = FloatVector.fromArray(SPECIES, tile, r * NR + v);
+                int at = si + r * sumsStride + v;
+                if (accumulate) sum = sum.add(FloatVector.fromArray(SPECIES, sums, at));
+                sum.intoArray(sums, at);
+            }
+        }
+    }
+
+    /*
+     * The small-m kernels: the packed kernels' 12 x 2L and 6 x 2L tiles, with the broadcast side
+     * read from rows of the weight panel, KC apart, instead of from an interleaved A panel. A
+     * constant row gap keeps each broadcast a load with a fixed displacement; a gap passed as an
+     * argument would need an address register per row, and there are not twelve to spare.
+     */
+
+    /** 12 weight rows x 2L activation rows: 24 accumulators, 2 activation vectors, 1 broadcast. */
+    private static void weightRows12x2(float[] w, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00;
+        FloatVector cb0 = c00, cb1 = c00;
+        for (int p = 0; p < depth; p++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, w[p + 1 * KC]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * KC]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * KC]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * KC]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * KC]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(SPECIES, w[p + 6 * KC]);
+            c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(SPECIES, w[p + 7 * KC]);
+            c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
+            x = FloatVector.broadcast(SPECIES, w[p + 8 * KC]);
+            c80 = x.fma(b0, c80); c81 = x.fma(b1, c81);
+            x = FloatVector.broadcast(SPECIES, w[p + 9 * KC]);
+            c90 = x.fma(b0, c90); c91 = x.fma(b1, c91);
+            x = FloatVector.broadcast(SPECIES, w[p + 10 * KC]);
+            ca0 = x.fma(b0, ca0); ca1 = x.fma(b1, ca1);
+            x = FloatVector.broadcast(SPECIES, w[p + 11 * KC]);
+            cb0 = x.fma(b0, cb0); cb1 = x.fma(b1, cb1);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+        c60.intoArray(tile, 6 * NR);      c61.intoArray(tile, 6 * NR + L);
+        c70.intoArray(tile, 7 * NR);      c71.intoArray(tile, 7 * NR + L);
+        c80.intoArray(tile, 8 * NR);      c81.intoArray(tile, 8 * NR + L);
+        c90.intoArray(tile, 9 * NR);      c91.intoArray(tile, 9 * NR + L);
+        ca0.intoArray(tile, 10 * NR);     ca1.intoArray(tile, 10 * NR + L);
+        cb0.intoArray(tile, 11 * NR);     cb1.intoArray(tile, 11 * NR + L);
+    }
+
+    /** 6 weight rows x 2L activation rows for 16-register machines. */
+    private static void weightRows6x2(float[] w, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00;
+        for (int p = 0; p < depth; p++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, w[p + 1 * KC]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * KC]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * KC]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * KC]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * KC]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         c00.intoArray(tile, 0);           c01.intoArray(tile, L);
