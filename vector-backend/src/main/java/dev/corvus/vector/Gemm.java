@@ -215,10 +215,8 @@ public final class Gemm {
             return;
         }
         if (path == WeightPath.PACKED && (w == DType.F32 ? m > 1 : m > GEMV_MAX_ROWS)) {
-            BSource b = w == DType.F32
-                    ? BSource.matrix(weights, wOffset, 1, rowBytes / 4)
-                    : BSource.weights(weights, wOffset, w, rowBytes);
-            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, b, c, cOffset, ldc);
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
+                    c, cOffset, ldc);
             return;
         }
         if (m <= GEMV_MAX_ROWS) {
@@ -230,7 +228,19 @@ public final class Gemm {
             }
             return;
         }
-        gemmSmallM(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+        if (m <= SMALL_M_MAX_ROWS) {
+            gemmSmallM(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            return;
+        }
+        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
+                c, cOffset, ldc);
+    }
+
+    /** W as the packed path's B operand: sgemm's strided F32 matrix, or rows to decode. */
+    private static BSource packedWeights(DType w, MemorySegment weights, long wOffset, long rowBytes) {
+        return w == DType.F32
+                ? BSource.matrix(weights, wOffset, 1, rowBytes / 4)
+                : BSource.weights(weights, wOffset, w, rowBytes);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -605,22 +615,38 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------
     // Small-m path: a few dozen to a few hundred rows of A against a weight matrix
 
-    /**
-     * Budget, in floats, of a task's block of output sums (256 KiB, in L2 beside the activation
-     * slice): it sets how many weight rows share one pass over the packed activations.
+    /*
+     * Small-m blocking, measured on one thread by thread CPU time (best of 4 to 7 calls, so that
+     * other jobs on the 2-vCPU AVX-512 VM count as little as possible), F32 weights:
+     * - Depth slices up to SMALL_M_KC = 2048 deep, as long as the slice of all packed
+     *   activations stays within SLICE_FLOATS (512 KiB, in L2): at m = 64 on [8192, 2048] this
+     *   decodes whole weight rows at a time, which streams them from memory better than
+     *   256-long runs (109 GFLOP/s against 94 at KC = 256); at m = 512 the slice limit brings
+     *   the depth back to 256. A 256 KiB slice was 4-10% slower at m = 64, 128 and 512.
+     * - SUMS_BLOCK_FLOATS (1 MiB of sums, in L2) sets how many weight rows share one pass over
+     *   the packed activations: 1 MiB beat 256 KiB by 9% at m = 512 on [2048, 8192] and
+     *   matched it on [8192, 2048].
+     * - Rows of the weight panel lie PANEL_GAP floats apart, 64 bytes more than the deepest
+     *   slice, so the twelve rows a kernel step reads are not all in one L1 set.
+     * Above SMALL_M_MAX_ROWS the packed path wins again: at m = 1024 on [2048, 8192] it took
+     * 286 ms against this path's 293.
      */
-    private static final int SUMS_BLOCK_FLOATS = 1 << 16;
+    static final int SMALL_M_MAX_ROWS = 512;
+    private static final int SMALL_M_KC = 2048;
+    private static final int SLICE_FLOATS = 1 << 17;
+    private static final int SUMS_BLOCK_FLOATS = 1 << 18;
+    private static final int PANEL_GAP = SMALL_M_KC + 16;
 
     /**
      * C = A Wᵀ for GEMV_MAX_ROWS &lt; m, W row-major [n, k] in any dtype, with the roles of the
      * packed path swapped: the activations are the small operand, so they are packed once per
      * call (NR-row panels, p-major, shared read-only by every task), and the weights, the large
      * one, are read exactly once per call in their stored row order. Tasks split the weight
-     * rows, never m. Each task decodes MR weight rows x KC values at a time into a row-major
-     * scratch panel (L1) that the micro-kernel broadcasts from, against every activation panel,
-     * so a weight is decoded once per call whatever m is. The weights need no transposition:
-     * the kernel's tile holds C transposed (vectors run along m), summed across KC slices in a
-     * per-task block of sums that is written to C once, at the end.
+     * rows, never m. Each task decodes MR weight rows x one depth slice at a time into a
+     * row-major scratch panel that the micro-kernel broadcasts from, against every activation
+     * panel, so a weight is decoded once per call whatever m is. The weights need no
+     * transposition: the kernel's tile holds C transposed (vectors run along m), summed across
+     * depth slices in a per-task block of sums that is written to C once, at the end.
      */
     private static void gemmSmallM(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
@@ -630,10 +656,8 @@ public final class Gemm {
         int paddedRows = panels * NR;
         if ((long) paddedRows * k > Integer.MAX_VALUE - 16) {
             // Beyond one Java array: the general path packs A a block at a time instead.
-            BSource b = dtype == DType.F32
-                    ? BSource.matrix(w, wOffset, 1, rowBytes / 4)
-                    : BSource.weights(w, wOffset, dtype, rowBytes);
-            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, b, c, cOffset, ldc);
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(dtype, w, wOffset, rowBytes),
+                    c, cOffset, ldc);
             return;
         }
         float[] packed = BUFFERS.get().activations(paddedRows * k);
@@ -647,14 +671,15 @@ public final class Gemm {
         });
 
         int quantum = Math.max(MIN_BLOCK, dtype.blockSize());
-        int kc = roundUp(ceilDiv(k, ceilDiv(k, KC)), quantum);
+        int deepest = Math.max(KC, Math.min(SMALL_M_KC, SLICE_FLOATS / paddedRows)) / 256 * 256;
+        int kc = roundUp(ceilDiv(k, ceilDiv(k, deepest)), quantum);
         int weightPanels = ceilDiv(n, MR);
         int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : Parallel.parallelism();
         int parts = Math.min(threads, weightPanels);
         int blockRows = Math.max(MR, SUMS_BLOCK_FLOATS / paddedRows / MR * MR);
         Parallel.forRange(parts, 1, (start, end) -> {
             Buffers buffers = BUFFERS.get();
-            float[] panel = buffers.b(MR * KC);
+            float[] panel = buffers.b(MR * PANEL_GAP);
             float[] sums = buffers.a(blockRows * paddedRows);
             for (int t = start; t < end; t++) {
                 int j0 = split(weightPanels, parts, t) * MR;
@@ -666,9 +691,9 @@ public final class Gemm {
                         for (int jr = 0; jr < rows; jr += MR) {
                             for (int r = 0; r < MR; r++) {
                                 if (jr + r < rows) {
-                                    decodeRun(dtype, w, wOffset + (jc + jr + r) * rowBytes, pc, depth, panel, r * KC);
+                                    decodeRun(dtype, w, wOffset + (jc + jr + r) * rowBytes, pc, depth, panel, r * PANEL_GAP);
                                 } else {
-                                    java.util.Arrays.fill(panel, r * KC, r * KC + depth, 0f);
+                                    java.util.Arrays.fill(panel, r * PANEL_GAP, r * PANEL_GAP + depth, 0f);
                                 }
                             }
                             for (int ib = 0; ib < paddedRows; ib += NR) {
@@ -688,7 +713,7 @@ public final class Gemm {
     }
 
     /**
-     * sums[si + r * sumsStride + 0:NR] (+)= sum over p of w[r * KC + p] * a[ai + p * NR + 0:NR]
+     * sums[si + r * sumsStride + 0:NR] (+)= sum over p of w[r * PANEL_GAP + p] * a[ai + p * NR + 0:NR]
      * for r &lt; MR: MR weight rows broadcast against one NR-row panel of packed activations.
      * Tile in registers, then merged through {@code tile} as in {@link #microKernel}.
      */
@@ -711,7 +736,7 @@ public final class Gemm {
 
     /*
      * The small-m kernels: the packed kernels' 12 x 2L and 6 x 2L tiles, with the broadcast side
-     * read from rows of the weight panel, KC apart, instead of from an interleaved A panel. A
+     * read from rows of the weight panel, PANEL_GAP apart, instead of from an interleaved A panel. A
      * constant row gap keeps each broadcast a load with a fixed displacement; a gap passed as an
      * argument would need an address register per row, and there are not twelve to spare.
      */
@@ -728,27 +753,27 @@ public final class Gemm {
             FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
             FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(SPECIES, w[p + 1 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + PANEL_GAP]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(SPECIES, w[p + 2 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * PANEL_GAP]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(SPECIES, w[p + 3 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * PANEL_GAP]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(SPECIES, w[p + 4 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * PANEL_GAP]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(SPECIES, w[p + 5 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * PANEL_GAP]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
-            x = FloatVector.broadcast(SPECIES, w[p + 6 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 6 * PANEL_GAP]);
             c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
-            x = FloatVector.broadcast(SPECIES, w[p + 7 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 7 * PANEL_GAP]);
             c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
-            x = FloatVector.broadcast(SPECIES, w[p + 8 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 8 * PANEL_GAP]);
             c80 = x.fma(b0, c80); c81 = x.fma(b1, c81);
-            x = FloatVector.broadcast(SPECIES, w[p + 9 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 9 * PANEL_GAP]);
             c90 = x.fma(b0, c90); c91 = x.fma(b1, c91);
-            x = FloatVector.broadcast(SPECIES, w[p + 10 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 10 * PANEL_GAP]);
             ca0 = x.fma(b0, ca0); ca1 = x.fma(b1, ca1);
-            x = FloatVector.broadcast(SPECIES, w[p + 11 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 11 * PANEL_GAP]);
             cb0 = x.fma(b0, cb0); cb1 = x.fma(b1, cb1);
         }
         c00.intoArray(tile, 0);           c01.intoArray(tile, L);
@@ -775,15 +800,15 @@ public final class Gemm {
             FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
             FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(SPECIES, w[p + 1 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + PANEL_GAP]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(SPECIES, w[p + 2 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * PANEL_GAP]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(SPECIES, w[p + 3 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * PANEL_GAP]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(SPECIES, w[p + 4 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * PANEL_GAP]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(SPECIES, w[p + 5 * KC]);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * PANEL_GAP]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         c00.intoArray(tile, 0);           c01.intoArray(tile, L);
