@@ -160,6 +160,13 @@ public final class Gemm {
                 WeightPath.PACKED);
     }
 
+    /**
+     * {@code -Dcorvus.linear.packed=true} sends every weight product back to the path it took
+     * before the small-m one, so that end-to-end benchmarks ({@code corvus bench}) can compare
+     * the two in one build.
+     */
+    private static final boolean PREVIOUS_LINEAR = Boolean.getBoolean("corvus.linear.packed");
+
     /** How {@link #gemmWeights} may compute a product. */
     private enum WeightPath {
         /** Integer dot products with 8-bit activations where {@link QuantDots#pays} says so. */
@@ -214,7 +221,7 @@ public final class Gemm {
             zero(c, cOffset, m, n, ldc);
             return;
         }
-        if (path == WeightPath.PACKED && (w == DType.F32 ? m > 1 : m > GEMV_MAX_ROWS)) {
+        if ((path == WeightPath.PACKED || PREVIOUS_LINEAR) && (w == DType.F32 ? m > 1 : m > GEMV_MAX_ROWS)) {
             gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
                     c, cOffset, ldc);
             return;
