@@ -146,11 +146,12 @@ public final class Gemm {
     }
 
     /**
-     * {@link #gemmWeightsFloatActivations} as it ran before the small-m path: more than
-     * {@link #GEMV_MAX_ROWS} rows transpose the weights into the GotoBLAS column panels of the
-     * general product ({@code sgemm}'s strided packing for F32, the block decoders otherwise).
-     * Kept reachable as the same-run baseline of the {@code jmh} module's LinearBenchmark; not
-     * for production use.
+     * {@link #gemmWeights} as {@code linear} ran it before the small-m path: more than
+     * {@link #GEMV_MAX_ROWS} rows of a quantised weight, or more than one of an F32 weight,
+     * transpose the weights into the GotoBLAS column panels of the general product
+     * ({@code sgemm}'s strided packing for F32, the block decoders otherwise); fewer take the
+     * GEMV paths as before. Kept reachable as the same-run baseline of the {@code jmh} module's
+     * LinearBenchmark and LinearReport; not for production use.
      */
     public static void gemmWeightsPacked(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
@@ -173,7 +174,7 @@ public final class Gemm {
         INTEGER_DOTS,
         /** Float activations, exact up to float rounding: the GEMV or the small-m path. */
         FLOAT,
-        /** The previous general path that transposes the weights into panels (baseline only). */
+        /** The previous dispatch: integer dots for few rows, else weights transposed into panels. */
         PACKED
     }
 
@@ -228,7 +229,7 @@ public final class Gemm {
         }
         if (m <= GEMV_MAX_ROWS) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            if (path == WeightPath.INTEGER_DOTS && QuantDots.pays(w, m)) {
+            if (path != WeightPath.FLOAT && QuantDots.ENABLED && QuantDots.pays(w, m)) {
                 QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             } else {
                 gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
