@@ -3,6 +3,8 @@ package dev.corvus.jmh;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -19,6 +21,17 @@ final class BenchmarkSupport {
 
     static Backend backend(String name) {
         return Backends.named(name);
+    }
+
+    /**
+     * An n x k weight in {@code type}: N(0, 0.05) values converted to F32, F16, BF16 or Q8_0, or
+     * for the other quantised types {@link #randomBlocks}.
+     */
+    static Tensor randomWeight(MemoryScope scope, DType type, int n, int k) {
+        Tensor w = Tensor.zeros(scope, type, n, k);
+        if (type.isQuantized() && type != DType.Q8_0) randomBlocks(w);
+        else Ops.copyInto(Tensor.randn(scope, 2, 0.05f, n, k), w);
+        return w;
     }
 
     /**

@@ -3,7 +3,6 @@ package dev.corvus.jmh;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
-import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.vector.Gemm;
 import java.util.concurrent.TimeUnit;
@@ -58,11 +57,7 @@ public class GemvBenchmark {
         impl = BenchmarkSupport.backend(backend.startsWith("vector") ? "vector" : backend);
         scope = MemoryScope.detached("gemv-bench");
         x = Tensor.randn(scope, 1, 1, 1, rows, n);
-        Tensor w32 = Tensor.randn(scope, 2, 0.05f, n, n);
-        DType type = DType.valueOf(dtype);
-        w = Tensor.zeros(scope, type, n, n);
-        if (type.isQuantized() && type != DType.Q8_0) BenchmarkSupport.randomBlocks(w);
-        else Ops.copyInto(w32, w);
+        w = BenchmarkSupport.randomWeight(scope, DType.valueOf(dtype), n, n);
         wt = w.t().unsqueeze(0);
         y = Tensor.zeros(scope, DType.F32, 1, rows, n);
     }

@@ -3,7 +3,6 @@ package dev.corvus.jmh;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
-import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.vector.Gemm;
 import java.util.concurrent.TimeUnit;
@@ -62,13 +61,7 @@ public class LinearBenchmark {
         scope = MemoryScope.detached("linear-bench");
         impl = BenchmarkSupport.backend("vector");
         x = Tensor.randn(scope, 1, 1f, 1, rows, k);
-        DType type = DType.valueOf(dtype);
-        w = Tensor.zeros(scope, type, n, k);
-        if (type.isQuantized() && type != DType.Q8_0) {
-            BenchmarkSupport.randomBlocks(w);
-        } else {
-            Ops.copyInto(Tensor.randn(scope, 2, 0.05f, n, k), w);
-        }
+        w = BenchmarkSupport.randomWeight(scope, DType.valueOf(dtype), n, k);
         wt = w.t().unsqueeze(0);
         y = Tensor.zeros(scope, DType.F32, 1, rows, n);
     }

@@ -3,7 +3,6 @@ package dev.corvus.jmh;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
-import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Parallel;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.vector.Gemm;
@@ -43,9 +42,7 @@ public final class LinearReport {
                 int n = Integer.parseInt(nk[0]), k = Integer.parseInt(nk[1]);
                 DType type = DType.valueOf(dtype);
                 try (MemoryScope scope = MemoryScope.detached("linear-report")) {
-                    Tensor w = Tensor.zeros(scope, type, n, k);
-                    if (type.isQuantized() && type != DType.Q8_0) BenchmarkSupport.randomBlocks(w);
-                    else Ops.copyInto(Tensor.randn(scope, 2, 0.05f, n, k), w);
+                    Tensor w = BenchmarkSupport.randomWeight(scope, type, n, k);
                     Tensor wt = w.t().unsqueeze(0);
                     for (String r : rowCounts) {
                         int m = Integer.parseInt(r);
