@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Prefill's {@code linear}: y [rows, N] = x [rows, K] · Wᵀ with W [N, K] stored as F32 or a GGUF
  * quantised type; GFLOP/s = 2·rows·N·K / time. {@code path=vector} is the backend product that
- * {@code Ops.linear} runs on the vector backend (the small-m path above 16 rows); {@code path=packed} is the
+ * {@code Ops.linear} runs on the vector backend (the small-m path above 8 rows); {@code path=packed} is the
  * previous path ({@link Gemm#gemmWeightsPacked}, which transposes the weights into GotoBLAS
  * panels), the same-run baseline. numpy's F32 matmul on the same shapes is the external baseline:
  * {@code jmh/linear-vs-numpy.sh}.

@@ -21,7 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * micro-kernel streams unit-stride arrays whatever the caller's strides or weight dtype are, and
  * keeps an {@code MR x NR} tile of C in registers for a whole {@code KC}-deep slice. Products with
  * one to a few rows of A (token-by-token decoding) are memory bound on the weights instead: they
- * skip packing and take dot products straight from the weight memory.
+ * skip packing and take dot products straight from the weight memory. Between the two, a prompt's
+ * worth of rows against a weight matrix (prefill's linear layers) takes the small-m path: the
+ * activations are packed instead of the weights, which are decoded once per call in their stored
+ * order.
  *
  * <p>Internal: public only for Corvus's HeteGen module; not supported API, may change in any
  * release.
@@ -70,12 +73,21 @@ public final class Gemm {
     /** Below this many flops a product runs on the calling thread: forking would cost more. */
     private static final long PARALLEL_FLOPS = 1L << 21;
     /**
-     * gemmWeights with at most this many rows of A reads the weights directly (see gemv).
-     * Packing n x k weights costs as much as a product with about 16 rows (measured at
-     * n = k = 4096: at m = 8 the direct path took 4.3 ms in F32 and 5.1 in Q8_0, the packed
-     * one 10.4 and 8.2; at m = 16 Q8_0 broke even).
+     * gemmWeights with at most this many rows of A reads the weights directly (see gemv), with
+     * integer dot products for quantised weights (QuantDots); more rows take the small-m path.
+     * Measured on one thread by CPU time, [8192, 2048] weights, GEMV against small-m: at m = 8
+     * 8.8 against 11.5 ms in F32, 8.0 against 8.8 in Q8_0, 9.3 against 9.4 in Q4_K; at m = 12
+     * 14.6 against 12.3, 13.0 against 8.5, 15.6 against 9.2 (the small-m path costs about the
+     * same from m = 2 to 16: one pass over the weights, padded to 32 rows).
      */
-    static final int GEMV_MAX_ROWS = 16;
+    static final int GEMV_MAX_ROWS = 8;
+    /**
+     * GEMV_MAX_ROWS before the small-m path, when the packed path (which transposes the weights)
+     * took over only at 16 rows: packing n x k weights cost as much as a product with about 16
+     * rows (measured at n = k = 4096: at m = 8 the direct path took 4.3 ms in F32 and 5.1 in
+     * Q8_0, the packed one 10.4 and 8.2; at m = 16 Q8_0 broke even). The baseline keeps it.
+     */
+    static final int PACKED_GEMV_MAX_ROWS = 16;
     /** Weights decoded at a time on the GEMV path: 4 KiB of floats, well inside L1. */
     private static final int GEMV_CHUNK = 1024;
 
@@ -147,7 +159,7 @@ public final class Gemm {
 
     /**
      * {@link #gemmWeights} as {@code linear} ran it before the small-m path: more than
-     * {@link #GEMV_MAX_ROWS} rows of a quantised weight, or more than one of an F32 weight,
+     * {@link #PACKED_GEMV_MAX_ROWS} rows of a quantised weight, or more than one of an F32 weight,
      * transpose the weights into the GotoBLAS column panels of the general product
      * ({@code sgemm}'s strided packing for F32, the block decoders otherwise); fewer take the
      * GEMV paths as before. Kept reachable as the same-run baseline of the {@code jmh} module's
@@ -222,12 +234,14 @@ public final class Gemm {
             zero(c, cOffset, m, n, ldc);
             return;
         }
-        if ((path == WeightPath.PACKED || PREVIOUS_LINEAR) && (w == DType.F32 ? m > 1 : m > GEMV_MAX_ROWS)) {
+        boolean previous = path == WeightPath.PACKED || PREVIOUS_LINEAR;
+        int gemvRows = previous ? PACKED_GEMV_MAX_ROWS : GEMV_MAX_ROWS;
+        if (previous && (w == DType.F32 ? m > 1 : m > gemvRows)) {
             gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
                     c, cOffset, ldc);
             return;
         }
-        if (m <= GEMV_MAX_ROWS) {
+        if (m <= gemvRows) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
             if (path != WeightPath.FLOAT && QuantDots.ENABLED && QuantDots.pays(w, m)) {
                 QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);

@@ -250,7 +250,7 @@ class GemmTest {
     }
 
     static Stream<Arguments> weightCases() {
-        // m <= Gemm.GEMV_MAX_ROWS takes the direct (GEMV) path, larger m the packed one.
+        // m <= Gemm.GEMV_MAX_ROWS takes the direct (GEMV) path, larger m the small-m one.
         int[][] sizes = {
             {1, 1, 32}, {1, 7, 64}, {1, 129, 96}, {1, 33, 4096}, {2, 31, 256}, {3, 13, 288}, {7, 64, 32},
             {13, 7, 1056}, {31, 33, 64}, {33, 97, 288}, {64, 31, 96}, {97, 129, 320}, {257, 13, 32},
@@ -283,7 +283,7 @@ class GemmTest {
     }
 
     /**
-     * Every quantised dtype on both paths (m <= GEMV_MAX_ROWS direct, larger m packed), with k
+     * Every quantised dtype on both paths (m <= GEMV_MAX_ROWS direct, larger m small-m), with k
      * from one block to eleven: (m, n) pairs take the four depths in turn.
      */
     static Stream<Arguments> quantCases() {
@@ -360,7 +360,7 @@ class GemmTest {
                 dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
         assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], c);
 
-        if (m <= Gemm.GEMV_MAX_ROWS && dtype.isQuantized()) return; // the baseline quantises activations there
+        if (m <= Gemm.PACKED_GEMV_MAX_ROWS && dtype.isQuantized()) return; // the baseline quantises activations there
         Matrix baseline = output(m, n);
         Gemm.gemmWeightsPacked(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
                 dtype, w.seg, w.offset, baseline.seg, baseline.offset, baseline.rowStride);
