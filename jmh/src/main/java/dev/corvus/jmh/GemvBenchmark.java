@@ -3,13 +3,8 @@ package dev.corvus.jmh;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
-import dev.corvus.tensor.Ops;
-import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.vector.Gemm;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -62,29 +57,9 @@ public class GemvBenchmark {
         impl = BenchmarkSupport.backend(backend.startsWith("vector") ? "vector" : backend);
         scope = MemoryScope.detached("gemv-bench");
         x = Tensor.randn(scope, 1, 1, 1, rows, n);
-        Tensor w32 = Tensor.randn(scope, 2, 0.05f, n, n);
-        DType type = DType.valueOf(dtype);
-        w = Tensor.zeros(scope, type, n, n);
-        if (type.isQuantized() && type != DType.Q8_0) randomBlocks(w);
-        else Ops.copyInto(w32, w);
+        w = BenchmarkSupport.randomWeight(scope, DType.valueOf(dtype), n, n);
         wt = w.t().unsqueeze(0);
         y = Tensor.zeros(scope, DType.F32, 1, rows, n);
-    }
-
-    /** Corvus quantises only to Q8_0: other types get random bits with small finite scales. */
-    private static void randomBlocks(Tensor w) {
-        DType t = w.dtype();
-        MemorySegment seg = w.segment();
-        long blocks = t.byteSize(w.numel()) / t.blockBytes();
-        SplittableRandom r = new SplittableRandom(3);
-        long bytes = blocks * t.blockBytes(), i = 0;
-        for (; i + 8 <= bytes; i += 8) seg.set(ValueLayout.JAVA_LONG_UNALIGNED, i, r.nextLong());
-        for (; i < bytes; i++) seg.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
-        for (long b = 0; b < blocks; b++) {
-            for (int s : Quants.scaleOffsets(t)) {
-                seg.set(ValueLayout.JAVA_SHORT_UNALIGNED, b * t.blockBytes() + s, Float.floatToFloat16((float) (0.001 + 0.01 * r.nextDouble())));
-            }
-        }
     }
 
     @TearDown(Level.Trial)

@@ -116,13 +116,15 @@ class LlamaModelBatchTest {
     }
 
     @Test
-    void aBatchOfOneIsForwardExactly() {
+    void aBatchOfOneIsForward() {
         try (MemoryScope weights = MemoryScope.open("weights")) {
             LlamaModel model = tinyModel(weights, 4, 4, 9);
             try (LlamaModel.KvCache a = model.newCache(); LlamaModel.KvCache b = model.newCache()) {
                 float[] single = model.forward(tokens(HISTORY, 0, 6), 0, a).toFloatArray();
                 float[] batch = model.forwardBatch(List.of(new LlamaModel.SequenceStep(tokens(HISTORY, 0, 6), 0, b))).toFloatArray();
-                assertThat(batch).containsExactly(single);
+                // the same code path, so equal but for a kernel that C2 compiled between the two calls
+                // (reduceLanes' lane order may change then): rounding-level, not bit for bit
+                Close.assertAllClose("a batch of one", single, batch, 1e-5, 1e-5);
             }
         }
     }

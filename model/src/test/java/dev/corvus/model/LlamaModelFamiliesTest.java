@@ -139,11 +139,15 @@ class LlamaModelFamiliesTest {
                     assertThat(growing.capacity()).isEqualTo(1);
                     float[] a = model.forward(Arrays.copyOf(TOKENS, 3), 0, growing).toFloatArray(); // grows 1 -> 3
                     float[] b = model.forward(Arrays.copyOf(TOKENS, 3), 0, fixed).toFloatArray();
-                    assertThat(a).containsExactly(b);
+                    // Equal up to rounding, not bit for bit: the Vector API's reduceLanes may sum lanes in
+                    // another order once C2 has compiled a kernel than before, and a compilation can land
+                    // between the two calls (this flaked 3 times in 19 runs as an exact check). A cache that
+                    // grew wrongly is off by far more.
+                    Close.assertAllClose("prefill", b, a, 1e-5, 1e-5);
                     for (int i = 3; i < TOKENS.length; i++) { // 3 -> 6 -> 12 -> 24
                         a = model.forward(new int[] {TOKENS[i]}, i, growing).toFloatArray();
                         b = model.forward(new int[] {TOKENS[i]}, i, fixed).toFloatArray();
-                        assertThat(a).as("position " + i).containsExactly(b);
+                        Close.assertAllClose("position " + i, b, a, 1e-5, 1e-5);
                     }
                     assertThat(growing.capacity()).isEqualTo(24);
                     assertThat(growing.byteSize()).isLessThan(fixed.byteSize());

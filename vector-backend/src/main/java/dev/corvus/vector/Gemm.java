@@ -21,7 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  * micro-kernel streams unit-stride arrays whatever the caller's strides or weight dtype are, and
  * keeps an {@code MR x NR} tile of C in registers for a whole {@code KC}-deep slice. Products with
  * one to a few rows of A (token-by-token decoding) are memory bound on the weights instead: they
- * skip packing and take dot products straight from the weight memory.
+ * skip packing and take dot products straight from the weight memory. Between the two, a prompt's
+ * worth of rows against a weight matrix (prefill's linear layers) takes the small-m path: the
+ * activations are packed instead of the weights, which are decoded once per call in their stored
+ * order.
  *
  * <p>Internal: public only for Corvus's HeteGen module; not supported API, may change in any
  * release.
@@ -70,21 +73,21 @@ public final class Gemm {
     /** Below this many flops a product runs on the calling thread: forking would cost more. */
     private static final long PARALLEL_FLOPS = 1L << 21;
     /**
-     * gemmWeights with at most this many rows of A reads the weights directly (see gemv).
-     * Packing n x k weights costs as much as a product with about 16 rows (measured at
-     * n = k = 4096: at m = 8 the direct path took 4.3 ms in F32 and 5.1 in Q8_0, the packed
-     * one 10.4 and 8.2; at m = 16 Q8_0 broke even).
+     * gemmWeights with at most this many rows of A reads the weights directly (see gemv), with
+     * integer dot products for quantised weights (QuantDots); more rows take the small-m path.
+     * Measured on one thread by CPU time, [8192, 2048] weights, GEMV against small-m: at m = 8
+     * 8.8 against 11.5 ms in F32, 8.0 against 8.8 in Q8_0, 9.3 against 9.4 in Q4_K; at m = 12
+     * 14.6 against 12.3, 13.0 against 8.5, 15.6 against 9.2 (the small-m path costs about the
+     * same from m = 2 to 16: one pass over the weights, padded to 32 rows).
      */
-    static final int GEMV_MAX_ROWS = 16;
+    static final int GEMV_MAX_ROWS = 8;
     /**
-     * sgemm with at most this many rows of A and a B whose columns are contiguous (an F32 weight's
-     * transpose) takes the GEMV path too. Lower than {@link #GEMV_MAX_ROWS}: F32 needs no decode,
-     * so the packed kernel wins sooner. Measured on stories15M decode batches (dim 288, vocab 32000,
-     * best of 300 steps, 2 cores under load 5 to 11 from other builds): 4 rows took 7.1 to 8.3 ms
-     * direct and 13 to 17 packed, 8 rows 13.5 to 16.9 direct and 14.7 to 19.4 packed, 12 rows 22.6
-     * to 26.9 direct and 17.8 to 22.1 packed.
+     * GEMV_MAX_ROWS before the small-m path, when the packed path (which transposes the weights)
+     * took over only at 16 rows: packing n x k weights cost as much as a product with about 16
+     * rows (measured at n = k = 4096: at m = 8 the direct path took 4.3 ms in F32 and 5.1 in
+     * Q8_0, the packed one 10.4 and 8.2; at m = 16 Q8_0 broke even). The baseline keeps it.
      */
-    static final int SGEMM_GEMV_MAX_ROWS = 8;
+    static final int PACKED_GEMV_MAX_ROWS = 16;
     /** Weights decoded at a time on the GEMV path: 4 KiB of floats, well inside L1. */
     private static final int GEMV_CHUNK = 1024;
 
@@ -114,11 +117,15 @@ public final class Gemm {
             rowTimesMatrix(n, k, a, aOffset, aColStride, b, bOffset, bRowStride, c, cOffset);
             return;
         }
-        if (m <= SGEMM_GEMV_MAX_ROWS && bRowStride == 1) {
-            // Columns of B are contiguous: each output is a dot product, as for a weight matrix (an F32
-            // linear layer's w.t() arrives here), and a few rows of A share one read of B as in gemmWeights.
-            float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            gemv(m, n, k, x, DType.F32, b, bOffset, 4 * bColStride, c, cOffset, ldc);
+        if (bRowStride == 1 && bColStride >= k) {
+            // B is the transpose of a row-major [n, k] matrix (a linear layer's F32 weight): the
+            // weights paths read its rows directly instead of transposing them into panels; up to
+            // GEMV_MAX_ROWS rows that is the GEMV, where a few rows share one read of each weight
+            // row (continuous batching's decode steps: 4 rows of stories15M took 7.1 to 8.3 ms
+            // against 13 to 17 packed, best of 300 steps under load; 8 rows of [8192, 2048] ran 3x
+            // the packed path on one thread), then the small-m path.
+            weightsProduct(m, n, k, a, aOffset, aRowStride, aColStride,
+                    DType.F32, b, bOffset, 4 * bColStride, c, cOffset, ldc, WeightPath.FLOAT);
             return;
         }
         gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
@@ -154,10 +161,51 @@ public final class Gemm {
         gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc, false);
     }
 
+    /**
+     * {@link #gemmWeights} as {@code linear} ran it before the small-m path: more than
+     * {@link #PACKED_GEMV_MAX_ROWS} rows of a quantised weight, or more than one of an F32 weight,
+     * transpose the weights into the GotoBLAS column panels of the general product
+     * ({@code sgemm}'s strided packing for F32, the block decoders otherwise); fewer take the
+     * GEMV paths as before. Kept reachable as the same-run baseline of the {@code jmh} module's
+     * LinearBenchmark and LinearReport; not for production use.
+     */
+    public static void gemmWeightsPacked(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc,
+                WeightPath.PACKED);
+    }
+
+    /**
+     * {@code -Dcorvus.linear.packed=true} sends every weight product back to the path it took
+     * before the small-m one, so that end-to-end benchmarks ({@code corvus bench}) can compare
+     * the two in one build.
+     */
+    private static final boolean PREVIOUS_LINEAR = Boolean.getBoolean("corvus.linear.packed");
+
+    /** How {@link #gemmWeights} may compute a product. */
+    private enum WeightPath {
+        /** Integer dot products with 8-bit activations where {@link QuantDots#pays} says so. */
+        INTEGER_DOTS,
+        /** Float activations, exact up to float rounding: the GEMV or the small-m path. */
+        FLOAT,
+        /** The previous dispatch: integer dots for few rows, else weights transposed into panels. */
+        PACKED
+    }
+
     private static void gemmWeights(int m, int n, int k,
             MemorySegment a, long aOffset, long aRowStride, long aColStride,
             DType w, MemorySegment weights, long wOffset,
             MemorySegment c, long cOffset, long ldc, boolean integerDots) {
+        gemmWeights(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, c, cOffset, ldc,
+                integerDots ? WeightPath.INTEGER_DOTS : WeightPath.FLOAT);
+    }
+
+    private static void gemmWeights(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset,
+            MemorySegment c, long cOffset, long ldc, WeightPath path) {
         checkSizes(m, n, k);
         if (w == DType.I32) {
             throw new IllegalArgumentException("unsupported weight dtype " + w + " (expected F32, F16, BF16 or a quantised type)");
@@ -176,22 +224,49 @@ public final class Gemm {
         }
         checkRange("W", weights, wOffset, weightBytes);
         checkOutput(c, cOffset, m, n, ldc);
+        weightsProduct(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes,
+                c, cOffset, ldc, path);
+    }
+
+    /** gemmWeights after its checks, with W's rows {@code rowBytes} apart. */
+    private static void weightsProduct(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType w, MemorySegment weights, long wOffset, long rowBytes,
+            MemorySegment c, long cOffset, long ldc, WeightPath path) {
         if (m == 0 || n == 0) return;
         if (k == 0) {
             zero(c, cOffset, m, n, ldc);
             return;
         }
-        if (m <= GEMV_MAX_ROWS) {
+        boolean previous = path == WeightPath.PACKED || PREVIOUS_LINEAR;
+        int gemvRows = previous ? PACKED_GEMV_MAX_ROWS : GEMV_MAX_ROWS;
+        if (previous && (w == DType.F32 ? m > 1 : m > gemvRows)) {
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
+                    c, cOffset, ldc);
+            return;
+        }
+        if (m <= gemvRows) {
             float[] x = copyRows(m, k, a, aOffset, aRowStride, aColStride);
-            if (integerDots && QuantDots.pays(w, m)) {
+            if (path != WeightPath.FLOAT && QuantDots.ENABLED && QuantDots.pays(w, m)) {
                 QuantDots.gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             } else {
                 gemv(m, n, k, x, w, weights, wOffset, rowBytes, c, cOffset, ldc);
             }
             return;
         }
-        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride,
-                BSource.weights(weights, wOffset, w, rowBytes), c, cOffset, ldc);
+        if (m <= SMALL_M_MAX_ROWS) {
+            gemmSmallM(m, n, k, a, aOffset, aRowStride, aColStride, w, weights, wOffset, rowBytes, c, cOffset, ldc);
+            return;
+        }
+        gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(w, weights, wOffset, rowBytes),
+                c, cOffset, ldc);
+    }
+
+    /** W as the packed path's B operand: sgemm's strided F32 matrix, or rows to decode. */
+    private static BSource packedWeights(DType w, MemorySegment weights, long wOffset, long rowBytes) {
+        return w == DType.F32
+                ? BSource.matrix(weights, wOffset, 1, rowBytes / 4)
+                : BSource.weights(weights, wOffset, w, rowBytes);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -217,7 +292,13 @@ public final class Gemm {
         float[] a = new float[0];
         float[] b = new float[0];
         float[] run = new float[KC];
+        /** The small-m path's packed activations, filled by the calling thread and read by all. */
+        float[] activations = new float[0];
         final float[] tile = new float[MR * NR];
+
+        float[] activations(int size) {
+            return activations.length >= size ? activations : (activations = new float[size]);
+        }
 
         float[] a(int size) {
             return a.length >= size ? a : (a = new float[size]);
@@ -305,18 +386,27 @@ public final class Gemm {
      */
     private static void packA(MemorySegment a, long offset, long rowStride, long colStride,
             int i0, int rows, int p0, int depth, float[] dst) {
-        for (int ir = 0; ir < rows; ir += MR) {
-            int base = ir * depth;
-            int panelRows = Math.min(MR, rows - ir);
+        packRowPanels(a, offset, rowStride, colStride, i0, rows, p0, depth, MR, dst, 0);
+    }
+
+    /**
+     * Packs A[i0:i0+rows, p0:p0+depth] into {@code dst} from {@code at} as {@code width}-row
+     * panels, each stored p-major, rows past the end zero.
+     */
+    private static void packRowPanels(MemorySegment a, long offset, long rowStride, long colStride,
+            int i0, int rows, int p0, int depth, int width, float[] dst, int at) {
+        for (int ir = 0; ir < rows; ir += width) {
+            int base = at + ir * depth;
+            int panelRows = Math.min(width, rows - ir);
             for (int ii = 0; ii < panelRows; ii++) {
                 // Walk along the row: with the usual row-major A these reads are contiguous.
                 long src = offset + 4 * ((i0 + ir + ii) * rowStride + p0 * colStride);
-                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+                for (int p = 0, d = base + ii; p < depth; p++, d += width) {
                     dst[d] = a.get(FLOAT, src + 4 * p * colStride);
                 }
             }
-            for (int ii = panelRows; ii < MR; ii++) {
-                for (int p = 0, d = base + ii; p < depth; p++, d += MR) {
+            for (int ii = panelRows; ii < width; ii++) {
+                for (int p = 0, d = base + ii; p < depth; p++, d += width) {
                     dst[d] = 0f;
                 }
             }
@@ -400,26 +490,31 @@ public final class Gemm {
      * 10x slower. The quantised ones are in {@link QuantDecoders}.
      */
     private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst) {
+        decodeRun(dtype, w, row, p0, count, dst, 0);
+    }
+
+    /** {@link #decodeRun} into {@code dst[at ..]}. */
+    private static void decodeRun(DType dtype, MemorySegment w, long row, int p0, int count, float[] dst, int at) {
         switch (dtype) {
-            case F32 -> decodeF32(w, row + 4L * p0, count, dst);
-            case BF16 -> decodeBF16(w, row + 2L * p0, count, dst);
-            case F16 -> decodeF16(w, row + 2L * p0, count, dst);
+            case F32 -> decodeF32(w, row + 4L * p0, count, dst, at);
+            case BF16 -> decodeBF16(w, row + 2L * p0, count, dst, at);
+            case F16 -> decodeF16(w, row + 2L * p0, count, dst, at);
             case I32 -> throw new AssertionError(dtype);
             default -> QuantDecoders.decode(dtype, w, row + (long) (p0 / dtype.blockSize()) * dtype.blockBytes(),
-                    count / dtype.blockSize(), dst, 0);
+                    count / dtype.blockSize(), dst, at);
         }
     }
 
-    private static void decodeF32(MemorySegment w, long src, int count, float[] dst) {
+    private static void decodeF32(MemorySegment w, long src, int count, float[] dst, int at) {
         int p = 0;
-        for (; p <= count - L; p += L) f32(w, src + 4L * p).intoArray(dst, p);
-        for (; p < count; p++) dst[p] = w.get(FLOAT, src + 4L * p);
+        for (; p <= count - L; p += L) f32(w, src + 4L * p).intoArray(dst, at + p);
+        for (; p < count; p++) dst[at + p] = w.get(FLOAT, src + 4L * p);
     }
 
-    private static void decodeBF16(MemorySegment w, long src, int count, float[] dst) {
+    private static void decodeBF16(MemorySegment w, long src, int count, float[] dst, int at) {
         int p = 0;
-        for (; p <= count - L; p += L) bf16(w, src + 2L * p).intoArray(dst, p);
-        for (; p < count; p++) dst[p] = Float.intBitsToFloat(w.get(SHORT, src + 2L * p) << 16);
+        for (; p <= count - L; p += L) bf16(w, src + 2L * p).intoArray(dst, at + p);
+        for (; p < count; p++) dst[at + p] = Float.intBitsToFloat(w.get(SHORT, src + 2L * p) << 16);
     }
 
     /**
@@ -427,8 +522,8 @@ public final class Gemm {
      * loop into vcvtph2ps: 3x faster than emulating the conversion with integer lane operations
      * (measured), and exact by definition.
      */
-    private static void decodeF16(MemorySegment w, long src, int count, float[] dst) {
-        for (int p = 0; p < count; p++) dst[p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
+    private static void decodeF16(MemorySegment w, long src, int count, float[] dst, int at) {
+        for (int p = 0; p < count; p++) dst[at + p] = Float.float16ToFloat(w.get(SHORT, src + 2L * p));
     }
 
     // ---------------------------------------------------------------------------------------
@@ -533,6 +628,215 @@ public final class Gemm {
             x = FloatVector.broadcast(SPECIES, a[ai + 4]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
             x = FloatVector.broadcast(SPECIES, a[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Small-m path: a few dozen to a few hundred rows of A against a weight matrix
+
+    /*
+     * Small-m blocking, measured on one thread by thread CPU time (best of 4 to 7 calls, so that
+     * other jobs on the 2-vCPU AVX-512 VM count as little as possible), F32 weights:
+     * - Depth slices up to SMALL_M_KC = 2048 deep, as long as the slice of all packed
+     *   activations stays within SLICE_FLOATS (512 KiB, in L2): at m = 64 on [8192, 2048] this
+     *   decodes whole weight rows at a time, which streams them from memory better than
+     *   256-long runs (109 GFLOP/s against 94 at KC = 256); at m = 512 the slice limit brings
+     *   the depth back to 256. A 256 KiB slice was 4-10% slower at m = 64, 128 and 512.
+     * - SUMS_BLOCK_FLOATS (1 MiB of sums, in L2) sets how many weight rows share one pass over
+     *   the packed activations: 1 MiB beat 256 KiB by 9% at m = 512 on [2048, 8192] and
+     *   matched it on [8192, 2048].
+     * - Rows of the weight panel lie PANEL_GAP floats apart, 64 bytes more than the deepest
+     *   slice, so the rows a kernel step reads are not all in one L1 set.
+     * Above SMALL_M_MAX_ROWS the packed path wins again: at m = 1024 on [2048, 8192] it took
+     * 286 ms against this path's 293.
+     */
+    static final int SMALL_M_MAX_ROWS = 512;
+    private static final int SMALL_M_KC = 2048;
+    private static final int SLICE_FLOATS = 1 << 17;
+    private static final int SUMS_BLOCK_FLOATS = 1 << 18;
+    private static final int PANEL_GAP = SMALL_M_KC + 16;
+
+    /**
+     * C = A Wᵀ for GEMV_MAX_ROWS &lt; m, W row-major [n, k] in any dtype, with the roles of the
+     * packed path swapped: the activations are the small operand, so they are packed once per
+     * call (NR-row panels, p-major, shared read-only by every task), and the weights, the large
+     * one, are read exactly once per call in their stored row order. Tasks split the weight
+     * rows, never m. Each task decodes MR weight rows x one depth slice at a time into a
+     * row-major scratch panel that the micro-kernel broadcasts from, against every activation
+     * panel, so a weight is decoded once per call whatever m is. The weights need no
+     * transposition: the kernel's tile holds C transposed (vectors run along m), summed across
+     * depth slices in a per-task block of sums that is written to C once, at the end.
+     */
+    private static void gemmSmallM(int m, int n, int k,
+            MemorySegment a, long aOffset, long aRowStride, long aColStride,
+            DType dtype, MemorySegment w, long wOffset, long rowBytes,
+            MemorySegment c, long cOffset, long ldc) {
+        int panels = ceilDiv(m, NR);
+        int paddedRows = panels * NR;
+        if ((long) paddedRows * k > Integer.MAX_VALUE - 16) {
+            // Beyond one Java array: the general path packs A a block at a time instead.
+            gemmPacked(m, n, k, a, aOffset, aRowStride, aColStride, packedWeights(dtype, w, wOffset, rowBytes),
+                    c, cOffset, ldc);
+            return;
+        }
+        float[] packed = BUFFERS.get().activations(paddedRows * k);
+        int packGrain = Math.max(1, (int) (PARALLEL_FLOPS / (2L * NR * k)));
+        Parallel.forRange(panels, packGrain, (p0, p1) -> {
+            for (int panel = p0; panel < p1; panel++) {
+                int i0 = panel * NR;
+                packRowPanels(a, aOffset, aRowStride, aColStride, i0, Math.min(NR, m - i0), 0, k, NR,
+                        packed, i0 * k);
+            }
+        });
+
+        int quantum = Math.max(MIN_BLOCK, dtype.blockSize());
+        int deepest = Math.max(KC, Math.min(SMALL_M_KC, SLICE_FLOATS / paddedRows)) / 256 * 256;
+        int kc = roundUp(ceilDiv(k, ceilDiv(k, deepest)), quantum);
+        int weightPanels = ceilDiv(n, MR);
+        int threads = 2.0 * m * n * k < PARALLEL_FLOPS ? 1 : Parallel.parallelism();
+        int parts = Math.min(threads, weightPanels);
+        int blockRows = Math.max(MR, SUMS_BLOCK_FLOATS / paddedRows / MR * MR);
+        Parallel.forRange(parts, 1, (start, end) -> {
+            Buffers buffers = BUFFERS.get();
+            float[] panel = buffers.b(MR * PANEL_GAP);
+            float[] sums = buffers.a(blockRows * paddedRows);
+            for (int t = start; t < end; t++) {
+                int j0 = split(weightPanels, parts, t) * MR;
+                int j1 = Math.min(n, split(weightPanels, parts, t + 1) * MR);
+                for (int jc = j0; jc < j1; jc += blockRows) {
+                    int rows = Math.min(blockRows, j1 - jc);
+                    for (int pc = 0; pc < k; pc += kc) {
+                        int depth = Math.min(kc, k - pc);
+                        for (int jr = 0; jr < rows; jr += MR) {
+                            for (int r = 0; r < MR; r++) {
+                                if (jr + r < rows) {
+                                    decodeRun(dtype, w, wOffset + (jc + jr + r) * rowBytes, pc, depth, panel, r * PANEL_GAP);
+                                } else {
+                                    java.util.Arrays.fill(panel, r * PANEL_GAP, r * PANEL_GAP + depth, 0f);
+                                }
+                            }
+                            for (int ib = 0; ib < paddedRows; ib += NR) {
+                                weightsKernel(packed, ib * k + pc * NR, panel, depth, buffers.tile,
+                                        sums, jr * paddedRows + ib, paddedRows, pc > 0);
+                            }
+                        }
+                    }
+                    // sums[r * paddedRows + i] is C[i, jc + r].
+                    for (int i = 0; i < m; i++) {
+                        long row = cOffset + 4 * (i * ldc + jc);
+                        for (int r = 0; r < rows; r++) c.set(FLOAT, row + 4L * r, sums[r * paddedRows + i]);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * sums[si + r * sumsStride + 0:NR] (+)= sum over p of w[r * PANEL_GAP + p] * a[ai + p * NR + 0:NR]
+     * for r &lt; MR: MR weight rows broadcast against one NR-row panel of packed activations.
+     * Tile in registers, then merged through {@code tile} as in {@link #microKernel}.
+     */
+    private static void weightsKernel(float[] a, int ai, float[] w, int depth, float[] tile,
+            float[] sums, int si, int sumsStride, boolean accumulate) {
+        if (MR == 12) {
+            weightRows12x2(w, a, ai, depth, tile);
+        } else {
+            weightRows6x2(w, a, ai, depth, tile);
+        }
+        for (int r = 0; r < MR; r++) {
+            for (int v = 0; v < NR; v += L) {
+                FloatVector sum = FloatVector.fromArray(SPECIES, tile, r * NR + v);
+                int at = si + r * sumsStride + v;
+                if (accumulate) sum = sum.add(FloatVector.fromArray(SPECIES, sums, at));
+                sum.intoArray(sums, at);
+            }
+        }
+    }
+
+    /*
+     * The small-m kernels: the packed kernels' 12 x 2L and 6 x 2L tiles, with the broadcast side
+     * read from rows of the weight panel, PANEL_GAP apart, instead of from an interleaved A panel. A
+     * constant row gap keeps each broadcast a load with a fixed displacement; a gap passed as an
+     * argument would need an address register per row, and there are not twelve to spare.
+     * A 6 x 4L tile, with half the broadcasts per FMA, measured no faster (vector/packed speed
+     * 1.07-2.35 against 1.12-2.59 for 12 x 2L, m = 64..512, F32 and Q8_0, in LinearReport).
+     */
+
+    /** 12 weight rows x 2L activation rows: 24 accumulators, 2 activation vectors, 1 broadcast. */
+    private static void weightRows12x2(float[] w, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+        FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00;
+        FloatVector cb0 = c00, cb1 = c00;
+        for (int p = 0; p < depth; p++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, w[p + PANEL_GAP]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * PANEL_GAP]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * PANEL_GAP]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * PANEL_GAP]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * PANEL_GAP]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+            x = FloatVector.broadcast(SPECIES, w[p + 6 * PANEL_GAP]);
+            c60 = x.fma(b0, c60); c61 = x.fma(b1, c61);
+            x = FloatVector.broadcast(SPECIES, w[p + 7 * PANEL_GAP]);
+            c70 = x.fma(b0, c70); c71 = x.fma(b1, c71);
+            x = FloatVector.broadcast(SPECIES, w[p + 8 * PANEL_GAP]);
+            c80 = x.fma(b0, c80); c81 = x.fma(b1, c81);
+            x = FloatVector.broadcast(SPECIES, w[p + 9 * PANEL_GAP]);
+            c90 = x.fma(b0, c90); c91 = x.fma(b1, c91);
+            x = FloatVector.broadcast(SPECIES, w[p + 10 * PANEL_GAP]);
+            ca0 = x.fma(b0, ca0); ca1 = x.fma(b1, ca1);
+            x = FloatVector.broadcast(SPECIES, w[p + 11 * PANEL_GAP]);
+            cb0 = x.fma(b0, cb0); cb1 = x.fma(b1, cb1);
+        }
+        c00.intoArray(tile, 0);           c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);          c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);      c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);      c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);      c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);      c51.intoArray(tile, 5 * NR + L);
+        c60.intoArray(tile, 6 * NR);      c61.intoArray(tile, 6 * NR + L);
+        c70.intoArray(tile, 7 * NR);      c71.intoArray(tile, 7 * NR + L);
+        c80.intoArray(tile, 8 * NR);      c81.intoArray(tile, 8 * NR + L);
+        c90.intoArray(tile, 9 * NR);      c91.intoArray(tile, 9 * NR + L);
+        ca0.intoArray(tile, 10 * NR);     ca1.intoArray(tile, 10 * NR + L);
+        cb0.intoArray(tile, 11 * NR);     cb1.intoArray(tile, 11 * NR + L);
+    }
+
+    /** 6 weight rows x 2L activation rows for 16-register machines. */
+    private static void weightRows6x2(float[] w, float[] b, int bi, int depth, float[] tile) {
+        FloatVector c00 = FloatVector.zero(SPECIES), c01 = c00, c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+        FloatVector c50 = c00, c51 = c00;
+        for (int p = 0; p < depth; p++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(SPECIES, b, bi);
+            FloatVector b1 = FloatVector.fromArray(SPECIES, b, bi + L);
+            FloatVector x = FloatVector.broadcast(SPECIES, w[p]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(SPECIES, w[p + PANEL_GAP]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(SPECIES, w[p + 2 * PANEL_GAP]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(SPECIES, w[p + 3 * PANEL_GAP]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(SPECIES, w[p + 4 * PANEL_GAP]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(SPECIES, w[p + 5 * PANEL_GAP]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         c00.intoArray(tile, 0);           c01.intoArray(tile, L);

@@ -127,7 +127,7 @@ class GemmTest {
         int[][] sizes = {
             {1, 1, 1}, {1, 7, 13}, {7, 13, 31}, {13, 1, 33}, {31, 33, 7}, {33, 64, 97},
             {64, 97, 129}, {97, 129, 257}, {129, 31, 64}, {257, 13, 33}, {1, 257, 129},
-            {13, 257, 1}, {2, 33, 64}, {8, 97, 300}, {9, 97, 300}, // both sides of SGEMM_GEMV_MAX_ROWS
+            {13, 257, 1}, {2, 33, 64}, {8, 97, 300}, {9, 97, 300}, // both sides of GEMV_MAX_ROWS
         };
         Stream.Builder<Arguments> cases = Stream.builder();
         for (int[] s : sizes) {
@@ -250,7 +250,7 @@ class GemmTest {
     }
 
     static Stream<Arguments> weightCases() {
-        // m <= Gemm.GEMV_MAX_ROWS takes the direct (GEMV) path, larger m the packed one.
+        // m <= Gemm.GEMV_MAX_ROWS takes the direct (GEMV) path, larger m the small-m one.
         int[][] sizes = {
             {1, 1, 32}, {1, 7, 64}, {1, 129, 96}, {1, 33, 4096}, {2, 31, 256}, {3, 13, 288}, {7, 64, 32},
             {13, 7, 1056}, {31, 33, 64}, {33, 97, 288}, {64, 31, 96}, {97, 129, 320}, {257, 13, 32},
@@ -283,7 +283,7 @@ class GemmTest {
     }
 
     /**
-     * Every quantised dtype on both paths (m <= GEMV_MAX_ROWS direct, larger m packed), with k
+     * Every quantised dtype on both paths (m <= GEMV_MAX_ROWS direct, larger m small-m), with k
      * from one block to eleven: (m, n) pairs take the four depths in turn.
      */
     static Stream<Arguments> quantCases() {
@@ -312,6 +312,77 @@ class GemmTest {
         Gemm.gemmWeightsFloatActivations(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
                 dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
         assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], c);
+    }
+
+    /**
+     * The small-m path (GEMV_MAX_ROWS &lt; m &lt;= SMALL_M_MAX_ROWS) and, on the same data, the
+     * packed baseline it replaced (for quantised weights only where that is exact, above GEMV_MAX_ROWS). m runs from the GEMV path (1, 7, 13) through the row panel
+     * width and past it (17, 31, 64, 100, 257); n is prime so that neither the 12-row weight
+     * panels nor the split between threads come out even; k is prime or an odd number of blocks
+     * for the quantised types, and deeper than a depth slice in the cases marked deep.
+     */
+    static Stream<Arguments> smallRowCases() {
+        int[] ms = {1, 7, 13, 17, 31, 64, 100, 257};
+        int[] ns = {1, 13, 37, 101};
+        int[] oddK = {7, 33, 97, 131, 257, 31, 61, 509};
+        Stream.Builder<Arguments> cases = Stream.builder();
+        for (DType dtype : new DType[] {DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K}) {
+            for (int i = 0; i < ms.length; i++) {
+                int n = ns[(i + dtype.ordinal()) % ns.length];
+                int k = dtype.isQuantized() ? dtype.blockSize() * (2 * (i % 3) + 1) : oddK[i];
+                cases.add(Arguments.of(dtype, ms[i], n, k));
+            }
+            // Deeper than one depth slice (2048 at m <= 64, 256 at m = 257), and at m = 257 more
+            // weight rows per thread than one block of sums holds.
+            cases.add(Arguments.of(dtype, 31, 29, dtype.isQuantized() ? dtype.blockSize() * (dtype.blockSize() == 32 ? 67 : 9) : 2053));
+            cases.add(Arguments.of(dtype, 257, 1901, dtype.isQuantized() ? dtype.blockSize() * (dtype.blockSize() == 32 ? 3 : 1) : 97));
+        }
+        return cases.build();
+    }
+
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @MethodSource("smallRowCases")
+    void smallRowCountsMatchTheReference(DType dtype, int m, int n, int k) {
+        assertThat(Gemm.SMALL_M_MAX_ROWS).isGreaterThanOrEqualTo(257);
+        Random random = new Random(7000L * dtype.ordinal() + 31L * m + 7L * n + k);
+        Matrix a = matrix(m, k, m % 2 == 0 ? Layout.TRANSPOSED : Layout.ROW_MAJOR, random);
+        Weights w = weights(dtype, n, k, random);
+        float[] decoded = new float[n * k];
+        for (int j = 0; j < n; j++) {
+            if (dtype.isQuantized()) {
+                Quants.dequantize(dtype, w.seg, w.offset + j * w.rowBytes, k / dtype.blockSize(), decoded, j * k);
+            } else {
+                for (int p = 0; p < k; p++) decoded[j * k + p] = (float) w.at(j, p);
+            }
+        }
+        Matrix c = output(m, n);
+        Gemm.gemmWeightsFloatActivations(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+                dtype, w.seg, w.offset, c.seg, c.offset, c.rowStride);
+        assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], c);
+
+        if (m <= Gemm.PACKED_GEMV_MAX_ROWS && dtype.isQuantized()) return; // the baseline quantises activations there
+        Matrix baseline = output(m, n);
+        Gemm.gemmWeightsPacked(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+                dtype, w.seg, w.offset, baseline.seg, baseline.offset, baseline.rowStride);
+        assertProduct(m, n, k, a::get, (p, j) -> decoded[j * k + p], baseline);
+    }
+
+    /** An F32 weight handed to sgemm as its transpose (how Ops.linear passes it) takes the same path. */
+    @ParameterizedTest(name = "m={0}")
+    @MethodSource("smallRowCounts")
+    void transposedF32WeightsInSgemmMatchTheReference(int m) {
+        int n = 43, k = 263;
+        Random random = new Random(m);
+        Matrix a = matrix(m, k, Layout.ROW_MAJOR, random);
+        Matrix b = matrix(k, n, Layout.TRANSPOSED, random);
+        Matrix c = output(m, n);
+        Gemm.sgemm(m, n, k, a.seg, a.offset, a.rowStride, a.colStride,
+                b.seg, b.offset, b.rowStride, b.colStride, c.seg, c.offset, c.rowStride);
+        assertProduct(m, n, k, a::get, b::get, c);
+    }
+
+    static Stream<Integer> smallRowCounts() {
+        return Stream.of(1, 2, 7, 13, 16, 17, 31, 64, 100, 257, 512, 513);
     }
 
     /** Every 16-bit pattern through the packing decoder: identity A makes C the decoded weights. */

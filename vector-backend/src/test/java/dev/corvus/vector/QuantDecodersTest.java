@@ -94,7 +94,7 @@ class QuantDecodersTest {
                 Tensor x = Tensor.randn(23 + m, m, k);
                 float[] expected = Ops.linear(x, wf, bias).toFloatArray();
                 float[] actual = Ops.linear(x, w, bias).toFloatArray();
-                // Activations of a GEMV (m <= 16) are quantised to 8 bits on the vector backend (QuantDots).
+                // Activations of a GEMV (m <= Gemm.GEMV_MAX_ROWS) are quantised to 8 bits on the vector backend (QuantDots).
                 double[] bound = ActivationRounding.bound(x.toFloatArray(), m, k, wf.toFloatArray(), 13);
                 ActivationRounding.assertClose(t + " linear m=" + m, expected, actual, Close.reductionTolerance(k, 2e-6), 1e-5, bound);
             }
