@@ -10,7 +10,6 @@ import dev.corvus.engine.GenerationListener;
 import dev.corvus.engine.GenerationRequest;
 import dev.corvus.engine.SamplingOptions;
 import dev.corvus.model.Checkpoint;
-import dev.corvus.model.Checkpoint.Format;
 import dev.corvus.model.LlamaModel;
 import dev.corvus.model.Tokenizer;
 import java.io.BufferedReader;
@@ -93,8 +92,7 @@ final class ChatCommand implements Callable<Integer> {
         if (chatTemplate != null) Cli.requireFile(chatTemplate, "--chat-template");
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(model, tokenizer)) {
-            Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException("no tokenizer for " + model
-                    + (ckpt.format() == Format.LLAMA2C ? ": a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH" : "")));
+            Tokenizer tok = Cli.tokenizer(ckpt, model);
             if (ctx != null && ctx > ckpt.config().seqLen()) {
                 throw new IllegalArgumentException("--ctx " + ctx + " is more than the model's context of " + ckpt.config().seqLen() + " tokens");
             }

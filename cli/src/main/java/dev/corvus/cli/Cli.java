@@ -86,6 +86,13 @@ final class Cli {
         return ckpt;
     }
 
+    /** The checkpoint's tokenizer, or an error saying where one comes from for this kind of file. */
+    static Tokenizer tokenizer(Checkpoint ckpt, Path path) {
+        return ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException("no tokenizer for " + path
+                + ": the file carries no vocabulary Corvus reads" + (ckpt.format() == Checkpoint.Format.LLAMA2C
+                        ? " (a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH)" : "")));
+    }
+
     static DType parseDType(String name) {
         return switch (name.trim().toLowerCase(Locale.ROOT)) {
             case "f32" -> DType.F32;

@@ -112,9 +112,7 @@ final class GenerateCommand implements Callable<Integer> {
         checkChatOptions(path);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(path, tokenizer); MemoryScope converted = MemoryScope.detached("converted weights")) {
-            Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
-                    "no tokenizer for " + path + ": the file carries no vocabulary Corvus reads"
-                    + (ckpt.format() == Checkpoint.Format.LLAMA2C ? " (a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH)" : "")));
+            Tokenizer tok = Cli.tokenizer(ckpt, path);
             LlamaWeights weights = dtype == null ? ckpt.weights() : Cli.convertMatrices(ckpt.weights(), Cli.parseDType(dtype), converted);
             Device target = hetero ? Device.CPU : Backends.device(device != null ? device : System.getProperty("corvus.device", "cpu"));
             if (!target.equals(Device.CPU)) weights = weights.to(target, converted);

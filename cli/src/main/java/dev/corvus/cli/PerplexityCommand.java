@@ -48,8 +48,7 @@ final class PerplexityCommand implements Callable<Integer> {
         Path path = model != null ? model : Cli.defaultModel();
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         try (Checkpoint ckpt = Cli.load(path, tokenizer)) {
-            Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException(
-                    "no tokenizer for " + path + ": pass --tokenizer PATH (a llama2.c tokenizer.bin)"));
+            Tokenizer tok = Cli.tokenizer(ckpt, path);
             int n = ctx != null ? ctx : Math.min(512, ckpt.config().seqLen());
             int[] tokens = tok.encode(text, true, false);
             err.printf(Locale.ROOT, "corvus: %s tokenizes to %d tokens; %d chunks of %d%n", file.getFileName(), tokens.length, tokens.length / Math.max(1, n), n);

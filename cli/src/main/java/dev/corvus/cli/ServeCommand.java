@@ -104,9 +104,7 @@ final class ServeCommand implements Callable<Integer> {
         CorvusServer server = null;
         boolean hasChat;
         try {
-            Tokenizer tok = ckpt.tokenizer().orElseThrow(() -> new IllegalArgumentException("no tokenizer for " + path
-                    + ": the file carries no vocabulary Corvus reads" + (ckpt.format() == Checkpoint.Format.LLAMA2C
-                            ? " (a llama2.c checkpoint needs its tokenizer.bin beside it, or --tokenizer PATH)" : "")));
+            Tokenizer tok = Cli.tokenizer(ckpt, path);
             // a model without a template chats in ChatML, as llama-server, corvus chat and the LangChain4j models do
             ChatFormatter formatter = ChatFormatter.forModel(path, chatTemplate, tok);
             if (formatter.usesFallback()) {
