@@ -297,14 +297,20 @@ public final class Engine implements AutoCloseable {
 
     /** Streams text to the listener; one that throws cancels its own generation (false then). */
     private boolean tell(Active a, String text) {
+        if (deliver(a, text)) return true;
+        a.pending.handle().cancel();
+        finish(a, FinishReason.CANCELLED);
+        return false;
+    }
+
+    /** Hands text to the listener; false when it throws, after which it hears no more text. */
+    private static boolean deliver(Active a, String text) {
         try {
             a.pending.listener().onText(text);
             return true;
         } catch (Throwable t) {
             rethrowIfFatal(t);
             a.listenerFailed = true;
-            a.pending.handle().cancel();
-            finish(a, FinishReason.CANCELLED);
             return false;
         }
     }
@@ -356,15 +362,7 @@ public final class Engine implements AutoCloseable {
             // the held-back tail (an incomplete character, a prefix of a stop string) is part of the answer after all
             String tail = a.stops.append(a.decoder.flush());
             if (!a.stops.stopped()) tail += a.stops.flush();
-            if (!tail.isEmpty() && !a.listenerFailed) {
-                try {
-                    a.pending.listener().onText(tail);
-                } catch (Throwable t) {
-                    rethrowIfFatal(t);
-                    a.listenerFailed = true;
-                    reason = FinishReason.CANCELLED;
-                }
-            }
+            if (!tail.isEmpty() && !a.listenerFailed && !deliver(a, tail)) reason = FinishReason.CANCELLED;
         }
         complete(a.pending, reason, a.stops.text(), Arrays.copyOf(a.out, a.generated), a.ttft);
     }

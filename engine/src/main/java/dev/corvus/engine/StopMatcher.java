@@ -9,12 +9,15 @@ import java.util.List;
  */
 final class StopMatcher {
     private final List<String> stops;
+    /** A stop string that appears must start within this many characters before new text. */
+    private final int longestStop;
     private final StringBuilder text = new StringBuilder();
     private int emitted; // text[0, emitted) was returned by append
     private int stopAt = -1;
 
     StopMatcher(List<String> stops) {
         this.stops = List.copyOf(stops);
+        this.longestStop = this.stops.stream().mapToInt(String::length).max().orElse(0);
     }
 
     /**
@@ -24,7 +27,7 @@ final class StopMatcher {
      */
     String append(String piece) {
         if (stopAt >= 0) return "";
-        int searchFrom = Math.max(0, emitted - maxStopLength());
+        int searchFrom = Math.max(0, emitted - longestStop);
         text.append(piece);
         int first = -1;
         for (String s : stops) {
@@ -71,11 +74,5 @@ final class StopMatcher {
             }
         }
         return longest;
-    }
-
-    private int maxStopLength() {
-        int m = 0;
-        for (String s : stops) m = Math.max(m, s.length());
-        return m;
     }
 }
