@@ -102,8 +102,7 @@ final class ChatCommand implements Callable<Integer> {
                         + " (pass --chat-template FILE for the format the model was trained on)");
                 err.flush();
             }
-            EngineConfig d = EngineConfig.defaults();
-            EngineConfig config = new EngineConfig(d.maxBatch(), d.maxQueue(), ctx == null ? 0 : ctx, d.prefillChunk(), Duration.ZERO);
+            EngineConfig config = EngineConfig.defaults().withContextLength(ctx == null ? 0 : ctx);
             try (Engine engine = Engine.start(new LlamaModel(ckpt.config(), ckpt.weights()), tok, config)) {
                 Session session = new Session(engine, new ChatHistory(formatter, system), sampling);
                 if (input == null && System.console() != null && System.console().isTerminal()) terminal(session);

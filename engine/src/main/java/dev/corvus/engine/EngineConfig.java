@@ -21,6 +21,11 @@ public record EngineConfig(int maxBatch, int maxQueue, int contextLength, int pr
         }
     }
 
+    /** These limits with each generation held to {@code positions} (0: the model's context). */
+    public EngineConfig withContextLength(int positions) {
+        return new EngineConfig(maxBatch, maxQueue, positions, prefillChunk, requestTimeout);
+    }
+
     /** 8 streams, 64 waiting, the model's context, 256-token prefill chunks, no time limit. */
     public static EngineConfig defaults() {
         return new EngineConfig(8, 64, 0, 256, Duration.ZERO);

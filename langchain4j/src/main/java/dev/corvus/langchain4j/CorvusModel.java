@@ -65,9 +65,8 @@ public final class CorvusModel implements AutoCloseable {
                 LOG.log(Level.WARNING, "{0} has no chat template; using ChatML as llama.cpp does (set chatTemplate to the model''s own)",
                         modelFile.getFileName());
             }
-            EngineConfig d = EngineConfig.defaults();
             Engine engine = Engine.start(new LlamaModel(ckpt.config(), ckpt.weights()), tok,
-                    new EngineConfig(d.maxBatch(), d.maxQueue(), contextLength, d.prefillChunk(), d.requestTimeout()));
+                    EngineConfig.defaults().withContextLength(contextLength));
             return new CorvusModel(ckpt, engine, formatter, modelFile.getFileName().toString());
         } catch (IOException | RuntimeException e) {
             ckpt.close();
