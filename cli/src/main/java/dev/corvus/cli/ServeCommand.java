@@ -59,6 +59,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-queue", paramLabel = "N", description = "Requests waiting beyond those; more get HTTP 429 (default ${DEFAULT-VALUE}).", defaultValue = "64")
     int maxQueue;
 
+    @Option(names = "--kv-budget", paramLabel = "BYTES", description = "Most memory the running generations' KV caches may hold together,"
+            + " e.g. 512M; beyond it the newest generation is paused and recomputed later (default ${DEFAULT-VALUE}: no limit).", defaultValue = "0")
+    String kvBudget;
+
     @Option(names = "--max-body", paramLabel = "BYTES", description = "Largest request body, e.g. 1M or 65536; larger ones get HTTP 413 (default ${DEFAULT-VALUE}).",
             defaultValue = "1M")
     String maxBody;
@@ -85,6 +89,7 @@ final class ServeCommand implements Callable<Integer> {
         if (maxQueue < 0) throw new IllegalArgumentException("--max-queue must be at least 0, got " + maxQueue);
         if (!(timeout >= 0) || Double.isInfinite(timeout)) throw new IllegalArgumentException("--timeout must be a number of seconds >= 0, got " + timeout);
         long bodyLimit = HeteroSetup.parseBytes("--max-body", maxBody);
+        long kvCacheBudget = HeteroSetup.parseBytes("--kv-budget", kvBudget);
         if (bodyLimit < 1) throw new IllegalArgumentException("--max-body must be at least 1 byte, got " + maxBody);
         String key = apiKey != null ? apiKey : System.getenv("CORVUS_API_KEY");
         if (key != null && key.isBlank()) key = null;
@@ -116,7 +121,8 @@ final class ServeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--ctx " + ctx + " is beyond the model's context of " + ckpt.config().seqLen() + " tokens");
             }
             engine = Engine.start(new LlamaModel(ckpt.config(), ckpt.weights()), tok,
-                    new EngineConfig(maxBatch, maxQueue, ctx == null ? 0 : ctx, EngineConfig.defaults().prefillChunk(), Duration.ZERO));
+                    new EngineConfig(maxBatch, maxQueue, ctx == null ? 0 : ctx, EngineConfig.defaults().prefillChunk(), Duration.ZERO,
+                            kvCacheBudget));
             String id = alias != null ? alias : withoutExtension(path.getFileName().toString());
             server = CorvusServer.start(engine, id, chat, options);
             hasChat = chat.isPresent();

@@ -37,7 +37,8 @@ class ServeCommandTest {
     @Test
     @EnabledOnOs(OS.LINUX)
     void servesUntilCtrlC() throws Exception {
-        List<String> cmd = Corvus.processCommand(List.of(), "serve", "--model", model.toString(), "--port", "0", "--api-key", "k1", "--max-queue", "2");
+        List<String> cmd = Corvus.processCommand(List.of(), "serve", "--model", model.toString(), "--port", "0", "--api-key", "k1", "--max-queue", "2",
+                "--kv-budget", "8M");
         Path stderr = dir.resolve("serve-stderr.txt");
         Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
         try {
@@ -72,6 +73,7 @@ class ServeCommandTest {
         assertThat(Corvus.run("serve", "--model", model.toString(), "--port", "70000").failsPlainly(Main.USAGE).err()).contains("--port 70000");
         Corvus.run("serve", "--model", model.toString(), "--max-body", "0").failsPlainly(Main.USAGE);
         Corvus.run("serve", "--model", model.toString(), "--timeout", "-1").failsPlainly(Main.USAGE);
+        assertThat(Corvus.run("serve", "--model", model.toString(), "--kv-budget", "lots").failsPlainly(Main.USAGE).err()).contains("--kv-budget lots");
         assertThat(Corvus.run("serve", "--model", dir.resolve("missing.bin").toString(), "--port", "0").failsPlainly(Main.FAILED).err())
                 .contains("does not exist");
     }

@@ -27,6 +27,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * and the running streams get a token every step meanwhile. Cancellation and time limits are
  * checked every step; a finished generation's KV cache is freed at once.
  *
+ * <p>With a KV cache budget ({@link EngineConfig#kvCacheBudget()}) the caches of all running
+ * generations together never hold more than that many bytes: a waiting request is admitted only
+ * when its prompt's cache fits beside the running ones, the engine grows caches itself (doubling
+ * while the budget allows, else to exactly what the step needs), and when a step would not fit,
+ * the most recently submitted generation is pre-empted: its cache is freed and it waits, ahead of
+ * new requests, to recompute its prompt and the tokens it generated so far (vLLM's recompute
+ * pre-emption), after which it continues where it stopped. A generation alone whose next position
+ * does not fit the budget ends with {@link FinishReason#LENGTH}, as at the end of its context.
+ *
  * <p>Thread-safe: any thread may submit, cancel and read {@link #stats}; listeners run on the
  * engine's thread. {@link #close} finishes nothing: running and waiting generations end with an
  * error.
@@ -36,6 +45,8 @@ public final class Engine implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final EngineConfig config;
     private final int context;
+    /** KV cache bytes per position of one generation. */
+    private final long bytesPerPosition;
     private final Thread worker;
 
     /** Guards {@link #waiting} and {@link #admitted}; {@link #work} wakes the idle engine thread. */
@@ -48,11 +59,14 @@ public final class Engine implements AutoCloseable {
 
     /** Only the engine thread touches these. */
     private final List<Active> active = new ArrayList<>();
+    /** Generations pre-empted for the KV budget, oldest submission first: admitted before {@link #waiting}. */
+    private final List<Active> preempted = new ArrayList<>();
 
     private final AtomicLong submitted = new AtomicLong(), rejected = new AtomicLong(), finishedStop = new AtomicLong(),
             finishedLength = new AtomicLong(), cancelled = new AtomicLong(), timedOut = new AtomicLong(), failed = new AtomicLong(),
-            promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(), ttftSum = new AtomicLong(), decodeSteps = new AtomicLong();
-    private volatile int activeCount, lastBatchSize;
+            promptTokens = new AtomicLong(), generatedTokens = new AtomicLong(), ttftSum = new AtomicLong(), decodeSteps = new AtomicLong(),
+            preemptions = new AtomicLong();
+    private volatile int activeCount, preemptedCount, lastBatchSize;
     private volatile long kvBytes;
 
     private record Pending(GenerationRequest request, GenerationListener listener, Generation handle, long submittedAt, long deadline) {}
@@ -64,6 +78,9 @@ public final class Engine implements AutoCloseable {
         int modelContext = model.config().seqLen();
         this.context = config.contextLength() == 0 ? modelContext : Math.min(config.contextLength(), modelContext);
         this.worker = Thread.ofPlatform().name("corvus-engine").daemon().unstarted(this::serve);
+        try (LlamaModel.KvCache probe = model.newCache(1, 1)) {
+            this.bytesPerPosition = probe.bytesPerPosition();
+        }
     }
 
     /** An engine for {@code model} and its tokenizer, serving until {@link #close}. */
@@ -100,6 +117,12 @@ public final class Engine implements AutoCloseable {
             throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; the context holds " + context
                     + " positions, which must leave room for at least one generated token");
         }
+        long budget = config.kvCacheBudget();
+        if (budget > 0 && bytesPerPosition * (prompt.length + 1L) > budget) {
+            throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; with the first generated token its KV cache needs "
+                    + bytesPerPosition * (prompt.length + 1L) + " bytes (" + bytesPerPosition + " a position), more than the whole KV cache budget of "
+                    + budget + " bytes");
+        }
         int vocab = model.config().vocabSize();
         for (int i = 0; i < prompt.length; i++) {
             if (prompt[i] < 0 || prompt[i] >= vocab) {
@@ -135,8 +158,8 @@ public final class Engine implements AutoCloseable {
             lock.unlock();
         }
         return new EngineStats(submitted.get(), rejected.get(), finishedStop.get(), finishedLength.get(), cancelled.get(), timedOut.get(),
-                failed.get(), promptTokens.get(), generatedTokens.get(), activeCount, queued, lastBatchSize, kvBytes, ttftSum.get(),
-                decodeSteps.get());
+                failed.get(), promptTokens.get(), generatedTokens.get(), activeCount, queued + preemptedCount, lastBatchSize, kvBytes, ttftSum.get(),
+                decodeSteps.get(), preemptions.get());
     }
 
     @Override
@@ -162,12 +185,14 @@ public final class Engine implements AutoCloseable {
     /** One admitted generation: its request, its cache and sampler, and how far it got. */
     private final class Active {
         final Pending pending;
-        final int[] prompt;
+        /** Tokens to prefill: the prompt, or after a pre-emption the prompt and every token generated so far. */
+        int[] feed;
         final Sampler sampler;
-        final LlamaModel.KvCache cache;
+        /** Null while pre-empted. */
+        LlamaModel.KvCache cache;
         final Tokenizer.StreamDecoder decoder = tokenizer.streamDecoder();
         final StopMatcher stops;
-        /** Prompt tokens in the cache; once it reaches prompt.length the generation decodes. */
+        /** Tokens of {@link #feed} in the cache; once it reaches feed.length the generation decodes. */
         int prefilled;
         /** The token to feed next while decoding. */
         int nextInput = -1;
@@ -176,19 +201,21 @@ public final class Engine implements AutoCloseable {
         long ttft;
         /** The listener threw: it hears nothing more. */
         boolean listenerFailed;
+        /** Pre-empted once: what it prefills now was counted as prompt tokens or generated before. */
+        boolean recomputing;
 
         Active(Pending p) {
             this.pending = p;
-            this.prompt = p.request().prompt();
+            this.feed = p.request().prompt();
             SamplingOptions s = p.request().sampling();
             this.sampler = s.isGreedy() ? Sampler.greedy() : Sampler.of(s.temperature(), s.topP(), s.topK(), s.minP(), s.seed());
             this.stops = new StopMatcher(p.request().stop());
             this.out = new int[Math.min(Math.max(p.request().maxTokens(), 1), 256)];
-            this.cache = model.newCache(context);
+            this.cache = newCache();
         }
 
         boolean decoding() {
-            return prefilled == prompt.length;
+            return prefilled == feed.length;
         }
 
     }
@@ -207,6 +234,7 @@ public final class Engine implements AutoCloseable {
         } finally {
             IllegalStateException closing = closedError();
             for (Active a : List.copyOf(active)) fail(a, closing);
+            for (Active a : List.copyOf(preempted)) fail(a, closing);
             for (Pending p; (p = pollWaiting()) != null; ) fail(p, closing);
         }
     }
@@ -215,7 +243,7 @@ public final class Engine implements AutoCloseable {
     private boolean awaitWork() {
         lock.lock();
         try {
-            while (!closed && active.isEmpty() && waiting.isEmpty()) work.awaitUninterruptibly();
+            while (!closed && active.isEmpty() && preempted.isEmpty() && waiting.isEmpty()) work.awaitUninterruptibly();
             return !closed;
         } finally {
             lock.unlock();
@@ -226,6 +254,10 @@ public final class Engine implements AutoCloseable {
     private void step() {
         long now = System.nanoTime();
         endWaitingThatWereCancelledOrExpired(now);
+        for (Active a : List.copyOf(preempted)) {
+            if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
+            else if (expired(a.pending, now)) finish(a, FinishReason.TIMEOUT);
+        }
         admit();
         for (Active a : List.copyOf(active)) {
             if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
@@ -233,21 +265,18 @@ public final class Engine implements AutoCloseable {
         }
         if (active.isEmpty()) return;
 
-        // every decoding generation gets its token; prompt chunks share one budget, oldest first
         List<Active> batch = new ArrayList<>(active.size());
         List<LlamaModel.SequenceStep> steps = new ArrayList<>(active.size());
-        int promptBudget = config.prefillChunk();
-        for (Active a : active) {
-            if (a.decoding()) {
-                steps.add(new LlamaModel.SequenceStep(new int[] {a.nextInput}, a.cache.length(), a.cache));
-            } else if (promptBudget > 0) {
-                int chunk = Math.min(promptBudget, a.prompt.length - a.prefilled);
-                promptBudget -= chunk;
-                steps.add(new LlamaModel.SequenceStep(Arrays.copyOfRange(a.prompt, a.prefilled, a.prefilled + chunk), a.prefilled, a.cache));
-            } else {
-                continue;
+        while (true) {
+            plan(batch, steps);
+            if (config.kvCacheBudget() == 0 || growWithinBudget(batch, steps)) break;
+            Active youngest = active.getFirst();
+            for (Active a : active) if (a.pending.submittedAt() - youngest.pending.submittedAt() > 0) youngest = a;
+            if (active.size() == 1) {
+                finish(youngest, FinishReason.LENGTH); // alone and still over: the budget is its context
+                return;
             }
-            batch.add(a);
+            preempt(youngest);
         }
         lastBatchSize = batch.size();
         int[] sampled = new int[batch.size()];
@@ -260,7 +289,7 @@ public final class Engine implements AutoCloseable {
                 sampled[i] = -1;
                 if (!a.decoding()) {
                     a.prefilled += steps.get(i).tokens().length;
-                    promptTokens.addAndGet(steps.get(i).tokens().length);
+                    if (!a.recomputing) promptTokens.addAndGet(steps.get(i).tokens().length);
                     if (!a.decoding()) continue; // more of the prompt to go: these logits predict nothing wanted
                 }
                 try {
@@ -276,6 +305,89 @@ public final class Engine implements AutoCloseable {
             if (samplingError[i] != null) fail(batch.get(i), samplingError[i]);
             else if (sampled[i] >= 0) accept(batch.get(i), sampled[i]);
         }
+    }
+
+    /** Every decoding generation gets its token; prompt chunks share one budget of tokens, oldest first. */
+    private void plan(List<Active> batch, List<LlamaModel.SequenceStep> steps) {
+        batch.clear();
+        steps.clear();
+        int promptBudget = config.prefillChunk();
+        for (Active a : active) {
+            if (a.decoding()) {
+                steps.add(new LlamaModel.SequenceStep(new int[] {a.nextInput}, a.cache.length(), a.cache));
+            } else if (promptBudget > 0) {
+                int chunk = Math.min(promptBudget, a.feed.length - a.prefilled);
+                promptBudget -= chunk;
+                steps.add(new LlamaModel.SequenceStep(Arrays.copyOfRange(a.feed, a.prefilled, a.prefilled + chunk), a.prefilled, a.cache));
+            } else {
+                continue;
+            }
+            batch.add(a);
+        }
+    }
+
+    /**
+     * Grows the caches of the step's generations so that all caches together stay within the KV
+     * budget: by doubling when the budget allows, else by as much as it allows (fewer copies than
+     * growing a position at a time), at least to what the step needs. False, changing nothing,
+     * when even that does not fit. The budget bounds what the caches hold between steps: while a
+     * cache grows, its old copy lives beside the new one until its positions are copied over
+     * (the caches are contiguous, not paged).
+     */
+    private boolean growWithinBudget(List<Active> batch, List<LlamaModel.SequenceStep> steps) {
+        long budgetPositions = config.kvCacheBudget() / bytesPerPosition;
+        long positions = 0;
+        for (Active a : active) positions += a.cache.capacity();
+        int[] target = new int[batch.size()];
+        for (int i = 0; i < batch.size(); i++) {
+            LlamaModel.KvCache cache = batch.get(i).cache;
+            LlamaModel.SequenceStep s = steps.get(i);
+            target[i] = Math.max(cache.capacity(), s.startPosition() + s.tokens().length);
+            positions += target[i] - cache.capacity();
+        }
+        if (positions > budgetPositions) return false;
+        for (int i = 0; i < batch.size(); i++) {
+            LlamaModel.KvCache cache = batch.get(i).cache;
+            if (target[i] == cache.capacity()) continue;
+            long doubled = Math.min(cache.maxCapacity(), Math.max(target[i], 2L * cache.capacity()));
+            long grown = Math.min(doubled, target[i] + (budgetPositions - positions));
+            positions += grown - target[i];
+            target[i] = (int) grown;
+        }
+        for (int i = 0; i < batch.size(); i++) batch.get(i).cache.ensureCapacity(target[i]);
+        return true;
+    }
+
+    /** Frees a generation's cache and puts it back to wait, to recompute what it had when there is room again. */
+    private void preempt(Active a) {
+        active.remove(a);
+        a.cache.close();
+        a.cache = null;
+        int[] prompt = a.pending.request().prompt();
+        a.feed = Arrays.copyOf(prompt, prompt.length + a.generated);
+        System.arraycopy(a.out, 0, a.feed, prompt.length, a.generated);
+        a.prefilled = 0;
+        a.recomputing = true;
+        int at = 0;
+        while (at < preempted.size() && preempted.get(at).pending.submittedAt() - a.pending.submittedAt() <= 0) at++;
+        preempted.add(at, a);
+        preemptions.incrementAndGet();
+        activeCount = active.size();
+        preemptedCount = preempted.size();
+        updateKvBytes();
+    }
+
+    /** A fresh cache; under a KV budget a small one that the engine grows itself. */
+    private LlamaModel.KvCache newCache() {
+        return config.kvCacheBudget() == 0 ? model.newCache(context) : model.newCache(Math.min(context, 16), context);
+    }
+
+    /** Whether a generation that must prefill {@code tokens} tokens and decode one fits beside the running ones. */
+    private boolean fitsBudget(int tokens) {
+        if (config.kvCacheBudget() == 0) return true;
+        long positions = tokens + 1L;
+        for (Active a : active) positions += a.cache.capacity();
+        return positions * bytesPerPosition <= config.kvCacheBudget();
     }
 
     /** A sampled token: the end of generation, or text to stream and the next input. */
@@ -316,9 +428,26 @@ public final class Engine implements AutoCloseable {
     }
 
     private void admit() {
-        while (active.size() < config.maxBatch()) {
+        while (active.size() < config.maxBatch() && !preempted.isEmpty() && fitsBudget(preempted.getFirst().feed.length)) {
+            Active a = preempted.removeFirst();
+            preemptedCount = preempted.size();
+            try {
+                a.cache = newCache();
+                active.add(a);
+            } catch (RuntimeException | OutOfMemoryError e) {
+                release(a.pending);
+                fail(a.pending, e);
+            }
+        }
+        while (active.size() < config.maxBatch() && preempted.isEmpty()) {
             Pending p = pollWaiting();
             if (p == null) break;
+            if (!fitsBudget(p.request().prompt().length)) {
+                if (!active.isEmpty()) {
+                    unpoll(p);
+                    break;
+                }
+            }
             if (p.request().maxTokens() == 0) {
                 release(p);
                 complete(p, FinishReason.LENGTH, "", new int[0], 0);
@@ -372,11 +501,12 @@ public final class Engine implements AutoCloseable {
         fail(a.pending, t);
     }
 
-    /** Takes a generation out of the batch and frees its cache now. */
+    /** Takes a generation out of the batch (or the pre-empted) and frees its cache now. */
     private void retire(Active a) {
-        if (active.remove(a)) {
-            a.cache.close();
+        if (active.remove(a) | preempted.remove(a)) {
+            if (a.cache != null) a.cache.close();
             activeCount = active.size();
+            preemptedCount = preempted.size();
             updateKvBytes();
             release(a.pending);
         }
@@ -407,6 +537,16 @@ public final class Engine implements AutoCloseable {
             rethrowIfFatal(t); // else the generation is over: a listener failing to hear so changes nothing for the others
         }
         p.handle().result().complete(c);
+    }
+
+    /** Puts a request taken from the queue back at its head. */
+    private void unpoll(Pending p) {
+        lock.lock();
+        try {
+            waiting.addFirst(p);
+        } finally {
+            lock.unlock();
+        }
     }
 
     private Pending pollWaiting() {

@@ -337,6 +337,24 @@ public final class LlamaModel {
             allocate((int) Math.min(maxCapacity, Math.max(positions, 2L * capacity)));
         }
 
+        /**
+         * Grows the cache to hold exactly {@code positions} now, when it holds fewer (a caller
+         * that budgets memory chooses the growth instead of the doubling a forward pass does).
+         */
+        public void ensureCapacity(int positions) {
+            if (closed) throw new IllegalStateException("KV cache: closed");
+            if (positions <= capacity) return;
+            if (positions > maxCapacity) {
+                throw new IllegalArgumentException("KV cache: " + positions + " positions exceed its maximum capacity " + maxCapacity);
+            }
+            allocate(positions);
+        }
+
+        /** Bytes one position of capacity holds: a key and a value row per layer and KV head, F32. */
+        public long bytesPerPosition() {
+            return 2L * layers * kvHeads * DType.F32.byteSize(headDim);
+        }
+
         /** Positions the cache holds memory for now. */
         public int capacity() {
             return capacity;

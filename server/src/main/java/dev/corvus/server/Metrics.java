@@ -30,6 +30,8 @@ final class Metrics {
         metric(out, "corvus_prompt_tokens_total", "counter", "Prompt tokens read.", s.promptTokens());
         metric(out, "corvus_generated_tokens_total", "counter", "Tokens generated.", s.generatedTokens());
         metric(out, "corvus_decode_steps_total", "counter", "Forward passes the engine ran.", s.decodeSteps());
+        metric(out, "corvus_preemptions_total", "counter", "Generations pre-empted (cache freed, recomputed later) to keep the KV cache budget.",
+                s.preemptions());
         metric(out, "corvus_queue_depth", "gauge", "Generations waiting for a slot.", s.queued());
         metric(out, "corvus_active_generations", "gauge", "Generations decoding now.", s.active());
         metric(out, "corvus_batch_size", "gauge", "Generations in the last decode step.", s.lastBatchSize());

@@ -117,7 +117,7 @@ class CompletionsEndpointTest {
         String m = metrics.body();
         assertThat(m).contains("# TYPE corvus_requests_total counter", "corvus_requests_total{outcome=\"length\"} ",
                 "corvus_queue_depth 0", "corvus_active_generations ", "corvus_batch_size ", "corvus_time_to_first_token_seconds_mean ",
-                "corvus_kv_cache_bytes 0");
+                "corvus_kv_cache_bytes 0", "corvus_preemptions_total 0");
         long generated = m.lines().filter(l -> l.startsWith("corvus_generated_tokens_total ")).mapToLong(l -> Long.parseLong(l.split(" ")[1]))
                 .findFirst().orElseThrow();
         assertThat(generated).isEqualTo(s.engine.stats().generatedTokens()).isGreaterThanOrEqualTo(2);
