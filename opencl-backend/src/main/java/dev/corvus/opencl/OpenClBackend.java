@@ -272,7 +272,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
                     .arg(3, dst.offset()).arg(4, n));
         } else if (s == DType.F32 && d == DType.Q8_0) {
             requireContiguous("copy", src, dst);
-            long blocks = n / 32;
+            long blocks = n / DType.Q8_0.blockSize();
             launch1("copy.cl", EXACT, "f32_to_q8", blocks, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, buffer(dst))
                     .arg(3, dst.byteOffset()).arg(4, blocks));
         } else if (s.isQuantized() || d.isQuantized() || (s == DType.I32) != (d == DType.I32)) {
@@ -472,7 +472,8 @@ public final class OpenClBackend implements Backend, AutoCloseable {
 
     /** Whether every row of a Q8_0 weight starts on a 32-element block (the GEMV reads whole quarter blocks). */
     private static boolean q8BlockAligned(int k, long offset, long batchStride, long rowStride) {
-        return k % 32 == 0 && offset % 32 == 0 && batchStride % 32 == 0 && rowStride % 32 == 0;
+        int block = DType.Q8_0.blockSize();
+        return k % block == 0 && offset % block == 0 && batchStride % block == 0 && rowStride % block == 0;
     }
 
     private static long ceilDiv(long x, long d) {
