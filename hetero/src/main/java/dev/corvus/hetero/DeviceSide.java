@@ -30,11 +30,13 @@ public final class DeviceSide implements AutoCloseable {
 
     private final Device device;
     private final Backend backend;
+    private final String description;
     private final ExecutorService thread;
 
-    private DeviceSide(Device device, Backend backend) {
+    private DeviceSide(Device device, Backend backend, String description) {
         this.device = device;
         this.backend = backend;
+        this.description = description;
         this.thread = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "corvus-hetero-" + device);
             t.setDaemon(true);
@@ -53,6 +55,8 @@ public final class DeviceSide implements AutoCloseable {
      */
     public static Optional<String> unavailableReason(String spec) {
         String kind = (spec == null ? DEFAULT_SPEC : spec).trim().toLowerCase(Locale.ROOT).split(":", 2)[0];
+        // the CPU is always there; open() says why it is no device to split with
+        if (kind.equals(Device.CPU.kind())) return Optional.empty();
         for (BackendProvider p : Backends.providers()) {
             if (p.name().equals(kind)) return p.unavailableReason();
         }
@@ -73,7 +77,7 @@ public final class DeviceSide implements AutoCloseable {
         if (!b.has(Capability.DEVICE_MEMORY)) {
             throw new IllegalArgumentException("HeteGen needs a backend with device memory; " + b.name() + " on " + d + " has none");
         }
-        return new DeviceSide(d, b);
+        return new DeviceSide(d, b, describe(d, b));
     }
 
     public Device device() {
@@ -85,9 +89,19 @@ public final class DeviceSide implements AutoCloseable {
         return backend;
     }
 
-    /** A one-line description for logs and plans. */
+    /** A one-line description for logs and plans, starting with the device id. */
     public String description() {
-        return backend.description();
+        return description;
+    }
+
+    /** The provider's line for this device in {@code corvus info} (id, name, platform), else the backend's own description. */
+    private static String describe(Device d, Backend b) {
+        String id = d + " ";
+        for (BackendProvider p : Backends.providers()) {
+            if (!p.name().equals(b.name())) continue;
+            for (String line : p.describeDevices()) if (line.startsWith(id)) return line;
+        }
+        return id + b.description();
     }
 
     /** Runs {@code work} on the orchestration thread. */
