@@ -2,6 +2,7 @@ package dev.corvus.attention;
 
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.Capability;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
@@ -17,9 +18,12 @@ import java.util.Arrays;
  * row is 0).
  *
  * <p>This class checks arguments and allocates outputs (in the current {@link MemoryScope}, else
- * in q's); the tile loops live in {@code FlashKernels} and run on the shared pool through the
- * CPU backend's {@link dev.corvus.tensor.TileKernels}. Work buffers are per-thread heap tiles:
- * memory beyond the inputs is O(B·H·N·D) for the outputs only.
+ * in q's). The forward runs on the backend of the tensors it is given: a backend with
+ * {@link Capability#FUSED_ATTENTION} runs its own kernel; otherwise the tile loops in
+ * {@code FlashKernels} run on the shared pool through the CPU backend's
+ * {@link dev.corvus.tensor.TileKernels} (device tensors of a backend without the kernel are
+ * copied to the host and the results back). Work buffers are per-thread heap tiles: memory
+ * beyond the inputs is O(B·H·N·D) for the outputs only.
  */
 public final class FlashAttention {
     private FlashAttention() {}
@@ -38,27 +42,46 @@ public final class FlashAttention {
     /**
      * softmax(softcap(scale · q·kᵀ) + mask)·v with softcap(s) = cap · tanh(s / cap) (Gemma 2's
      * attention-logit soft-capping; {@code cap} 0 means none), and the log-sum-exp of every row.
-     * Sliding-window masks and soft-capping run on the CPU only.
+     * Sliding-window masks and soft-capping are not in the fused kernels of accelerator backends:
+     * there they are refused.
      */
     public static Result forward(Tensor q, Tensor k, Tensor v, Mask mask, float scale, float softcap) {
         FlashKernels.Call c = call("flashAttention", q, k, v, mask, scale, softcap);
         MemoryScope scope = outputScope(q);
-        if (!q.device().equals(Device.CPU)) {
+        // the operands' device was checked by call(); host tensors always run on Backends.cpu(),
+        // whose tile kernels FlashKernels holds in a constant
+        Backend backend = Backends.of(q.device());
+        if (backend.has(Capability.FUSED_ATTENTION)) {
             if (mask.windowed() || softcap != 0f) {
-                throw new UnsupportedOperationException("flashAttention: sliding-window masks and soft-capping run on the CPU only, not on "
-                        + q.device() + " (window " + (mask.windowed() ? mask.window() : "none") + ", softcap " + softcap + ")");
+                throw new UnsupportedOperationException("flashAttention: sliding-window masks and soft-capping are not in the fused kernel of "
+                        + backend.name() + " on " + q.device() + " (window " + (mask.windowed() ? mask.window() : "none") + ", softcap " + softcap
+                        + "); run them on the CPU");
             }
-            // Accelerators run their own fused kernel; the operands' device was checked by call().
-            Backend device = Backends.of(q.device());
-            Tensor out = device.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
-            Tensor lse = device.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq());
-            device.attention(f32(q), f32(k), f32(v), mask.causal(), mask.queryStart(), mask.keyStart(), scale, out, lse);
+            Tensor out = backend.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
+            Tensor lse = backend.allocate(scope, DType.F32, c.batch(), c.hq(), c.nq());
+            backend.attention(f32(q), f32(k), f32(v), mask.causal(), mask.queryStart(), mask.keyStart(), scale, out, lse);
             return new Result(out, lse);
         }
+        if (!q.device().equals(Device.CPU)) return viaHost(backend, scope, q, k, v, mask, scale, softcap);
         Tensor out = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq(), c.d());
         Tensor lse = Tensor.zeros(scope, DType.F32, c.batch(), c.hq(), c.nq());
         FlashKernels.forward(c, TileView.of(out), TileView.of(lse));
         return new Result(out, lse);
+    }
+
+    /**
+     * The forward of device tensors whose backend has no fused kernel: the CPU algorithm on host
+     * copies, results copied back into {@code scope} on the device.
+     */
+    private static Result viaHost(Backend backend, MemoryScope scope, Tensor q, Tensor k, Tensor v, Mask mask, float scale, float softcap) {
+        try (MemoryScope host = MemoryScope.open("flashAttention host copies")) {
+            Result r = forward(q.to(Device.CPU), k.to(Device.CPU), v.to(Device.CPU), mask, scale, softcap);
+            Tensor out = backend.allocate(scope, DType.F32, r.out().shape());
+            Tensor lse = backend.allocate(scope, DType.F32, r.lse().shape());
+            backend.transfer(r.out(), out);
+            backend.transfer(r.lse(), lse);
+            return new Result(out, lse);
+        }
     }
 
     /** t as contiguous F32 on its own device. */

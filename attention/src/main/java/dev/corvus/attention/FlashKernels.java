@@ -32,6 +32,11 @@ import java.util.Arrays;
 final class FlashKernels {
     static final int BR = 64;
     static final int BC = 64;
+    /**
+     * The tile kernels of the backend host tensors run on ({@code Backends.of(Device.CPU)} is
+     * always {@code Backends.cpu()}), in a constant so that C2 inlines them into the tile loops;
+     * FlashAttention sends tensors of a backend with its own fused kernel there instead.
+     */
     static final TileKernels TILES = Backends.cpu().tiles();
 
     /** A diagonal no key index reaches: every key visible. */

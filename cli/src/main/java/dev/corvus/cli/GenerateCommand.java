@@ -6,7 +6,7 @@ import dev.corvus.chat.ChatTemplate;
 import dev.corvus.chat.GgufChat;
 import dev.corvus.hetero.DeviceSide;
 import dev.corvus.hetero.HeteroLinear;
-import dev.corvus.hetero.Plan;
+import dev.corvus.hetero.PlacementPlan;
 import dev.corvus.hetero.SplitLinear;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.Generator;
@@ -130,11 +130,11 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /** The HeteGen pieces a run holds: the device, its plan, and the resident and split layers. */
-    private record Hetero(DeviceSide device, Plan plan, HeteroLinear linear) implements AutoCloseable {
+    private record Hetero(DeviceSide device, PlacementPlan plan, HeteroLinear linear) implements AutoCloseable {
         static Hetero open(String spec, LlamaWeights weights, long budget, Double splitRatio) throws java.io.IOException {
             DeviceSide device = HeteroSetup.openDevice(spec);
             try {
-                Plan plan = HeteroSetup.plan(HeteroSetup.profile(device), weights, budget, splitRatio);
+                PlacementPlan plan = HeteroSetup.plan(HeteroSetup.profile(device), weights, budget, splitRatio);
                 return new Hetero(device, plan, HeteroLinear.build(plan, weights, device, SplitLinear.Options.DEFAULT));
             } catch (RuntimeException | java.io.IOException e) {
                 device.close();
@@ -143,7 +143,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
 
         String describe() {
-            long resident = plan.entries().stream().filter(Plan.Entry::resident).count();
+            long resident = plan.entries().stream().filter(PlacementPlan.Entry::resident).count();
             long onDevice = plan.entries().stream().filter(e -> !e.resident() && e.decode().usesDevice()).count();
             return String.format(Locale.ROOT, "hetero on %s (%d resident, %d split with the device, %d on the CPU alone)", device.device(), resident,
                     onDevice, plan.entries().size() - resident - onDevice);

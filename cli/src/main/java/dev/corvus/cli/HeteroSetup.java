@@ -1,10 +1,10 @@
 package dev.corvus.cli;
 
-import dev.corvus.hetero.CostModel;
+import dev.corvus.hetero.SplitLatencyModel;
 import dev.corvus.hetero.DeviceProfile;
 import dev.corvus.hetero.DeviceSide;
 import dev.corvus.hetero.HeteroLinear;
-import dev.corvus.hetero.Plan;
+import dev.corvus.hetero.PlacementPlan;
 import dev.corvus.hetero.ResidentPlanner;
 import dev.corvus.model.LlamaWeights;
 import dev.corvus.model.ModelStore;
@@ -57,10 +57,10 @@ final class HeteroSetup {
     }
 
     /** The plan; {@code splitRatio} null lets the solver choose each α, else forces it (rounded to the tile). */
-    static Plan plan(DeviceProfile profile, LlamaWeights weights, long budgetBytes, Double splitRatio) {
+    static PlacementPlan plan(DeviceProfile profile, LlamaWeights weights, long budgetBytes, Double splitRatio) {
         if (splitRatio != null && !(splitRatio >= 0 && splitRatio <= 1)) {
             throw new IllegalArgumentException("--split-ratio " + splitRatio + ": expected the CPU's share of the rows, from 0 to 1");
         }
-        return new ResidentPlanner(new CostModel(profile)).plan(HeteroLinear.shapes(weights), budgetBytes, splitRatio == null ? Double.NaN : splitRatio);
+        return new ResidentPlanner(new SplitLatencyModel(profile)).plan(HeteroLinear.shapes(weights), budgetBytes, splitRatio == null ? Double.NaN : splitRatio);
     }
 }

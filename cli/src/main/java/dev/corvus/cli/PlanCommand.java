@@ -2,7 +2,7 @@ package dev.corvus.cli;
 
 import dev.corvus.hetero.DeviceProfile;
 import dev.corvus.hetero.DeviceSide;
-import dev.corvus.hetero.Plan;
+import dev.corvus.hetero.PlacementPlan;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.LlamaWeights;
 import dev.corvus.tensor.MemoryScope;
@@ -60,7 +60,7 @@ final class PlanCommand implements Callable<Integer> {
                     profile = HeteroSetup.profile(side);
                 }
             }
-            Plan plan = HeteroSetup.plan(profile, weights, budget, splitRatio);
+            PlacementPlan plan = HeteroSetup.plan(profile, weights, budget, splitRatio);
             out.println(path.getFileName() + ", " + Cli.weightTypes(weights) + " weights");
             out.println(profile.summary());
             out.println();

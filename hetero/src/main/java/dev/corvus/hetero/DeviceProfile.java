@@ -1,10 +1,10 @@
 package dev.corvus.hetero;
 
-import dev.corvus.opencl.OpenClBackend;
-import dev.corvus.opencl.cl.ClBuffer;
-import dev.corvus.opencl.cl.ClEvent;
+import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.CommandQueue;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.DeviceEvent;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Parallel;
@@ -12,7 +12,6 @@ import dev.corvus.tensor.Tensor;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,7 +131,7 @@ public record DeviceProfile(String cpuName, int cpuThreads, Map<DType, Throughpu
     }
 
     private static DeviceProfile measureDevice(DeviceSide side, MemoryScope scope, String cpuName, Map<DType, Throughput> cpu, double cpuCall) {
-        OpenClBackend be = side.backend();
+        Backend be = side.backend();
         Map<DType, Throughput> dev = new EnumMap<>(DType.class);
         for (DType t : new DType[] {DType.F32, DType.Q8_0}) {
             Tensor w = Ops.toDevice(weight(t, PROBE_ROWS), side.device()), wg = Ops.toDevice(weight(t, PROBE_GEMM_N), side.device());
@@ -153,18 +152,21 @@ public record DeviceProfile(String cpuName, int cpuThreads, Map<DType, Throughpu
             be.synchronize();
         });
         double h2d, d2h, latency;
-        try (DeviceSide.Pinned pinned = side.pinned(PROBE_TRANSFER_BYTES); ClBuffer target = be.context().buffer(PROBE_TRANSFER_BYTES)) {
-            MemorySegment host = pinned.host();
-            host.fill((byte) 1);
-            h2d = PROBE_TRANSFER_BYTES / best(() -> awaitClose(side.transfers().writeAsync(target, 0, host)));
-            d2h = PROBE_TRANSFER_BYTES / best(() -> awaitClose(side.compute().readAsync(target, 0, host)));
-            latency = best(() -> awaitClose(side.transfers().writeAsync(target, 0, host.asSlice(0, 256))));
+        // the probe buffers live only as long as the probe: pinned memory is scarce
+        try (MemoryScope probe = MemoryScope.detached("hetero transfer probe")) {
+            int floats = (int) (PROBE_TRANSFER_BYTES / 4);
+            Tensor host = be.allocatePinned(probe, DType.F32, floats), target = be.allocate(probe, DType.F32, floats);
+            host.segment().fill((byte) 1);
+            Tensor smallHost = host.narrow(0, 0, 64), smallTarget = target.narrow(0, 0, 64);
+            h2d = PROBE_TRANSFER_BYTES / best(() -> awaitClose(be.transferAsync(host, target, CommandQueue.COPY)));
+            d2h = PROBE_TRANSFER_BYTES / best(() -> awaitClose(be.transferAsync(target, host, CommandQueue.COMPUTE)));
+            latency = best(() -> awaitClose(be.transferAsync(smallHost, smallTarget, CommandQueue.COPY)));
         }
-        return new DeviceProfile(cpuName, Parallel.parallelism(), cpu, cpuCall, side.description(), be.clDevice().isCpu(), dev, launch, h2d, d2h,
+        return new DeviceProfile(cpuName, Parallel.parallelism(), cpu, cpuCall, side.description(), be.sharesHostCores(), dev, launch, h2d, d2h,
                 latency);
     }
 
-    private static void awaitClose(ClEvent e) {
+    private static void awaitClose(DeviceEvent e) {
         try (e) {
             e.await();
         }

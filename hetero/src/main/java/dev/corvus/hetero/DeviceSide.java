@@ -1,14 +1,11 @@
 package dev.corvus.hetero;
 
-import dev.corvus.opencl.OpenClBackend;
-import dev.corvus.opencl.OpenClBackendProvider;
-import dev.corvus.opencl.OpenClDevices;
-import dev.corvus.opencl.cl.Cl;
-import dev.corvus.opencl.cl.ClBuffer;
-import dev.corvus.opencl.cl.ClQueue;
+import dev.corvus.tensor.Backend;
+import dev.corvus.tensor.BackendProvider;
 import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.Capability;
 import dev.corvus.tensor.Device;
-import java.lang.foreign.MemorySegment;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -17,24 +14,29 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The device half of HeteGen on one OpenCL device: the backend whose in-order queue runs the
- * GEMMs (and the read-backs behind them), a second in-order queue for host-to-device copies so
- * they overlap the GEMMs, pinned host buffers, and one orchestration thread that issues the
- * device's commands and waits on their events while the caller's thread computes the CPU rows.
+ * The device half of HeteGen on one accelerator, reached through the tensor SPI (an OpenCL
+ * device when corvus-opencl-backend is on the class path): the backend whose
+ * {@link dev.corvus.tensor.CommandQueue#COMPUTE} queue runs the GEMMs (and the read-backs behind
+ * them), its {@link dev.corvus.tensor.CommandQueue#COPY} queue for host-to-device copies that
+ * overlap the GEMMs, pinned host memory, and one orchestration thread that issues the device's
+ * commands and waits on their events while the caller's thread computes the CPU rows.
  *
  * <p>One per model: every {@link SplitLinear} of a model shares it (layers run one after another).
- * Closing it stops the thread and releases the transfer queue; the backend belongs to the JVM.
+ * Closing it waits for the device's queues and stops the thread; the backend belongs to the JVM.
  */
 public final class DeviceSide implements AutoCloseable {
+    /** The device a null spec means. */
+    private static final String DEFAULT_SPEC = "opencl";
+
     private final Device device;
-    private final OpenClBackend backend;
-    private final ClQueue transfers;
+    private final Backend backend;
+    private final String description;
     private final ExecutorService thread;
 
-    private DeviceSide(Device device) {
+    private DeviceSide(Device device, Backend backend, String description) {
         this.device = device;
-        this.backend = OpenClBackendProvider.backend(device);
-        this.transfers = backend.context().inOrderQueue();
+        this.backend = backend;
+        this.description = description;
         this.thread = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "corvus-hetero-" + device);
             t.setDaemon(true);
@@ -44,90 +46,67 @@ public final class DeviceSide implements AutoCloseable {
 
     /** Empty when an OpenCL device is usable; otherwise why not, naming what to install. */
     public static Optional<String> unavailableReason() {
-        return OpenClDevices.unavailableReason();
+        return unavailableReason(DEFAULT_SPEC);
+    }
+
+    /**
+     * Empty when the backend a device spec names ("opencl", "opencl:P:D") can run here; otherwise
+     * why not: its provider's reason, or that no provider of that name is on the class path.
+     */
+    public static Optional<String> unavailableReason(String spec) {
+        String kind = (spec == null ? DEFAULT_SPEC : spec).trim().toLowerCase(Locale.ROOT).split(":", 2)[0];
+        // the CPU is always there; open() says why it is no device to split with
+        if (kind.equals(Device.CPU.kind())) return Optional.empty();
+        for (BackendProvider p : Backends.providers()) {
+            if (p.name().equals(kind)) return p.unavailableReason();
+        }
+        return Optional.of("no backend named '" + kind + "' is on the class path (for OpenCL add the dependency dev.corvus:corvus-opencl-backend)");
     }
 
     /**
      * The device a spec names ("opencl", "opencl:P:D"; null means "opencl", the first GPU or else
-     * the first device). A clear IllegalStateException when OpenCL is missing.
+     * the first device). A clear IllegalStateException when its backend is missing or cannot run.
      */
     public static DeviceSide open(String spec) {
-        unavailableReason().ifPresent(why -> {
-            throw new IllegalStateException("HeteGen needs an OpenCL device, and OpenCL is not available: " + why);
+        unavailableReason(spec).ifPresent(why -> {
+            throw new IllegalStateException("HeteGen needs an accelerator device, and '" + (spec == null ? DEFAULT_SPEC : spec) + "' is not available: " + why);
         });
-        Device d = Backends.device(spec == null ? "opencl" : spec);
+        Device d = Backends.device(spec == null ? DEFAULT_SPEC : spec);
         if (d.equals(Device.CPU)) throw new IllegalArgumentException("HeteGen splits work between the CPU and a device; '" + spec + "' is the CPU");
-        return new DeviceSide(d);
+        Backend b = Backends.of(d);
+        if (!b.has(Capability.DEVICE_MEMORY)) {
+            throw new IllegalArgumentException("HeteGen needs a backend with device memory; " + b.name() + " on " + d + " has none");
+        }
+        return new DeviceSide(d, b, describe(d, b));
     }
 
     public Device device() {
         return device;
     }
 
-    public OpenClBackend backend() {
+    /** The device's backend: its COMPUTE queue runs the GEMMs and read-backs, its COPY queue the uploads. */
+    public Backend backend() {
         return backend;
     }
 
-    /** The in-order queue of GEMMs and read-backs (the backend's own). */
-    public ClQueue compute() {
-        return backend.queue();
-    }
-
-    /** The in-order queue of host-to-device copies. */
-    public ClQueue transfers() {
-        return transfers;
-    }
-
-    /** A one-line description for logs and plans. */
+    /** A one-line description for logs and plans, starting with the device id. */
     public String description() {
-        return device + " " + backend.clDevice().name() + " (" + backend.clDevice().platform().name() + ")";
+        return description;
+    }
+
+    /** The provider's line for this device in {@code corvus info} (id, name, platform), else the backend's own description. */
+    private static String describe(Device d, Backend b) {
+        String id = d + " ";
+        for (BackendProvider p : Backends.providers()) {
+            if (!p.name().equals(b.name())) continue;
+            for (String line : p.describeDevices()) if (line.startsWith(id)) return line;
+        }
+        return id + b.description();
     }
 
     /** Runs {@code work} on the orchestration thread. */
     <T> Future<T> submit(Callable<T> work) {
         return thread.submit(work);
-    }
-
-    /**
-     * A pinned (CL_MEM_ALLOC_HOST_PTR) buffer, mapped for the host to write once and for the bus to
-     * read from as often as needed: its mapping is the source of asynchronous writes, which the
-     * driver can DMA without staging. Allocate once, at load time; pinned memory is scarce.
-     */
-    public Pinned pinned(long bytes) {
-        ClBuffer buf = backend.context().pinnedBuffer(bytes);
-        try {
-            MemorySegment host = bytes == 0 ? MemorySegment.NULL : transfers.map(buf, Cl.CL_MAP_READ | Cl.CL_MAP_WRITE, 0, bytes);
-            return new Pinned(buf, host);
-        } catch (RuntimeException e) {
-            buf.close();
-            throw e;
-        }
-    }
-
-    /** A mapped pinned buffer; {@link #host()} is valid until close. */
-    public final class Pinned implements AutoCloseable {
-        private final ClBuffer buffer;
-        private final MemorySegment host;
-
-        private Pinned(ClBuffer buffer, MemorySegment host) {
-            this.buffer = buffer;
-            this.host = host;
-        }
-
-        public MemorySegment host() {
-            return host;
-        }
-
-        public long byteSize() {
-            return buffer.byteSize();
-        }
-
-        @Override
-        public void close() {
-            if (buffer.isClosed()) return;
-            if (buffer.byteSize() > 0) transfers.unmap(buffer, host);
-            buffer.close();
-        }
     }
 
     @Override
@@ -139,7 +118,6 @@ public final class DeviceSide implements AutoCloseable {
             thread.shutdownNow();
             Thread.currentThread().interrupt();
         }
-        transfers.finish();
-        transfers.close();
+        backend.synchronize();
     }
 }

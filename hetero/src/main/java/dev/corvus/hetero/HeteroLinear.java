@@ -11,7 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * A {@link Plan} put to work for a Llama model: the model's {@link Linear} that runs each weight
+ * A {@link PlacementPlan} put to work for a Llama model: the model's {@link Linear} that runs each weight
  * matrix as the plan says, resident on the device (x goes over, y comes back) or as a
  * {@link SplitLinear}. It recognises a matrix by its weight tensor; any other weight falls back to
  * {@code Ops.linear}. Close it to free the device copies, pinned buffers and staging rings, before
@@ -61,11 +61,11 @@ public final class HeteroLinear implements Linear, AutoCloseable {
     }
 
     /** Applies {@code plan} to host weights: copies the resident ones to the device, pins the device rows of the split ones. */
-    public static HeteroLinear build(Plan plan, LlamaWeights weights, DeviceSide device, SplitLinear.Options options) {
+    public static HeteroLinear build(PlacementPlan plan, LlamaWeights weights, DeviceSide device, SplitLinear.Options options) {
         HeteroLinear h = new HeteroLinear();
         try {
             Map<String, Tensor> byName = matrices(weights);
-            for (Plan.Entry e : plan.entries()) {
+            for (PlacementPlan.Entry e : plan.entries()) {
                 String name = e.layer().name();
                 Tensor w = byName.get(name);
                 if (w == null) throw new IllegalArgumentException("the plan names layer " + name + ", which these weights do not have");
@@ -104,7 +104,7 @@ public final class HeteroLinear implements Linear, AutoCloseable {
 
     /**
      * Measured wall time of the planned matrices per decode step (single-row calls, all matrices
-     * once), to set beside {@link Plan#predictedDecodeSeconds()}; NaN before any such call.
+     * once), to set beside {@link PlacementPlan#predictedDecodeSeconds()}; NaN before any such call.
      */
     public double measuredDecodeSecondsPerStep() {
         return decodeCalls == 0 ? Double.NaN : decodeNanos * 1e-9 * ops.size() / decodeCalls;

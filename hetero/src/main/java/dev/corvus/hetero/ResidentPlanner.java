@@ -18,13 +18,13 @@ public final class ResidentPlanner {
     /** m buckets: decode, then prefill batches up to these many rows (larger ones use the last). */
     public static final int[] PHASES = {1, 16, 128, 512};
 
-    private final CostModel model;
+    private final SplitLatencyModel model;
 
-    public ResidentPlanner(CostModel model) {
+    public ResidentPlanner(SplitLatencyModel model) {
         this.model = model;
     }
 
-    public Plan plan(List<LayerShape> layers, long budgetBytes) {
+    public PlacementPlan plan(List<LayerShape> layers, long budgetBytes) {
         return plan(layers, budgetBytes, Double.NaN);
     }
 
@@ -33,7 +33,7 @@ public final class ResidentPlanner {
      * tile) in every phase instead of the solver's choice; NaN means solve. For experiments: it
      * sends rows to the device where the cost model would not.
      */
-    public Plan plan(List<LayerShape> layers, long budgetBytes, double forcedAlpha) {
+    public PlacementPlan plan(List<LayerShape> layers, long budgetBytes, double forcedAlpha) {
         if (budgetBytes < 0) throw new IllegalArgumentException("device memory budget must be >= 0 bytes, got " + budgetBytes);
         record Candidate(int index, LayerShape layer, SplitSolver.Split decode, PhaseSplits splits, double resident, double priority) {}
         List<Candidate> candidates = new ArrayList<>();
@@ -42,7 +42,7 @@ public final class ResidentPlanner {
             int[] ks = new int[PHASES.length];
             SplitSolver.Split decode = null;
             for (int p = 0; p < PHASES.length; p++) {
-                CostModel.Terms terms = model.terms(l, PHASES[p]);
+                SplitLatencyModel.Terms terms = model.terms(l, PHASES[p]);
                 SplitSolver.Split s = Double.isNaN(forcedAlpha) ? SplitSolver.solve(terms, l.outFeatures())
                         : SplitSolver.split(terms, SplitSolver.rowsFor(forcedAlpha, l.outFeatures()), l.outFeatures());
                 ks[p] = s.rows();
@@ -53,14 +53,14 @@ public final class ResidentPlanner {
         }
         List<Candidate> order = new ArrayList<>(candidates);
         order.sort(Comparator.comparingDouble(Candidate::priority).reversed().thenComparingInt(Candidate::index));
-        Plan.Entry[] entries = new Plan.Entry[layers.size()];
+        PlacementPlan.Entry[] entries = new PlacementPlan.Entry[layers.size()];
         long left = budgetBytes;
         for (int rank = 0; rank < order.size(); rank++) {
             Candidate c = order.get(rank);
             boolean resident = c.layer().bytes() <= left && c.resident() < c.decode().predictedSeconds();
             if (resident) left -= c.layer().bytes();
-            entries[c.index()] = new Plan.Entry(c.layer(), c.priority(), rank, resident, c.decode(), c.splits(), c.resident());
+            entries[c.index()] = new PlacementPlan.Entry(c.layer(), c.priority(), rank, resident, c.decode(), c.splits(), c.resident());
         }
-        return new Plan(List.of(entries), budgetBytes, PHASES);
+        return new PlacementPlan(List.of(entries), budgetBytes, PHASES);
     }
 }

@@ -1,8 +1,9 @@
 package dev.corvus.hetero;
 
-import dev.corvus.opencl.cl.ClBuffer;
-import dev.corvus.opencl.cl.ClEvent;
+import dev.corvus.tensor.Backend;
+import dev.corvus.tensor.CommandQueue;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.DeviceEvent;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Storage;
@@ -28,8 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>the call returns when both halves have landed.</li>
  * </ul>
  *
- * <p>Ordering: uploads run on the transfer queue, GEMMs and read-backs on the compute queue (both
- * in-order). Chunk j's GEMM is enqueued only after its upload event completed; a staging buffer
+ * <p>Ordering: uploads run on the device backend's {@link CommandQueue#COPY} queue, GEMMs and
+ * read-backs on its {@link CommandQueue#COMPUTE} queue (both in-order). Chunk j's GEMM is enqueued only after its upload event completed; a staging buffer
  * is written again only after the read-back behind the GEMM that last read it completed (on the
  * in-order compute queue that read's event covers the GEMM). {@link #stats()} counts every reuse
  * and checks that guard.
@@ -81,15 +82,14 @@ public final class SplitLinear implements AutoCloseable {
     private final String name;
     private final Tensor weight;
     private final int n, kIn;
-    private final long rowBytes;
     private final PhaseSplits splits;
     private final DeviceSide device;
     private final Options options;
     /** Rows [firstDeviceRow, n) of W, copied once into pinned host memory. */
     private final int firstDeviceRow;
     private final int chunkRows;
-    private final DeviceSide.Pinned pinned;
-    /** Device buffers: the staging ring, and x / y grown to the largest m seen. */
+    private final Tensor pinned;
+    /** The pinned rows and the device buffers: the staging ring, and x / y grown to the largest m seen. */
     private final MemoryScope deviceScope;
     private final Storage[] ring;
     private Storage xDev, yDev;
@@ -111,7 +111,6 @@ public final class SplitLinear implements AutoCloseable {
         this.weight = weight;
         this.n = weight.size(0);
         this.kIn = weight.size(1);
-        this.rowBytes = weight.dtype().byteSize(kIn);
         this.splits = splits;
         this.options = options;
         for (int k : splits.rows()) {
@@ -131,26 +130,22 @@ public final class SplitLinear implements AutoCloseable {
             this.ring = new Storage[0];
             return;
         }
-        DeviceSide.Pinned p = null;
         MemoryScope scope = MemoryScope.detached("hetero " + name);
         try {
-            p = device.pinned(deviceRows * rowBytes);
-            MemorySegment.copy(weight.segment(), weight.byteOffset() + firstDeviceRow * rowBytes, p.host(), 0, deviceRows * rowBytes);
+            Backend be = device.backend();
+            Tensor p = be.allocatePinned(scope, weight.dtype(), deviceRows, kIn);
+            long rowBytes = weight.dtype().byteSize(kIn);
+            MemorySegment.copy(weight.segment(), weight.byteOffset() + firstDeviceRow * rowBytes, p.segment(), p.byteOffset(), deviceRows * rowBytes);
             ring = new Storage[options.prefetchDepth()];
-            long stageBytes = Math.min(chunkRows, deviceRows) * rowBytes;
-            for (int i = 0; i < ring.length; i++) ring[i] = deviceStorage(scope, stageBytes);
+            int stageRows = Math.min(chunkRows, deviceRows);
+            for (int i = 0; i < ring.length; i++) ring[i] = be.allocate(scope, weight.dtype(), stageRows, kIn).storage();
+            copiesAfterCompute(be);
+            this.pinned = p;
         } catch (RuntimeException e) {
-            if (p != null) p.close();
             scope.close();
             throw e;
         }
-        this.pinned = p;
         this.deviceScope = scope;
-    }
-
-    private Storage deviceStorage(MemoryScope scope, long bytes) {
-        ClBuffer buf = device.backend().context().buffer(bytes);
-        return Storage.onDevice(buf, scope, device.device());
     }
 
     public String name() {
@@ -163,7 +158,7 @@ public final class SplitLinear implements AutoCloseable {
 
     /** Bytes of pinned host memory this layer holds: W rows [min k, n). */
     public long pinnedBytes() {
-        return pinned == null ? 0 : pinned.byteSize();
+        return pinned == null ? 0 : pinned.dtype().byteSize(pinned.numel());
     }
 
     public Stats stats() {
@@ -228,16 +223,15 @@ public final class SplitLinear implements AutoCloseable {
         int m = x.size(0);
         ensureCapacity(m);
         Delay delay = options.delay();
-        var transfers = device.transfers();
-        var compute = device.compute();
+        Backend be = device.backend();
         int count = ceilDiv(n - k, chunkRows);
-        ClEvent[] uploads = new ClEvent[count];
-        ClEvent[] lastReader = new ClEvent[ring.length];
-        List<ClEvent> pending = new ArrayList<>();
+        DeviceEvent[] uploads = new DeviceEvent[count];
+        DeviceEvent[] lastReader = new DeviceEvent[ring.length];
+        List<DeviceEvent> pending = new ArrayList<>();
         try {
             delay.before(Side.DEVICE, 0);
             Tensor xd = Tensor.wrap(xDev, DType.F32, 0, 1, m, kIn);
-            ClEvent xUp = transfers.writeAsync(buffer(xDev), 0, x.segment().asSlice(x.byteOffset(), 4L * m * kIn));
+            DeviceEvent xUp = be.transferAsync(x, xd.view(m, kIn), CommandQueue.COPY);
             pending.add(xUp);
             int next = 0;
             while (next < Math.min(ring.length, count)) upload(next++, k, uploads, lastReader, pending);
@@ -250,48 +244,47 @@ public final class SplitLinear implements AutoCloseable {
                 int r0 = k + j * chunkRows, rows = Math.min(chunkRows, n - r0);
                 Tensor w = Tensor.wrap(ring[j % ring.length], weight.dtype(), 0, rows, kIn);
                 Tensor y = Tensor.wrap(yDev, DType.F32, 4L * m * (r0 - k), 1, m, rows);
-                device.backend().matmul(xd, w.t().unsqueeze(0), y);
-                ClEvent done = null;
+                be.matmul(xd, w.t().unsqueeze(0), y);
+                DeviceEvent done = null;
                 for (int i = 0; i < m; i++) {
                     if (done != null) done.close();
-                    long hostOffset = out.byteOffset() + 4L * ((long) i * n + r0);
-                    done = compute.readAsync(buffer(yDev), y.byteOffset() + 4L * i * rows, out.segment().asSlice(hostOffset, 4L * rows));
+                    Tensor deviceRow = Tensor.wrap(yDev, DType.F32, y.byteOffset() + 4L * i * rows, rows);
+                    Tensor hostRow = Tensor.wrap(out.storage(), DType.F32, out.byteOffset() + 4L * ((long) i * n + r0), rows);
+                    done = be.transferAsync(deviceRow, hostRow, CommandQueue.COMPUTE);
                 }
                 pending.add(done);
                 lastReader[j % ring.length] = done;
                 // prefetch: the buffer to refill was last read by GEMM j-1 or earlier, queued ahead of GEMM j
                 while (next < count && next <= j + ring.length - 1) upload(next++, k, uploads, lastReader, pending);
             }
-            transfers.flush();
-            ClEvent.waitAll(pending.toArray(ClEvent[]::new));
+            DeviceEvent.awaitAll(pending.toArray(DeviceEvent[]::new));
             chunks.addAndGet(count);
             return null;
         } catch (Throwable t) {
             // never return (and let the caller free x or out) while a command may still touch them
-            transfers.finish();
-            compute.finish();
+            be.synchronize();
             throw t;
         } finally {
-            for (ClEvent e : pending) e.close();
+            for (DeviceEvent e : pending) e.close();
         }
     }
 
     /** Uploads chunk j into its ring slot once the read-back behind the slot's last GEMM has completed. */
-    private void upload(int j, int k, ClEvent[] uploads, ClEvent[] lastReader, List<ClEvent> pending) throws InterruptedException {
+    private void upload(int j, int k, DeviceEvent[] uploads, DeviceEvent[] lastReader, List<DeviceEvent> pending) throws InterruptedException {
         int slot = j % ring.length;
-        ClEvent previous = lastReader[slot];
+        DeviceEvent previous = lastReader[slot];
         if (previous != null) {
             reuses.incrementAndGet();
-            if (!previous.isComplete()) {
+            if (!previous.isDone()) {
                 waited.incrementAndGet();
                 previous.await();
             }
-            if (!previous.isComplete()) broken.incrementAndGet();
+            if (!previous.isDone()) broken.incrementAndGet();
         }
         int r0 = k + j * chunkRows, rows = Math.min(chunkRows, n - r0);
-        MemorySegment src = pinned.host().asSlice((r0 - firstDeviceRow) * rowBytes, rows * rowBytes);
+        Tensor src = pinned.narrow(0, r0 - firstDeviceRow, rows);
         options.delay().before(Side.DEVICE, -1 - j);
-        uploads[j] = device.transfers().writeAsync(buffer(ring[slot]), 0, src);
+        uploads[j] = device.backend().transferAsync(src, Tensor.wrap(ring[slot], weight.dtype(), 0, rows, kIn), CommandQueue.COPY);
         pending.add(uploads[j]);
     }
 
@@ -299,13 +292,21 @@ public final class SplitLinear implements AutoCloseable {
     private void ensureCapacity(int m) {
         if (m <= capacityM) return;
         int cap = Math.max(m, Math.min(2 * capacityM, 4096));
-        xDev = deviceStorage(deviceScope, 4L * cap * kIn);
-        yDev = deviceStorage(deviceScope, 4L * cap * (n - firstDeviceRow));
+        Backend be = device.backend();
+        xDev = be.allocate(deviceScope, DType.F32, cap, kIn).storage();
+        yDev = be.allocate(deviceScope, DType.F32, cap, n - firstDeviceRow).storage();
+        copiesAfterCompute(be);
         capacityM = cap;
     }
 
-    private static ClBuffer buffer(Storage s) {
-        return (ClBuffer) s.deviceMemory();
+    /**
+     * Orders later uploads after what the compute queue holds now: allocate zero-fills new device
+     * buffers there, and an upload on the other queue could otherwise land first and be zeroed.
+     */
+    private static void copiesAfterCompute(Backend be) {
+        try (DeviceEvent allocated = be.marker(CommandQueue.COMPUTE)) {
+            be.waitFor(CommandQueue.COPY, allocated);
+        }
     }
 
     private static int ceilDiv(int a, int b) {
@@ -315,7 +316,6 @@ public final class SplitLinear implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
-        if (pinned != null) pinned.close();
         if (deviceScope != null) deviceScope.close();
     }
 

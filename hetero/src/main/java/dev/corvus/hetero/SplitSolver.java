@@ -3,7 +3,7 @@ package dev.corvus.hetero;
 /**
  * Chooses the split point k of a layer: the CPU takes output rows [0, k), the device [k, n).
  *
- * <p>The continuous optimum is the balance point α* of {@link CostModel.Terms#balance()}. k is
+ * <p>The continuous optimum is the balance point α* of {@link SplitLatencyModel.Terms#balance()}. k is
  * then rounded to {@link #ROW_TILE} rows, the CPU GEMV's unit of work and a multiple of the
  * device GEMV's 4 outputs per work-group, so neither side gets a ragged tile; k = n (all rows on
  * the CPU) is always allowed. L(α) = max(T_c, T_g) is the maximum of a non-decreasing and a
@@ -35,7 +35,7 @@ public final class SplitSolver {
     }
 
     /** The best tile-aligned split of an n-row layer under {@code terms}. */
-    public static Split solve(CostModel.Terms terms, int n) {
+    public static Split solve(SplitLatencyModel.Terms terms, int n) {
         if (n < 1) throw new IllegalArgumentException("split solver: a layer needs at least one output row, got " + n);
         double target = terms.balance() * n;
         int below = roundDown((int) Math.floor(target)), above = roundUp((int) Math.ceil(target), n);
@@ -52,7 +52,7 @@ public final class SplitSolver {
     }
 
     /** The predicted times of a given split (for benchmarks and tests that force k). */
-    public static Split split(CostModel.Terms terms, int k, int n) {
+    public static Split split(SplitLatencyModel.Terms terms, int k, int n) {
         if (k < 0 || k > n) throw new IllegalArgumentException("split: k = " + k + " is outside [0, " + n + "]");
         double alpha = (double) k / n;
         return new Split(k, n, terms.latency(alpha), terms.cpu(alpha), terms.device(alpha));

@@ -38,8 +38,8 @@ class HeteroGenerationTest {
 
             // a machine where the split lands mid-layer (CPU and bus alike) and residency pays: 4 MiB resident, the rest split
             DeviceProfile profile = Profiles.synthetic(10, 100, 10, 0);
-            Plan plan = new ResidentPlanner(new CostModel(profile)).plan(HeteroLinear.shapes(weights), 4L << 20);
-            assertThat(plan.entries()).anyMatch(Plan.Entry::resident);
+            PlacementPlan plan = new ResidentPlanner(new SplitLatencyModel(profile)).plan(HeteroLinear.shapes(weights), 4L << 20);
+            assertThat(plan.entries()).anyMatch(PlacementPlan.Entry::resident);
             assertThat(plan.entries()).anyMatch(e -> !e.resident() && e.decode().alpha() > 0 && e.decode().alpha() < 1);
             try (HeteroLinear hetero = HeteroLinear.build(plan, weights, device, new SplitLinear.Options(2, 64, SplitLinear.Delay.NONE))) {
                 int[] actual = generate(new LlamaModel(ckpt.config(), weights, hetero), prompt);

@@ -35,13 +35,13 @@ class ResidentPlannerTest {
         for (int trial = 0; trial < 200; trial++) {
             DeviceProfile p = Profiles.synthetic(r.nextDouble(1, 50), r.nextDouble(10, 1000), r.nextDouble(1, 50), r.nextDouble(0, 2e-5));
             long budget = (long) (r.nextDouble() * total * 1.1);
-            Plan plan = new ResidentPlanner(new CostModel(p)).plan(layers, budget);
+            PlacementPlan plan = new ResidentPlanner(new SplitLatencyModel(p)).plan(layers, budget);
             assertThat(plan.residentBytes()).as("trial %d", trial).isLessThanOrEqualTo(budget);
 
-            List<Plan.Entry> byRank = plan.entries().stream().sorted(Comparator.comparingInt(Plan.Entry::rank)).toList();
+            List<PlacementPlan.Entry> byRank = plan.entries().stream().sorted(Comparator.comparingInt(PlacementPlan.Entry::rank)).toList();
             long left = budget;
             for (int i = 0; i < byRank.size(); i++) {
-                Plan.Entry e = byRank.get(i);
+                PlacementPlan.Entry e = byRank.get(i);
                 if (i > 0) assertThat(e.priority()).isLessThanOrEqualTo(byRank.get(i - 1).priority());
                 assertThat(e.priority()).isEqualTo(e.decode().predictedSeconds() / e.layer().bytes());
                 // greedy: a faster-resident layer that fits at its turn is taken
@@ -56,23 +56,23 @@ class ResidentPlannerTest {
     void pinnedBytesAreTheDeviceRowsOfSplitLayers() {
         DeviceProfile p = Profiles.synthetic(20, 400, 20, 1e-6);
         List<LayerShape> layers = llama(2, 1024, 2816, 32000, DType.Q8_0);
-        Plan plan = new ResidentPlanner(new CostModel(p)).plan(layers, 8L << 20);
+        PlacementPlan plan = new ResidentPlanner(new SplitLatencyModel(p)).plan(layers, 8L << 20);
         long expected = 0;
-        for (Plan.Entry e : plan.entries()) {
+        for (PlacementPlan.Entry e : plan.entries()) {
             if (e.resident()) continue;
             int minK = e.splits().minRows();
             // (1 − min α)·bytes: the rows the device may receive in any phase
             expected += (long) Math.round((1 - (double) minK / e.layer().outFeatures()) * e.layer().bytes());
         }
         assertThat(plan.pinnedBytes()).isEqualTo(expected).isPositive();
-        assertThat(plan.entries()).anyMatch(Plan.Entry::resident).anyMatch(e -> !e.resident());
+        assertThat(plan.entries()).anyMatch(PlacementPlan.Entry::resident).anyMatch(e -> !e.resident());
         assertThat(plan.table()).contains("layers.0.wq").contains("resident").contains("split").contains("pinned host memory");
     }
 
     @Test
     void noDeviceMeansNothingResidentAndAllRowsOnTheCpu() {
         DeviceProfile p = DeviceProfile.cpuOnly("cpu", 2, java.util.Map.of(DType.F32, new DeviceProfile.Throughput(1e10, 1e11)), 0);
-        Plan plan = new ResidentPlanner(new CostModel(p)).plan(llama(1, 64, 128, 100, DType.F32), 1L << 30);
+        PlacementPlan plan = new ResidentPlanner(new SplitLatencyModel(p)).plan(llama(1, 64, 128, 100, DType.F32), 1L << 30);
         assertThat(plan.residentBytes()).isZero();
         assertThat(plan.pinnedBytes()).isZero();
         assertThat(plan.entries()).allMatch(e -> e.decode().alpha() == 1.0);
@@ -80,7 +80,7 @@ class ResidentPlannerTest {
 
     @Test
     void zeroBudgetKeepsEverythingSplit() {
-        Plan plan = new ResidentPlanner(new CostModel(Profiles.synthetic(10, 100, 10, 0))).plan(llama(1, 64, 128, 100, DType.F32), 0);
-        assertThat(plan.entries()).noneMatch(Plan.Entry::resident);
+        PlacementPlan plan = new ResidentPlanner(new SplitLatencyModel(Profiles.synthetic(10, 100, 10, 0))).plan(llama(1, 64, 128, 100, DType.F32), 0);
+        assertThat(plan.entries()).noneMatch(PlacementPlan.Entry::resident);
     }
 }

@@ -3,8 +3,8 @@ package dev.corvus.hetero;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.corvus.hetero.CostModel.Activations;
-import dev.corvus.hetero.CostModel.Terms;
+import dev.corvus.hetero.SplitLatencyModel.Activations;
+import dev.corvus.hetero.SplitLatencyModel.Terms;
 import dev.corvus.tensor.DType;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -66,7 +66,7 @@ class SplitSolverTest {
         // no device: everything on the CPU
         DeviceProfile cpuOnly = DeviceProfile.cpuOnly("cpu", 2, Map.of(DType.F32, new DeviceProfile.Throughput(1e10, 1e11)), 1e-6);
         LayerShape layer = new LayerShape("w", 4096, 4096, DType.F32);
-        SplitSolver.Split s = SplitSolver.solve(new CostModel(cpuOnly).terms(layer, 1), 4096);
+        SplitSolver.Split s = SplitSolver.solve(new SplitLatencyModel(cpuOnly).terms(layer, 1), 4096);
         assertThat(s.rows()).isEqualTo(4096);
         assertThat(s.alpha()).isEqualTo(1.0);
         assertThat(s.usesDevice()).isFalse();
@@ -99,7 +99,7 @@ class SplitSolverTest {
     void prefillShiftsWorkToTheDevice() {
         // CPU GEMV bandwidth like the bus, CPU flops weak: decode splits, a big prefill streams
         var profile = Profiles.synthetic(20, 500, 20, 0);
-        CostModel model = new CostModel(profile);
+        SplitLatencyModel model = new SplitLatencyModel(profile);
         LayerShape layer = new LayerShape("w1", 4096, 4096, DType.F32);
         double decode = SplitSolver.solve(model.terms(layer, 1), 4096).alpha();
         double prefill = SplitSolver.solve(model.terms(layer, 512), 4096).alpha();
@@ -113,7 +113,7 @@ class SplitSolverTest {
         assertThatThrownBy(() -> SplitSolver.split(t, 9, 8)).hasMessageContaining("k = 9 is outside [0, 8]");
         assertThatThrownBy(() -> SplitSolver.rowsFor(1.5, 8)).hasMessageContaining("outside [0, 1]");
         assertThatThrownBy(() -> new LayerShape("w", 0, 8, DType.F32)).hasMessageContaining("[0, 8]");
-        assertThatThrownBy(() -> new CostModel(Profiles.synthetic(1, 1, 1, 0)).terms(new LayerShape("w", 8, 8, DType.F32), 0))
+        assertThatThrownBy(() -> new SplitLatencyModel(Profiles.synthetic(1, 1, 1, 0)).terms(new LayerShape("w", 8, 8, DType.F32), 0))
                 .hasMessageContaining("m (rows of X) must be >= 1");
     }
 }

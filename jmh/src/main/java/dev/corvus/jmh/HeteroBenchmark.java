@@ -1,6 +1,6 @@
 package dev.corvus.jmh;
 
-import dev.corvus.hetero.CostModel;
+import dev.corvus.hetero.SplitLatencyModel;
 import dev.corvus.hetero.DeviceProfile;
 import dev.corvus.hetero.DeviceSide;
 import dev.corvus.hetero.LayerShape;
@@ -71,7 +71,7 @@ public class HeteroBenchmark {
         device = DeviceSide.open(clDevice);
         DeviceProfile profile = DeviceProfile.loadOrMeasure(device, ModelStore.defaultCacheDir());
         LayerShape shape = new LayerShape("bench", n, k, DType.valueOf(dtype));
-        CostModel.Terms terms = new CostModel(profile).terms(shape, 1);
+        SplitLatencyModel.Terms terms = new SplitLatencyModel(profile).terms(shape, 1);
         SplitSolver.Split best = SplitSolver.solve(terms, n);
         int rows = switch (alpha) {
             case "opt" -> best.rows();

@@ -18,6 +18,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -97,7 +98,7 @@ public final class ModelStore {
 
     /** The store in the default cache directory, fetching with npm, reporting on stderr. */
     public static ModelStore defaults() {
-        boolean windows = System.getProperty("os.name", "").toLowerCase().startsWith("windows");
+        boolean windows = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows");
         return new ModelStore(defaultCacheDir(), windows ? "npm.cmd" : "npm", System.err);
     }
 
@@ -251,7 +252,7 @@ public final class ModelStore {
     }
 
     private static java.io.File nullDevice() {
-        return new java.io.File(System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("windows") ? "NUL" : "/dev/null");
+        return new java.io.File(System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("windows") ? "NUL" : "/dev/null");
     }
 
     private static boolean addShutdownHook(Thread hook) {

@@ -8,6 +8,10 @@ import dev.corvus.opencl.cl.ClKernel;
 import dev.corvus.opencl.cl.ClQueue;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.BinaryOp;
+import dev.corvus.tensor.Capability;
+import dev.corvus.opencl.cl.ClEvent;
+import dev.corvus.tensor.CommandQueue;
+import dev.corvus.tensor.DeviceEvent;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Device;
 import dev.corvus.tensor.DeviceMemory;
@@ -100,6 +104,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     }
 
     /** Waits for every op enqueued so far (errors of asynchronous commands surface here). */
+    @Override
     public void synchronize() {
         queue.finish();
         transferQueue.finish();
@@ -125,6 +130,93 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     @Override
     public String description() {
         return "OpenCL on " + device + ": " + clDevice + " (" + clDevice.shortVersion() + ", " + clDevice.computeUnits() + " compute units)";
+    }
+
+    @Override
+    public boolean has(Capability capability) {
+        return switch (capability) {
+            case FUSED_ATTENTION, DEVICE_MEMORY, ASYNC_TRANSFER, PINNED_MEMORY -> true;
+        };
+    }
+
+    /** PoCL and other OpenCL CPU devices run their kernels on the host's cores. */
+    @Override
+    public boolean sharesHostCores() {
+        return clDevice.isCpu();
+    }
+
+    // ---------------------------------------------------------------- queues, events, pinned memory
+
+    private ClQueue queue(CommandQueue q) {
+        return q == CommandQueue.COMPUTE ? queue : transferQueue;
+    }
+
+    @Override
+    public DeviceEvent transferAsync(Tensor src, Tensor dst, CommandQueue q, DeviceEvent... after) {
+        Backend.requireTransferable("opencl transferAsync", src, dst);
+        if (src.storage().isHost() == dst.storage().isHost()) {
+            throw new IllegalArgumentException("opencl transferAsync: exactly one of src (on " + src.device() + ") and dst (on " + dst.device()
+                    + ") must be in host memory; copy between device tensors with Ops.copy");
+        }
+        long bytes = src.dtype().byteSize(src.numel());
+        ClEvent[] waits = clEvents(after);
+        if (bytes == 0) {
+            // OpenCL has no empty transfer; what the caller waits for is the wait list itself
+            return waits.length == 0 ? DeviceEvent.DONE : queue(q).marker(waits);
+        }
+        ClQueue cq = queue(q);
+        if (src.storage().isHost()) return cq.writeAsync(buffer(dst), dst.byteOffset(), src.segment().asSlice(src.byteOffset(), bytes), waits);
+        return cq.readAsync(buffer(src), src.byteOffset(), dst.segment().asSlice(dst.byteOffset(), bytes), waits);
+    }
+
+    /**
+     * A CL_MEM_ALLOC_HOST_PTR buffer mapped once for reading and writing: the driver DMAs to and
+     * from it without staging. The mapping and the buffer are released when the scope closes.
+     */
+    @Override
+    public Tensor allocatePinned(MemoryScope scope, DType dtype, int... shape) {
+        long n = 1;
+        for (int s : shape) n = Math.multiplyExact(n, s);
+        long bytes = dtype.byteSize(n);
+        if (bytes == 0) return Tensor.zeros(scope, dtype, shape);
+        ClBuffer buf = context.pinnedBuffer(bytes);
+        try {
+            MemorySegment host = transferQueue.map(buf, Cl.CL_MAP_READ | Cl.CL_MAP_WRITE, 0, bytes);
+            scope.onClose(() -> {
+                transferQueue.unmap(buf, host);
+                buf.close();
+            });
+            host.fill((byte) 0);
+            return Tensor.wrap(Storage.wrap(host, scope), dtype, 0, shape);
+        } catch (RuntimeException e) {
+            if (!buf.isClosed()) buf.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public DeviceEvent marker(CommandQueue q) {
+        return queue(q).marker();
+    }
+
+    @Override
+    public void waitFor(CommandQueue q, DeviceEvent... events) {
+        ClEvent[] waits = clEvents(events);
+        if (waits.length > 0) queue(q).barrier(waits);
+    }
+
+    /** The OpenCL events among {@code events}; {@link DeviceEvent#DONE} has nothing to wait for, and another backend's event is refused. */
+    private static ClEvent[] clEvents(DeviceEvent... events) {
+        int n = 0;
+        ClEvent[] out = new ClEvent[events.length];
+        for (DeviceEvent e : events) {
+            if (e == DeviceEvent.DONE) continue;
+            if (!(e instanceof ClEvent c)) {
+                throw new IllegalArgumentException("opencl: cannot wait on " + e + " (" + e.getClass().getName() + "), not an OpenCL event; await it on the host first");
+            }
+            out[n++] = c;
+        }
+        return n == out.length ? out : java.util.Arrays.copyOf(out, n);
     }
 
     /**
@@ -180,7 +272,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
                     .arg(3, dst.offset()).arg(4, n));
         } else if (s == DType.F32 && d == DType.Q8_0) {
             requireContiguous("copy", src, dst);
-            long blocks = n / 32;
+            long blocks = n / DType.Q8_0.blockSize();
             launch1("copy.cl", EXACT, "f32_to_q8", blocks, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, buffer(dst))
                     .arg(3, dst.byteOffset()).arg(4, blocks));
         } else if (s.isQuantized() || d.isQuantized() || (s == DType.I32) != (d == DType.I32)) {
@@ -380,7 +472,8 @@ public final class OpenClBackend implements Backend, AutoCloseable {
 
     /** Whether every row of a Q8_0 weight starts on a 32-element block (the GEMV reads whole quarter blocks). */
     private static boolean q8BlockAligned(int k, long offset, long batchStride, long rowStride) {
-        return k % 32 == 0 && offset % 32 == 0 && batchStride % 32 == 0 && rowStride % 32 == 0;
+        int block = DType.Q8_0.blockSize();
+        return k % block == 0 && offset % block == 0 && batchStride % block == 0 && rowStride % block == 0;
     }
 
     private static long ceilDiv(long x, long d) {

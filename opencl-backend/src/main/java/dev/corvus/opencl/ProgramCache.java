@@ -3,6 +3,7 @@ package dev.corvus.opencl;
 import dev.corvus.opencl.cl.ClContext;
 import dev.corvus.opencl.cl.ClKernel;
 import dev.corvus.opencl.cl.ClProgram;
+import dev.corvus.tensor.DType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -79,10 +80,14 @@ public final class ProgramCache implements AutoCloseable {
         return programFromSource(source(resource), options);
     }
 
-    /** The program built from literal source text with {@code options}. */
+    /** Defines every program gets: Q8_0's block layout, read from DType so the kernels never spell it. */
+    static final String DTYPE_DEFINES = "-DQ8_BLOCK=" + DType.Q8_0.blockSize() + " -DQ8_BYTES=" + DType.Q8_0.blockBytes();
+
+    /** The program built from literal source text with {@code options} (after {@link #DTYPE_DEFINES}). */
     public ClProgram programFromSource(String source, String options) {
         if (closed) throw new IllegalStateException("program cache for " + context.device() + " is closed");
-        return programs.computeIfAbsent(new Key(source, options == null ? "" : options), k -> context.build(k.source(), k.options()));
+        String all = options == null || options.isBlank() ? DTYPE_DEFINES : DTYPE_DEFINES + " " + options;
+        return programs.computeIfAbsent(new Key(source, all), k -> context.build(k.source(), k.options()));
     }
 
     /** The shared kernel {@code name} of program (resource, options); lock it while arming and enqueuing. */

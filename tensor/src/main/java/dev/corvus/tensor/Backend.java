@@ -102,4 +102,85 @@ public interface Backend {
 
     /** out[r] = index of the largest element of row r (the first one on ties; NaN is largest). I32. */
     void argmax(Tensor x, Tensor out);
+
+    // ---------------------------------------------------------------- optional operations, queues and events
+
+    /**
+     * Whether this backend has one of the optional operations (see {@link Capability}); none by
+     * default. Ask this instead of calling and catching UnsupportedOperationException.
+     */
+    default boolean has(Capability capability) {
+        return false;
+    }
+
+    /**
+     * Whether this backend computes on the host's own cores (every CPU backend; an OpenCL CPU
+     * device such as PoCL): work split between it and the CPU competes for the same cores instead
+     * of overlapping.
+     */
+    default boolean sharesHostCores() {
+        return true;
+    }
+
+    /**
+     * Starts copying src into dst on {@code queue} once every event in {@code after} has
+     * completed, and returns the copy's event (the caller closes it). src and dst have the same
+     * shape and dtype and are contiguous; on an accelerator exactly one of them is in host memory,
+     * and that host memory must stay alive and untouched until the event completes (best from
+     * {@link #allocatePinned}). By default the copy runs at once on the calling thread (a host copy
+     * when both are on the host, else {@link #transfer}) and the result is {@link DeviceEvent#DONE}.
+     */
+    default DeviceEvent transferAsync(Tensor src, Tensor dst, CommandQueue queue, DeviceEvent... after) {
+        requireTransferable(name() + " transferAsync", src, dst);
+        DeviceEvent.awaitAll(after);
+        if (src.storage().isHost() && dst.storage().isHost()) copy(src, dst);
+        else transfer(src, dst);
+        return DeviceEvent.DONE;
+    }
+
+    /**
+     * A zero-filled host tensor in memory the device reads and writes directly (page-locked,
+     * device-visible), the best source and target of {@link #transferAsync}; released when the
+     * scope closes. Allocate it once, at load time: pinned memory is scarce. CPU backends have
+     * nothing to pin and return ordinary host memory.
+     */
+    default Tensor allocatePinned(MemoryScope scope, DType dtype, int... shape) {
+        return Tensor.zeros(scope, dtype, shape);
+    }
+
+    /**
+     * An event that completes when every command enqueued on {@code queue} so far has completed
+     * (the ops on {@link CommandQueue#COMPUTE}, say, for a copy on {@link CommandQueue#COPY} to wait
+     * on). CPU backends have finished everything already: {@link DeviceEvent#DONE}.
+     */
+    default DeviceEvent marker(CommandQueue queue) {
+        return DeviceEvent.DONE;
+    }
+
+    /**
+     * Commands enqueued on {@code queue} after this call start only once every event has
+     * completed, without blocking the caller where the device can order them itself. By default
+     * the caller waits for the events.
+     */
+    default void waitFor(CommandQueue queue, DeviceEvent... events) {
+        DeviceEvent.awaitAll(events);
+    }
+
+    /** Blocks until every command enqueued on either queue has finished; errors of asynchronous commands surface here. */
+    default void synchronize() {}
+
+    /**
+     * The argument rules of {@link #transfer} and {@link #transferAsync}: same shape and dtype,
+     * both contiguous. {@code who} starts the error message.
+     */
+    static void requireTransferable(String who, Tensor src, Tensor dst) {
+        if (src.dtype() != dst.dtype() || !java.util.Arrays.equals(src.shape(), dst.shape())) {
+            throw new IllegalArgumentException(who + ": src " + src.dtype() + " " + Shapes.str(src.shape()) + " and dst " + dst.dtype() + " "
+                    + Shapes.str(dst.shape()) + " differ; a transfer copies bytes, so shape and dtype must match");
+        }
+        if (!src.isContiguous() || !dst.isContiguous()) {
+            throw new IllegalArgumentException(who + ": src and dst must be contiguous (strides " + java.util.Arrays.toString(src.strides())
+                    + " and " + java.util.Arrays.toString(dst.strides()) + "); copy a strided view with contiguous() first");
+        }
+    }
 }

@@ -69,18 +69,19 @@ final class ScalarBackend implements Backend {
         if (src.dtype() == dst.dtype() && src.dtype().isQuantized()) {
             MemorySegment.copy(in, src.byteOffset(), out, dst.byteOffset(), src.dtype().byteSize(n));
         } else if (dst.dtype() == DType.Q8_0) {
-            float[] block = new float[32];
-            for (long b = 0; b < n / 32; b++) {
+            int size = DType.Q8_0.blockSize();
+            float[] block = new float[size];
+            for (long b = 0; b < n / size; b++) {
                 float amax = 0;
-                for (int i = 0; i < 32; i++) {
-                    block[i] = Tensor.readAsFloat(in, src.dtype(), src.elementIndex(b * 32 + i));
+                for (int i = 0; i < size; i++) {
+                    block[i] = Tensor.readAsFloat(in, src.dtype(), src.elementIndex(b * size + i));
                     amax = Math.max(amax, Math.abs(block[i]));
                 }
                 float d = FloatFormats.q8Scale(amax);
                 float inv = d == 0 ? 0 : 1 / d;
-                long base = dst.byteOffset() + b * 34;
+                long base = dst.byteOffset() + b * DType.Q8_0.blockBytes();
                 out.set(S, base, FloatFormats.floatToF16(d));
-                for (int i = 0; i < 32; i++) out.set(ValueLayout.JAVA_BYTE, base + 2 + i, FloatFormats.q8Quantize(block[i], inv));
+                for (int i = 0; i < size; i++) out.set(ValueLayout.JAVA_BYTE, base + 2 + i, FloatFormats.q8Quantize(block[i], inv));
             }
         } else if (dst.dtype().isQuantized()) {
             throw new IllegalArgumentException("copy: " + src.dtype() + " cannot be quantised to " + dst.dtype() + " here; " + Ops.QUANTISE_ELSEWHERE);

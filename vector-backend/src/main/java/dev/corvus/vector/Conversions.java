@@ -39,8 +39,9 @@ final class Conversions {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
-    static final int Q8_BLOCK = 32;
-    static final int Q8_BYTES = 34;
+    /** Q8_0's block: elements and bytes (an fp16 scale and one byte per element), in constants for the kernels. */
+    static final int Q8_BLOCK = DType.Q8_0.blockSize();
+    static final int Q8_BYTES = DType.Q8_0.blockBytes();
 
     /** Elements per task of a contiguous conversion: a multiple of every block size and of any FL. */
     private static final int CHUNK = 16 * 1024;

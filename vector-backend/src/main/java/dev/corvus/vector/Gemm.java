@@ -46,18 +46,9 @@ public final class Gemm {
     /** The smallest quantised block: packed depths are multiples of it, so blocks are never split. */
     private static final int MIN_BLOCK = 32;
 
-    /*
-     * Register tile. Each step of the micro-kernel loads NR / L vectors of B, broadcasts MR values
-     * of A and issues MR * NR / L FMAs into accumulators that never leave registers. With 32
-     * vector registers (AVX-512, NEON, SVE) 12 x 2 vectors uses 24 accumulators + 2 B + 1
-     * broadcast; with AVX2's 16, a 6 x 2 tile is the largest C2 compiles without spilling (12 x 2
-     * spilled and ran at 60% of 6 x 2 there, measured with -XX:UseAVX=2). Two vectors wide rather than three: tall tiles
-     * amortize the B loads over more rows, and 12 x 2 beat 8 x 3 by about 10% when measured.
-     */
-    private static final boolean WIDE_REGISTER_FILE =
-            SPECIES.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch"));
-    static final int MR = WIDE_REGISTER_FILE ? 12 : 6;
-    static final int NR = 2 * L;
+    /** Register tile: MR x NR accumulators, sized in {@link RegisterTile}. */
+    static final int MR = RegisterTile.GEMM_ROWS;
+    static final int NR = RegisterTile.COLUMNS;
 
     /*
      * Cache blocking. An MR x KC panel of A (12 KiB) stays in L1 while the KC x NC block of B
@@ -878,7 +869,7 @@ public final class Gemm {
                     }
                 } else {
                     int i = 0;
-                    if (WIDE_REGISTER_FILE) for (; i + 4 <= m; i += 4) dotF32FourRows(w, row, x, i * k, k, sums, i);
+                    if (RegisterTile.WIDE_REGISTER_FILE) for (; i + 4 <= m; i += 4) dotF32FourRows(w, row, x, i * k, k, sums, i);
                     for (; i < m; i++) sums[i] = dotF32(w, row, x, i * k, k);
                 }
                 for (int i = 0; i < m; i++) c.set(FLOAT, cOffset + 4 * (i * ldc + j), sums[i]);

@@ -70,9 +70,9 @@ final class QuantDecoders {
     // ---------------------------------------------------------------- 32-element blocks
 
     static void q8_0(MemorySegment w, long block, int blocks, float[] dst, int at) {
-        for (int b = 0; b < blocks; b++, block += 34, at += 32) {
+        for (int b = 0; b < blocks; b++, block += Conversions.Q8_BYTES, at += Conversions.Q8_BLOCK) {
             FloatVector d = FloatVector.broadcast(F, half(w, block));
-            for (int j = 0; j < 32; j += BL) {
+            for (int j = 0; j < Conversions.Q8_BLOCK; j += BL) {
                 ByteVector q = ByteVector.fromMemorySegment(B, w, block + 2 + j, LE);
                 for (int p = 0; p < B_PARTS; p++) ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(d).intoArray(dst, at + j + p * FL);
             }

@@ -300,11 +300,11 @@ final class QuantDots {
     static float rowQ8_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         for (int b = 0; b < blocks; b++) {
-            long block = row + 34L * b;
+            long block = row + (long) Conversions.Q8_BYTES * b;
             IntVector s = IntVector.zero(SI);
-            for (int l = 0; l < 32; l += SL) {
+            for (int l = 0; l < Conversions.Q8_BLOCK; l += SL) {
                 ShortVector q = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2 + l, LE).convertShape(VectorOperators.B2S, S, 0);
-                IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b + l)).reinterpretAsInts();
+                IntVector p = q.mul(ShortVector.fromArray(S, x, Conversions.Q8_BLOCK * b + l)).reinterpretAsInts();
                 s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
             }
             FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
@@ -437,10 +437,10 @@ final class QuantDots {
 
 
     static void q8_0(MemorySegment w, long block, int blocks, short[] q, float[] scale) {
-        for (int b = 0; b < blocks; b++, block += 34) {
+        for (int b = 0; b < blocks; b++, block += Conversions.Q8_BYTES) {
             scale[b] = half(w, block);
-            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 2, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, 32 * b);
-            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 18, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, 32 * b + 16);
+            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 2, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, Conversions.Q8_BLOCK * b);
+            ((ShortVector) ByteVector.fromMemorySegment(QB, w, block + 2 + 16, LE).convertShape(VectorOperators.B2S, QS, 0)).intoArray(q, Conversions.Q8_BLOCK * b + 16);
         }
     }
 

@@ -12,6 +12,7 @@ import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.TileKernels;
 import dev.corvus.tensor.UnaryOp;
 import java.lang.foreign.MemorySegment;
+import java.util.Locale;
 
 /**
  * The Vector API backend: checks once per call that operands have the layout the {@link Backend}
@@ -78,7 +79,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.name().toLowerCase(Locale.ROOT);
         int n = dense(name, a), m = dense(name, b);
         sameSize(name, out, n);
         if (n == 0) return;
@@ -88,7 +89,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.name().toLowerCase(Locale.ROOT);
         int n = dense(name, x);
         sameSize(name, out, n);
         Elementwise.unary(op, x.segment(), x.byteOffset(), out.segment(), out.byteOffset(), n);
@@ -164,7 +165,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void reduce(ReduceOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.name().toLowerCase(Locale.ROOT);
         dense(name, x);
         int rows = rows(x);
         sameSize(name, out, rows);

@@ -43,15 +43,9 @@ final class VectorTileKernels implements TileKernels {
 
     private static final int L = FL;
 
-    /*
-     * Register tile, as in Gemm: with 32 vector registers (AVX-512, NEON, SVE) 8 x 2 vectors
-     * uses 16 accumulators; with AVX2's 16, 6 x 2 (12 accumulators + 2 B + 1 broadcast) is the
-     * largest that C2 keeps in registers. Eight rows divide the usual 64- and 128-row tiles.
-     */
-    private static final boolean WIDE_REGISTER_FILE =
-            F.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch"));
-    static final int MR = WIDE_REGISTER_FILE ? 8 : 6;
-    static final int NR = 2 * L;
+    /** Register tile: MR x NR accumulators, sized in {@link RegisterTile} (the micro-kernels are 8 x 2 and 6 x 2 vectors). */
+    static final int MR = RegisterTile.TILE_ROWS;
+    static final int NR = RegisterTile.COLUMNS;
 
     // ---------------------------------------------------------------- products
 

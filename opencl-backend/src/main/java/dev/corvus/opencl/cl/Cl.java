@@ -136,6 +136,8 @@ public final class Cl {
         static final MethodHandle clReleaseKernel = handle("clReleaseKernel", fn(JAVA_INT, ADDRESS));
         static final MethodHandle clEnqueueNDRangeKernel = handle("clEnqueueNDRangeKernel",
                 fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle clEnqueueMarkerWithWaitList = handle("clEnqueueMarkerWithWaitList", fn(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle clEnqueueBarrierWithWaitList = handle("clEnqueueBarrierWithWaitList", fn(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS));
         static final MethodHandle clWaitForEvents = handle("clWaitForEvents", fn(JAVA_INT, JAVA_INT, ADDRESS));
         static final MethodHandle clGetEventInfo = handle("clGetEventInfo", fn(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));
         static final MethodHandle clGetEventProfilingInfo = handle("clGetEventProfilingInfo", fn(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS));

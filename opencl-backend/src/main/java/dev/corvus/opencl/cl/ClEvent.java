@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.corvus.tensor.DeviceEvent;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -11,8 +12,10 @@ import java.lang.invoke.MethodHandle;
 /**
  * The completion of one enqueued command. Pass it in another command's wait list to order work
  * across queues; {@link #await()} blocks the host. Close it when done (it is a native object).
+ * It is also the tensor library's {@link DeviceEvent}, which the OpenCL backend's asynchronous
+ * transfers and markers return.
  */
-public final class ClEvent extends ClObject {
+public final class ClEvent extends ClObject implements DeviceEvent {
     ClEvent(MemorySegment handle) {
         super(handle, "event");
     }
@@ -23,6 +26,7 @@ public final class ClEvent extends ClObject {
     }
 
     /** Blocks until the command finished; a failed command is a ClException. */
+    @Override
     public void await() {
         waitAll(this);
     }
@@ -46,6 +50,12 @@ public final class ClEvent extends ClObject {
 
     public boolean isComplete() {
         return status() == Cl.CL_COMPLETE;
+    }
+
+    /** DeviceEvent: {@link #isComplete()}. */
+    @Override
+    public boolean isDone() {
+        return isComplete();
     }
 
     /** Device time the command ran, in nanoseconds; the queue must have CL_QUEUE_PROFILING_ENABLE. */

@@ -95,7 +95,7 @@ public final class ClQueue extends ClObject {
     private ClEvent transfer(MethodHandle h, String name, ClBuffer buf, long offset, MemorySegment host, boolean blocking,
                              boolean wantEvent, ClEvent... waitFor) {
         checkRange(name, buf, offset, host.byteSize());
-        if (host.byteSize() == 0) return wantEvent ? marker(waitFor) : null;
+        if (host.byteSize() == 0) return wantEvent ? refuseEmpty() : null;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ptr = host;
             boolean staged = !host.isNative();
@@ -126,7 +126,7 @@ public final class ClQueue extends ClObject {
     private ClEvent copy(ClBuffer src, long srcOffset, ClBuffer dst, long dstOffset, long bytes, boolean wantEvent, ClEvent... waitFor) {
         checkRange("clEnqueueCopyBuffer", src, srcOffset, bytes);
         checkRange("clEnqueueCopyBuffer", dst, dstOffset, bytes);
-        if (bytes == 0) return wantEvent ? marker(waitFor) : null;
+        if (bytes == 0) return wantEvent ? refuseEmpty() : null;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = wantEvent ? a.allocate(ADDRESS) : MemorySegment.NULL;
             Cl.check("clEnqueueCopyBuffer", Cl.call(Cl.H.clEnqueueCopyBuffer, handle(), src.handle(), dst.handle(), srcOffset, dstOffset,
@@ -217,7 +217,7 @@ public final class ClQueue extends ClObject {
         int dims = global.length;
         if (dims < 1 || dims > 3) throw new IllegalArgumentException("an NDRange has 1 to 3 dimensions, not " + dims);
         if (local != null && local.length != dims) throw new IllegalArgumentException("local has " + local.length + " dimensions, global " + dims);
-        for (long g : global) if (g == 0) return wantEvent ? marker(waitFor) : null;
+        for (long g : global) if (g == 0) return wantEvent ? refuseEmpty() : null;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = a.allocate(JAVA_LONG, dims);
             for (int i = 0; i < dims; i++) g.setAtIndex(JAVA_LONG, i, global[i]);
@@ -233,8 +233,30 @@ public final class ClQueue extends ClObject {
         }
     }
 
+    // ---------------------------------------------------------------- ordering
+
+    /**
+     * An event that completes when every command enqueued before it has (and the events in
+     * {@code waitFor}): for another queue's wait list, or a host wait on this queue's progress.
+     */
+    public ClEvent marker(ClEvent... waitFor) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ev = a.allocate(ADDRESS);
+            Cl.check("clEnqueueMarkerWithWaitList", Cl.call(Cl.H.clEnqueueMarkerWithWaitList, handle(), Cl.count(waitFor), Cl.waitList(a, waitFor), ev));
+            return ClEvent.from(ev);
+        }
+    }
+
+    /** Commands enqueued after this start only once the events in {@code waitFor} have completed (and, on an out-of-order queue, every earlier command). */
+    public void barrier(ClEvent... waitFor) {
+        try (Arena a = Arena.ofConfined()) {
+            Cl.check("clEnqueueBarrierWithWaitList", Cl.call(Cl.H.clEnqueueBarrierWithWaitList, handle(), Cl.count(waitFor), Cl.waitList(a, waitFor),
+                    MemorySegment.NULL));
+        }
+    }
+
     /** Empty async commands are refused: OpenCL cannot enqueue them, and a fake event would hide the mistake. */
-    private static ClEvent marker(ClEvent... waitFor) {
+    private static ClEvent refuseEmpty() {
         throw new IllegalArgumentException("an empty command (zero bytes or a zero-sized range) has no event; skip it instead");
     }
 

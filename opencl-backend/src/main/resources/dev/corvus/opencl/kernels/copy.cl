@@ -35,7 +35,7 @@ kernel void copy_i32_i32(global const int* src, long soff, long8 sstrides, globa
     dst[doff + strided(i, shape, dstrides)] = src[soff + strided(i, shape, sstrides)];
 }
 
-// Q8_0 (blocks of 34 bytes: fp16 scale + 32 int8) to contiguous F32; one work item per element.
+// Q8_0 (blocks of Q8_BYTES = 34 bytes: fp16 scale + Q8_BLOCK = 32 int8) to contiguous F32; one work item per element.
 kernel void q8_to_f32(global const uchar* src, long srcByteOffset, global float* dst, long doff, long n) {
     long i = get_global_id(0);
     if (i >= n) return;
@@ -46,14 +46,14 @@ kernel void q8_to_f32(global const uchar* src, long srcByteOffset, global float*
 kernel void f32_to_q8(global const float* src, long soff, global uchar* dst, long dstByteOffset, long blocks) {
     long b = get_global_id(0);
     if (b >= blocks) return;
-    global const float* x = src + soff + b * 32;
+    global const float* x = src + soff + b * Q8_BLOCK;
     float amax = 0.0f;
-    for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(x[i]));
+    for (int i = 0; i < Q8_BLOCK; i++) amax = fmax(amax, fabs(x[i]));
     float d = amax / 127.0f;
     float inv = d == 0.0f ? 0.0f : 1.0f / d;
-    global uchar* out = dst + dstByteOffset + b * 34;
+    global uchar* out = dst + dstByteOffset + b * Q8_BYTES;
     vstore_half_rte(d, 0, (global half*) out);
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < Q8_BLOCK; i++) {
         float v = fabs(x[i] * inv);
         int whole = (int) v;
         int q = min(127, whole + (v - (float) whole >= 0.5f ? 1 : 0));

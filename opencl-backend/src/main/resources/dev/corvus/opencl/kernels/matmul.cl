@@ -126,7 +126,7 @@ kernel void gemv(int M, int N, int K,
         for (int m = 0; m < GEMV_M; m++) acc[r][m] = 0.0f;
 
 #if defined(B_Q8)
-    // Whole blocks (the host guarantees K % 32 == 0 and block-aligned rows): an item takes a
+    // Whole blocks (the host guarantees K % Q8_BLOCK == 0 and block-aligned rows): an item takes a
     // quarter block, 8 int8 values under one fp16 scale.
     for (int u = lid; u < K / 8; u += GEMV_WG) {
         int k = u * 8;
@@ -136,9 +136,9 @@ kernel void gemv(int M, int N, int K,
         for (int r = 0; r < GEMV_R; r++) {
             int j = min(j0 + r, N - 1);                     // rows past N compute junk, never stored
             long e0 = bz + (long) j * sbn + k;
-            global const uchar* block = b + (e0 / 32) * 34;
+            global const uchar* block = b + (e0 / Q8_BLOCK) * Q8_BYTES;
             float scale = vload_half(0, (global const half*) block);
-            float8 q = convert_float8(vload8(0, (global const char*) (block + 2 + e0 % 32)));
+            float8 q = convert_float8(vload8(0, (global const char*) (block + 2 + e0 % Q8_BLOCK)));
             for (int m = 0; m < GEMV_M; m++) {
                 float s = q.s0 * xv[m][0] + q.s1 * xv[m][1] + q.s2 * xv[m][2] + q.s3 * xv[m][3]
                         + q.s4 * xv[m][4] + q.s5 * xv[m][5] + q.s6 * xv[m][6] + q.s7 * xv[m][7];

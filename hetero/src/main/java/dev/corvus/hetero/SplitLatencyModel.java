@@ -27,20 +27,20 @@ package dev.corvus.hetero;
  * {@link SplitLinear} is the host-activation case; the paper's case is kept so plans for a
  * device-resident runner use the same code.
  */
-public final class CostModel {
+public final class SplitLatencyModel {
     /** Where X comes from and Y goes to. */
     public enum Activations { HOST, DEVICE }
 
     private final DeviceProfile profile;
     private final Activations activations;
 
-    public CostModel(DeviceProfile profile, Activations activations) {
+    public SplitLatencyModel(DeviceProfile profile, Activations activations) {
         this.profile = profile;
         this.activations = activations;
     }
 
     /** The model Corvus's runtime matches: activations on the host. */
-    public CostModel(DeviceProfile profile) {
+    public SplitLatencyModel(DeviceProfile profile) {
         this(profile, Activations.HOST);
     }
 

@@ -11,8 +11,8 @@ import java.util.Locale;
  * @param budgetBytes  the device memory the resident weights may take
  * @param phases       the m buckets the splits are solved for (decode first)
  */
-public record Plan(List<Entry> entries, long budgetBytes, int[] phases) {
-    public Plan {
+public record PlacementPlan(List<Entry> entries, long budgetBytes, int[] phases) {
+    public PlacementPlan {
         entries = List.copyOf(entries);
         phases = phases.clone();
     }
