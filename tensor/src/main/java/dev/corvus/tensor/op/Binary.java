@@ -38,6 +38,11 @@ public record Binary(BinaryOp op) {
         }
 
         @Override
+        public String label(Binary attrs) {
+            return attrs.label();
+        }
+
+        @Override
         public Output infer(Binary attrs, Operand... in) {
             String name = attrs.label();
             int[] shape = Shapes.broadcast(name, in[0].shape(), in[1].shape());

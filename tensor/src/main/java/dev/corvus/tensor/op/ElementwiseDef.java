@@ -8,15 +8,12 @@ import dev.corvus.tensor.Tensor;
 /**
  * The shared definition of a one-operand element-wise op: an F32 result of the operand's shape,
  * every output dim flowing from the same operand dim, and a contiguous F32 copy of the operand as
- * its only scratch. Subclasses give the label and the kernel.
+ * its only scratch. Subclasses give the kernel.
  */
 abstract class ElementwiseDef<A extends Record> extends OpDef<A> {
     ElementwiseDef(String name, String apiName, Class<A> attrsType) {
         super(name, apiName, attrsType);
     }
-
-    /** The name errors report for these attributes. */
-    abstract String label(A attrs);
 
     /** out = op(x) for a contiguous F32 x, on {@code backend}. */
     abstract void kernel(Backend backend, A attrs, Tensor x, Tensor out);

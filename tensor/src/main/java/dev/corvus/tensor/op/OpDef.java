@@ -68,6 +68,11 @@ public abstract class OpDef<A extends Record> {
         return attrsType;
     }
 
+    /** What a graph dump calls one application: the name, or a finer one ("add", "silu", "causalSoftmax"). */
+    public String label(A attrs) {
+        return name;
+    }
+
     /** {@code attrs} as this op's attribute record; an error naming both when it is another op's. */
     public final A cast(Record attrs) {
         if (!attrsType.isInstance(attrs)) {

@@ -24,6 +24,11 @@ public record Reduce(ReduceOp op, int dim, boolean keepDim) {
         }
 
         @Override
+        public String label(Reduce attrs) {
+            return attrs.label();
+        }
+
+        @Override
         public Output infer(Reduce attrs, Operand... in) {
             Operand x = in[0];
             String name = attrs.label();

@@ -7,11 +7,6 @@ import dev.corvus.tensor.Tensor;
 public record Scale(float factor) {
     public static final OpDef<Scale> OP = new ElementwiseDef<>("scale", "Ops.scale", Scale.class) {
         @Override
-        String label(Scale attrs) {
-            return "scale";
-        }
-
-        @Override
         void kernel(Backend backend, Scale attrs, Tensor x, Tensor out) {
             backend.scale(x, attrs.factor(), out);
         }

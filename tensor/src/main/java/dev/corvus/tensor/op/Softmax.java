@@ -39,6 +39,11 @@ public record Softmax(int dim, boolean causal, boolean log, int diagonal) {
         }
 
         @Override
+        public String label(Softmax attrs) {
+            return attrs.causal() && !attrs.log() ? "causalSoftmax" : attrs.label();
+        }
+
+        @Override
         public Output infer(Softmax attrs, Operand... in) {
             Operand x = in[0];
             String op = attrs.label();

@@ -17,7 +17,7 @@ public record Unary(UnaryOp op) {
 
     public static final OpDef<Unary> OP = new ElementwiseDef<>("unary", "Ops.unary", Unary.class) {
         @Override
-        String label(Unary attrs) {
+        public String label(Unary attrs) {
             return attrs.label();
         }
 
