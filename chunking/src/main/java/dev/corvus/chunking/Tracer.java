@@ -25,6 +25,7 @@ import dev.corvus.tensor.op.RmsNorm;
 import dev.corvus.tensor.op.Rope;
 import dev.corvus.tensor.op.Scale;
 import dev.corvus.tensor.op.Softmax;
+import dev.corvus.tensor.op.Softplus;
 import dev.corvus.tensor.op.Unary;
 import java.util.ArrayList;
 import java.util.List;
@@ -143,6 +144,10 @@ public final class Tracer {
 
     public Node gelu(Node x, boolean tanhApproximation) {
         return unary(tanhApproximation ? UnaryOp.GELU_TANH : UnaryOp.GELU_ERF, x);
+    }
+
+    public Node softplus(Node x) {
+        return apply(Softplus.OP, Softplus.ATTRS, x);
     }
 
     public Node softmax(Node x, int dim) {

@@ -12,6 +12,7 @@ import dev.corvus.tensor.op.RmsNorm;
 import dev.corvus.tensor.op.Rope;
 import dev.corvus.tensor.op.Scale;
 import dev.corvus.tensor.op.Softmax;
+import dev.corvus.tensor.op.Softplus;
 import dev.corvus.tensor.op.Unary;
 import java.util.Arrays;
 
@@ -265,6 +266,11 @@ public final class Ops {
 
     public static Tensor tanh(Tensor x) {
         return unary(UnaryOp.TANH, x);
+    }
+
+    /** softplus(x) = log(1 + e^x), a smooth ReLU. */
+    public static Tensor softplus(Tensor x) {
+        return Softplus.OP.run(Softplus.ATTRS, x);
     }
 
     /** GELU: the tanh approximation (GPT-2, most checkpoints) or the exact erf form. */
