@@ -95,6 +95,13 @@ public final class OpSupport {
         return reduced.permute(order).contiguous();
     }
 
+    /** shape without dimension d (what a reduction along d leaves). */
+    public static int[] without(int[] shape, int d) {
+        int[] out = new int[shape.length - 1];
+        for (int i = 0, j = 0; i < shape.length; i++) if (i != d) out[j++] = shape[i];
+        return out;
+    }
+
     /** head followed by tail. */
     public static int[] concat(int[] head, int... tail) {
         int[] r = Arrays.copyOf(head, head.length + tail.length);

@@ -11,6 +11,8 @@ import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.TileKernels;
 import dev.corvus.tensor.UnaryOp;
+import dev.corvus.tensor.op.OpDef;
+import dev.corvus.tensor.op.Softplus;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -92,6 +94,15 @@ final class VectorBackend implements Backend {
         int n = dense(name, x);
         sameSize(name, out, n);
         Elementwise.unary(op, x.segment(), x.byteOffset(), out.segment(), out.byteOffset(), n);
+    }
+
+    @Override
+    public boolean run(OpDef<?> op, Record attrs, Tensor[] in, Tensor out) {
+        if (op != Softplus.OP) return false;
+        int n = dense("softplus", in[0]);
+        sameSize("softplus", out, n);
+        Elementwise.softplus(in[0].segment(), in[0].byteOffset(), out.segment(), out.byteOffset(), n);
+        return true;
     }
 
     @Override

@@ -23,10 +23,7 @@ public record Argmax(int dim) {
             int d = Shapes.dim("argmax", attrs.dim(), x.rank());
             if (x.size(d) == 0) throw new IllegalArgumentException("argmax: dimension " + d + " of " + Shapes.str(x.shape()) + " is empty");
             OpSupport.requireFloat("argmax", x);
-            int[] shape = x.shape();
-            int[] out = new int[shape.length - 1];
-            for (int i = 0, j = 0; i < shape.length; i++) if (i != d) out[j++] = shape[i];
-            return new Output(DType.I32, out);
+            return new Output(DType.I32, OpSupport.without(x.shape(), d));
         }
 
         @Override

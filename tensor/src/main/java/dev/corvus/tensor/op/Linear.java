@@ -50,10 +50,7 @@ public record Linear() {
         @Override
         public int[] flow(Linear attrs, Operand[] in, int[] outShape, int d) {
             if (d == outShape.length - 1) return null;
-            int[] r = new int[in.length];
-            Arrays.fill(r, WHOLE);
-            r[0] = d;
-            return r;
+            return firstAlong(in.length, d);
         }
 
         @Override

@@ -2,7 +2,6 @@ package dev.corvus.tensor.op;
 
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
-import java.util.Arrays;
 
 /**
  * What rmsnorm and layernorm share: a row-wise normalisation along the last dimension, with
@@ -30,10 +29,7 @@ abstract class NormDef<A extends Record> extends OpDef<A> {
     @Override
     public final int[] flow(A attrs, Operand[] in, int[] outShape, int d) {
         if (d == outShape.length - 1) return null;
-        int[] r = new int[in.length];
-        Arrays.fill(r, WHOLE);
-        r[0] = d;
-        return r;
+        return firstAlong(in.length, d);
     }
 
     @Override

@@ -145,6 +145,14 @@ public abstract class OpDef<A extends Record> {
      */
     public abstract int[] flow(A attrs, Operand[] in, int[] outShape, int d);
 
+    /** A dimension rule entry for an op that slices its first operand along d and reads the rest whole (weights, norms' vectors). */
+    protected static int[] firstAlong(int operands, int d) {
+        int[] r = new int[operands];
+        java.util.Arrays.fill(r, WHOLE);
+        r[0] = d;
+        return r;
+    }
+
     /**
      * The attributes that make the op compute output slice [start, start+length) along {@code dim}
      * of a full output of shape {@code outShape} from operand slices: ops that depend on absolute

@@ -41,9 +41,7 @@ public record Reduce(ReduceOp op, int dim, boolean keepDim) {
                 shape[d] = 1;
                 return new Output(DType.F32, shape);
             }
-            int[] out = new int[shape.length - 1];
-            for (int i = 0, j = 0; i < shape.length; i++) if (i != d) out[j++] = shape[i];
-            return new Output(DType.F32, out);
+            return new Output(DType.F32, OpSupport.without(shape, d));
         }
 
         @Override
