@@ -80,7 +80,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.label();
         int n = dense(name, a), m = dense(name, b);
         sameSize(name, out, n);
         if (n == 0) return;
@@ -90,7 +90,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.label();
         int n = dense(name, x);
         sameSize(name, out, n);
         Elementwise.unary(op, x.segment(), x.byteOffset(), out.segment(), out.byteOffset(), n);
@@ -175,7 +175,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void reduce(ReduceOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase();
+        String name = op.label();
         dense(name, x);
         int rows = rows(x);
         sameSize(name, out, rows);

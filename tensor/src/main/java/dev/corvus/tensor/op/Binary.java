@@ -7,7 +7,6 @@ import dev.corvus.tensor.OpSupport;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
-import java.util.Locale;
 
 /** a op b, element-wise with numpy broadcasting, in F32. */
 public record Binary(BinaryOp op) {
@@ -29,7 +28,7 @@ public record Binary(BinaryOp op) {
 
     /** The name eager and traced code report, e.g. "add". */
     public String label() {
-        return op.name().toLowerCase(Locale.ROOT);
+        return op.label();
     }
 
     private static final class Def extends OpDef<Binary> {

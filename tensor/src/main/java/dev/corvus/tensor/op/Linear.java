@@ -3,6 +3,7 @@ package dev.corvus.tensor.op;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
+import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
@@ -32,6 +33,8 @@ public record Linear() {
             if (w.dtype().isQuantized() && !Shapes.isContiguous(w.shape(), w.strides())) {
                 throw new IllegalArgumentException(op + ": a " + w.dtype() + " weight must be contiguous, got strides " + Arrays.toString(w.strides()));
             }
+            OpSupport.requireFloat(op, x);
+            if (w.dtype() == DType.I32) throw new IllegalArgumentException(op + ": weight is I32; expected F32, F16, BF16 or a quantised type (" + Quants.SUPPORTED + ")");
             int[] shape = x.shape();
             shape[shape.length - 1] = w.size(0);
             return new Output(DType.F32, shape);
@@ -39,10 +42,11 @@ public record Linear() {
 
         @Override
         public Tensor run(Backend be, Linear attrs, Tensor... in) {
-            infer(attrs, in);
+            int[] shape = infer(attrs, in).shape();
             Tensor x = in[0], w = in[1], bias = in.length > 2 ? in[2] : null;
+            // The checks above cover matmul's for x · wᵀ, so the product runs without repeating them.
             Tensor x2 = x.rank() == 1 ? x.unsqueeze(0) : x;
-            Tensor y = Matmul.OP.run(be, Matmul.ATTRS, x2, w.t());
+            Tensor y = Matmul.product(be, x2, w.t(), x.rank() == 1 ? new int[] {1, shape[0]} : shape);
             if (bias != null) y = Binary.OP.run(be, Binary.ADD, y, bias);
             return x.rank() == 1 ? y.squeeze(0) : y;
         }

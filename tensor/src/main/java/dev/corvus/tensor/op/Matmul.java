@@ -46,28 +46,7 @@ public record Matmul() {
 
         @Override
         public Tensor run(Backend be, Matmul attrs, Tensor... in) {
-            final String op = "matmul";
-            int[] outShape = infer(attrs, in).shape();
-            Tensor a = in[0], b = in[1];
-            int m = a.size(-2), k = a.size(-1), n = b.size(-1);
-            int[] batch = Arrays.copyOf(outShape, outShape.length - 2);
-            if (a.dtype() != DType.F32) a = OpSupport.f32(op, a);
-            if (b.dtype() != DType.F32 && !weightLayout(b.shape(), b.strides())) b = OpSupport.f32(op, b);
-            if (k == 0 || Shapes.numel(outShape) == 0) {
-                // PyTorch's answer: an empty product is empty, and one over K = 0 is all zeros (the output starts zeroed).
-                // Flattening an empty batch below would ask view() to infer -1 from 0 elements.
-                return OpSupport.newOutput(be, a, DType.F32, outShape);
-            }
-            Tensor a3 = OpSupport.flattenBatch(a.expand(concat(batch, m, k)));
-            Tensor b3 = OpSupport.flattenBatch(b.expand(concat(batch, k, n)));
-            if (a3 == null) a3 = a.expand(concat(batch, m, k)).contiguous().reshape(-1, m, k);
-            if (b3 == null) {
-                if (b.dtype() != DType.F32) b = OpSupport.f32(op, b);
-                b3 = b.expand(concat(batch, k, n)).contiguous().reshape(-1, k, n);
-            }
-            Tensor out = OpSupport.newOutput(be, a, DType.F32, outShape);
-            be.matmul(a3, b3, out.reshape(-1, m, n));
-            return out;
+            return product(be, in[0], in[1], infer(attrs, in).shape());
         }
 
         @Override
@@ -108,6 +87,30 @@ public record Matmul() {
         public long productRows(Matmul attrs, Operand[] in, int[] outShape) {
             return outShape[outShape.length - 2];
         }
+    }
+
+    /** a · b for operands {@link #OP} (or linear) has checked, into a new output of {@code outShape}. */
+    static Tensor product(Backend be, Tensor a, Tensor b, int[] outShape) {
+        final String op = "matmul";
+        int m = a.size(-2), k = a.size(-1), n = b.size(-1);
+        int[] batch = Arrays.copyOf(outShape, outShape.length - 2);
+        if (a.dtype() != DType.F32) a = OpSupport.f32(op, a);
+        if (b.dtype() != DType.F32 && !weightLayout(b.shape(), b.strides())) b = OpSupport.f32(op, b);
+        if (k == 0 || Shapes.numel(outShape) == 0) {
+            // PyTorch's answer: an empty product is empty, and one over K = 0 is all zeros (the output starts zeroed).
+            // Flattening an empty batch below would ask view() to infer -1 from 0 elements.
+            return OpSupport.newOutput(be, a, DType.F32, outShape);
+        }
+        Tensor a3 = OpSupport.flattenBatch(a.expand(concat(batch, m, k)));
+        Tensor b3 = OpSupport.flattenBatch(b.expand(concat(batch, k, n)));
+        if (a3 == null) a3 = a.expand(concat(batch, m, k)).contiguous().reshape(-1, m, k);
+        if (b3 == null) {
+            if (b.dtype() != DType.F32) b = OpSupport.f32(op, b);
+            b3 = b.expand(concat(batch, k, n)).contiguous().reshape(-1, k, n);
+        }
+        Tensor out = OpSupport.newOutput(be, a, DType.F32, outShape);
+        be.matmul(a3, b3, out.reshape(-1, m, n));
+        return out;
     }
 
     /**

@@ -7,7 +7,6 @@ import dev.corvus.tensor.ReduceOp;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
-import java.util.Locale;
 
 /** A sum, mean or max along {@code dim}, in F32; {@code keepDim} leaves it as size 1. */
 public record Reduce(ReduceOp op, int dim, boolean keepDim) {
@@ -15,7 +14,7 @@ public record Reduce(ReduceOp op, int dim, boolean keepDim) {
 
     /** The name eager and traced code report, e.g. "sum". */
     public String label() {
-        return op.name().toLowerCase(Locale.ROOT);
+        return op.label();
     }
 
     private static final class Def extends OpDef<Reduce> {

@@ -4,7 +4,6 @@ import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
 import java.util.EnumMap;
-import java.util.Locale;
 import java.util.Map;
 
 /** op(x), element-wise, in F32: one of the {@link UnaryOp}s every backend has a kernel for. */
@@ -34,6 +33,6 @@ public record Unary(UnaryOp op) {
 
     /** The name eager and traced code report, e.g. "silu". */
     public String label() {
-        return op.name().toLowerCase(Locale.ROOT);
+        return op.label();
     }
 }
