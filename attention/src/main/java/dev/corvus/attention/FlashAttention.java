@@ -8,6 +8,7 @@ import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
+import dev.corvus.tensor.op.Operand;
 import java.util.Arrays;
 
 /**
@@ -203,6 +204,20 @@ public final class FlashAttention {
     // ---------------------------------------------------------------- checks
 
     private static FlashKernels.Call call(String op, Tensor q, Tensor k, Tensor v, Mask mask, float scale, float softcap) {
+        check(op, q, k, v, mask, scale, softcap);
+        int hq = q.size(1), hkv = k.size(1);
+        if (!q.device().equals(k.device()) || !q.device().equals(v.device())) {
+            throw new IllegalArgumentException(op + ": q, k and v are on different devices (" + q.device() + ", " + k.device() + ", "
+                    + v.device() + "); move them with to(device) first");
+        }
+        boolean host = q.device().equals(Device.CPU);
+        return new FlashKernels.Call(host ? TileView.of(q) : null, host ? TileView.of(k) : null, host ? TileView.of(v) : null,
+                q.size(0), hq, Math.max(hkv, 1),
+                q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), mask.window(), scale, softcap);
+    }
+
+    /** The shape, dtype and argument checks of an attention call, over tensors or traced values alike. */
+    static void check(String op, Operand q, Operand k, Operand v, Mask mask, float scale, float softcap) {
         requireRank(op, "q", q, 4, "[B, Hq, Nq, D]");
         requireRank(op, "k", k, 4, "[B, Hkv, Nk, D]");
         requireRank(op, "v", v, 4, "[B, Hkv, Nk, D]");
@@ -230,29 +245,20 @@ public final class FlashAttention {
         if (!(softcap >= 0f) || Float.isInfinite(softcap)) {
             throw new IllegalArgumentException(op + ": softcap must be a positive number or 0 for none, got " + softcap);
         }
-        if (!q.device().equals(k.device()) || !q.device().equals(v.device())) {
-            throw new IllegalArgumentException(op + ": q, k and v are on different devices (" + q.device() + ", " + k.device() + ", "
-                    + v.device() + "); move them with to(device) first");
-        }
-        boolean host = q.device().equals(Device.CPU);
-        return new FlashKernels.Call(host ? TileView.of(q) : null, host ? TileView.of(k) : null, host ? TileView.of(v) : null,
-                q.size(0), hq, Math.max(hkv, 1),
-                q.size(2), k.size(2), q.size(3), mask.causal(), mask.queryStart(), mask.keyStart(), mask.window(), scale, softcap);
     }
 
     private static MemoryScope outputScope(Tensor first) {
-        MemoryScope current = MemoryScope.current();
-        return current != null ? current : first.scope();
+        return MemoryScope.forOutputOf(first);
     }
 
-    private static void requireRank(String op, String what, Tensor t, int rank, String layout) {
+    private static void requireRank(String op, String what, Operand t, int rank, String layout) {
         if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
         if (t.rank() != rank) {
             throw new IllegalArgumentException(op + ": " + what + " must be rank " + rank + " " + layout + ", got shape " + str(t));
         }
     }
 
-    private static void requireFloat(String op, String what, Tensor t) {
+    private static void requireFloat(String op, String what, Operand t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + what + " is null");
         DType d = t.dtype();
         if (d != DType.F32 && d != DType.F16 && d != DType.BF16) {
@@ -278,7 +284,7 @@ public final class FlashAttention {
         }
     }
 
-    private static String str(Tensor t) {
+    private static String str(Operand t) {
         return Arrays.toString(t.shape());
     }
 }

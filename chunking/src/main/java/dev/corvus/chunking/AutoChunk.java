@@ -11,7 +11,7 @@ import java.util.Locale;
  * <p>It works in stages, as the paper's compiler does. Each stage estimates memory, takes the
  * node at the peak, and searches every legal region around it ({@link RegionBuilder}: a stretch of
  * nodes and a dim that flows through it unmixed); for each candidate it finds the largest chunk
- * size that brings the region under budget, prices it with the {@link CostModel}, commits the
+ * size that brings the region under budget, prices it with the {@link ChunkTimeModel}, commits the
  * cheapest (hoisting the nodes that need no chunking before the loop) and goes on until the whole
  * graph fits.
  *
@@ -35,7 +35,7 @@ public final class AutoChunk {
     }
 
     public static ChunkedProgram compile(Graph g, long budgetBytes) {
-        return compile(g, budgetBytes, CostModel.measured());
+        return compile(g, budgetBytes, ChunkTimeModel.measured());
     }
 
     /**
@@ -44,7 +44,7 @@ public final class AutoChunk {
      * @throws IllegalArgumentException when no plan fits; the message names the smallest peak the search reached
      * @throws UnsupportedOperationException when the graph holds an op without a dimension rule
      */
-    public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost) {
+    public static ChunkedProgram compile(Graph g, long budgetBytes, ChunkTimeModel cost) {
         return compile(g, budgetBytes, cost, Selection.LEAST_SLOWDOWN);
     }
 
@@ -60,16 +60,16 @@ public final class AutoChunk {
      * Chunks g so its estimated activation peak is at most {@code budgetBytes}, choosing among
      * candidates by {@code selection}.
      */
-    public static ChunkedProgram compile(Graph g, long budgetBytes, CostModel cost, Selection selection) {
+    public static ChunkedProgram compile(Graph g, long budgetBytes, ChunkTimeModel cost, Selection selection) {
         if (budgetBytes <= 0) throw new IllegalArgumentException("compile: budget must be positive, got " + budgetBytes + " bytes");
-        for (Node n : g.nodes()) if (n.op() == Op.CUSTOM) DimRules.flow(n, 0); // says which op has no rule
+        for (Node n : g.nodes()) if (n.isCustom()) DimRules.flow(n, 0); // says which op has no rule
         ChunkedProgram p = compileOrNull(g, budgetBytes, cost, selection);
         if (p == null) throw infeasible(g, budgetBytes, cost, selection);
         return p;
     }
 
     /** Speed-first stages, then memory-first ones if those get stuck; null when neither fits the budget. */
-    private static ChunkedProgram compileOrNull(Graph g, long budgetBytes, CostModel cost, Selection selection) {
+    private static ChunkedProgram compileOrNull(Graph g, long budgetBytes, ChunkTimeModel cost, Selection selection) {
         Graph original = g;
         long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
         double baseNs = cost.graphNs(g);
@@ -93,7 +93,7 @@ public final class AutoChunk {
         return plan.peak <= budgetBytes ? program(plan.graph, plan.regions, budgetBytes, unchunked, cost, baseNs) : null;
     }
 
-    private static ChunkedProgram program(Graph g, List<ChunkRegion> regions, long budget, long unchunked, CostModel cost, double baseNs) {
+    private static ChunkedProgram program(Graph g, List<ChunkRegion> regions, long budget, long unchunked, ChunkTimeModel cost, double baseNs) {
         double extra = 0;
         for (ChunkRegion r : regions) extra += cost.regionExtraNs(r);
         return new ChunkedProgram(g, regions, budget, unchunked, (baseNs + extra) / baseNs);
@@ -119,7 +119,7 @@ public final class AutoChunk {
      * The largest chunk size at which the candidate's own stretch fits the budget, or null. Larger
      * chunks mean fewer iterations and bigger products, so the largest that fits is the fastest.
      */
-    private static Choice fit(Graph g, List<ChunkRegion> regions, Candidate candidate, long budget, CostModel cost) {
+    private static Choice fit(Graph g, List<ChunkRegion> regions, Candidate candidate, long budget, ChunkTimeModel cost) {
         ChunkRegion region = candidate.region();
         Graph reordered = hoist(g, region);
         List<ChunkRegion> others = new ArrayList<>(regions);
@@ -224,7 +224,7 @@ public final class AutoChunk {
      * The error for an unreachable budget. It names the smallest budget the search could meet,
      * found by bisection and verified: compiling for that budget succeeds.
      */
-    private static IllegalArgumentException infeasible(Graph g, long budget, CostModel cost, Selection selection) {
+    private static IllegalArgumentException infeasible(Graph g, long budget, ChunkTimeModel cost, Selection selection) {
         long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
         long smallest = smallestFeasibleBudget(g, cost, selection);
         return new IllegalArgumentException(String.format(Locale.ROOT,
@@ -234,7 +234,7 @@ public final class AutoChunk {
     }
 
     /** The lowest budget (to within 1/256 of the range searched) for which compile succeeds. */
-    static long smallestFeasibleBudget(Graph g, CostModel cost, Selection selection) {
+    static long smallestFeasibleBudget(Graph g, ChunkTimeModel cost, Selection selection) {
         long hi = smallestPlan(g, 0).peak; // memory-first stages alone reach this, so it compiles
         long lo = 0;
         long step = Math.max(1, hi >> 8);

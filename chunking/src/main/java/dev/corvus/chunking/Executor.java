@@ -71,7 +71,7 @@ final class Executor implements PlanWalker.Machine<Tensor> {
 
     @Override
     public Tensor source(Node n) {
-        return n.op() == Op.INPUT ? bindings.get(n) : (Tensor) n.attr();
+        return n.op() == Sources.INPUT ? bindings.get(n) : ((Sources.Param) n.attrs()).value();
     }
 
     @Override

@@ -1,6 +1,8 @@
 package dev.corvus.chunking;
 
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Shapes;
+import dev.corvus.tensor.op.Layout;
 import java.util.List;
 
 /**
@@ -65,18 +67,18 @@ public final class MemoryEstimator {
             }
             int[] shape = n.shape();
             if (slice != null) shape[slice.dim()] = slice.length();
-            Layout out = MemoryModel.output(n, in, shape);
+            MemoryModel.Footprint f = MemoryModel.of(n, in, types, shape, slice);
+            Layout out = f.output();
             Meta v;
-            if (MemoryModel.isView(n, in)) {
+            if (f.view()) {
                 Root r = operands.getFirst().root();
                 if (r != null) r.refs++;
                 v = new Meta(out, types[0], r);
             } else {
                 DType dt = n.op().mayView() ? types[0] : n.dtype();
-                v = new Meta(out, dt, allocate(dt.byteSize(MemoryModel.numel(shape))));
+                v = new Meta(out, dt, allocate(dt.byteSize(Shapes.numel(shape))));
             }
-            long scratch = MemoryModel.scratch(n, in, types, shape, slice);
-            record(n, live + scratch);
+            record(n, live + f.scratchBytes());
             return v;
         }
 

@@ -2,35 +2,34 @@ package dev.corvus.chunking;
 
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Shapes;
+import dev.corvus.tensor.op.Layout;
+import dev.corvus.tensor.op.OpDef;
+import dev.corvus.tensor.op.Operand;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 
 /**
- * One value of a traced graph, in SSA form: the op that makes it, its operands, its attributes,
- * and its shape, dtype and (simulated) layout. Nodes are immutable but for their user list, which
- * the graph fills in.
+ * One value of a traced graph, in SSA form: the op definition that makes it with its attribute
+ * record, its operands, and its shape, dtype and (simulated) layout. Nodes are immutable but for
+ * their user list, which the graph fills in.
  */
-public final class Node {
+public final class Node implements Operand {
     private final int id;
-    private final Op op;
+    private final OpDef<?> op;
+    private final Record attrs;
     private final String label;
     private final List<Node> inputs;
-    private final int[] ints;
-    private final double[] reals;
-    private final Object attr;
     private final DType dtype;
     private final Layout layout;
     final List<Node> users = new ArrayList<>();
 
-    Node(int id, Op op, String label, List<Node> inputs, int[] ints, double[] reals, Object attr, DType dtype, Layout layout) {
+    Node(int id, OpDef<?> op, Record attrs, String label, List<Node> inputs, DType dtype, Layout layout) {
         this.id = id;
         this.op = op;
+        this.attrs = attrs;
         this.label = label;
         this.inputs = List.copyOf(inputs);
-        this.ints = ints;
-        this.reals = reals;
-        this.attr = attr;
         this.dtype = dtype;
         this.layout = layout;
     }
@@ -39,8 +38,14 @@ public final class Node {
         return id;
     }
 
-    public Op op() {
+    /** The definition of the op that makes this value. */
+    public OpDef<?> op() {
         return op;
+    }
+
+    /** The op's attribute record (its type is the op's {@link OpDef#attrsType()}). */
+    public Record attrs() {
+        return attrs;
     }
 
     /** The input or parameter name, or the op's own description. */
@@ -60,22 +65,32 @@ public final class Node {
         return Collections.unmodifiableList(users);
     }
 
+    @Override
     public int[] shape() {
         return layout.shape().clone();
     }
 
-    public int size(int dim) {
-        return layout.shape()[dim];
+    @Override
+    public long[] strides() {
+        return layout.strides().clone();
     }
 
+    @Override
+    public int size(int dim) {
+        return layout.shape()[Shapes.dim("size", dim, layout.rank())];
+    }
+
+    @Override
     public int rank() {
         return layout.rank();
     }
 
+    @Override
     public DType dtype() {
         return dtype;
     }
 
+    @Override
     public long numel() {
         return layout.numel();
     }
@@ -89,36 +104,33 @@ public final class Node {
         return layout;
     }
 
-    int intAttr(int i) {
-        return ints[i];
-    }
-
-    int[] ints() {
-        return ints;
-    }
-
-    double realAttr(int i) {
-        return reals[i];
-    }
-
-    Object attr() {
-        return attr;
+    /** Sources hold no computation: inputs and parameters. */
+    public boolean isSource() {
+        return op == Sources.INPUT || op == Sources.PARAM;
     }
 
     /** A computing node: not an input or parameter. */
     public boolean isCompute() {
-        return !op.isSource();
+        return !isSource();
     }
 
-    /** "%12 = Ops.linear(%3, wq) [4096, 512]" style, for explain() and error messages. */
+    boolean isParam() {
+        return op == Sources.PARAM;
+    }
+
+    boolean isCustom() {
+        return op == Sources.CUSTOM;
+    }
+
+    /** "%12 = linear(%3, wq) [4096, 512]" style, for explain() and error messages. */
     public String describe() {
         StringBuilder sb = new StringBuilder("%").append(id).append(" = ");
-        if (op.isSource()) return sb.append(op.apiName()).append(' ').append(label).append(' ').append(Shapes.str(shape())).toString();
+        if (isSource()) return sb.append(op.apiName()).append(' ').append(label).append(' ').append(Shapes.str(shape())).toString();
         sb.append(label).append('(');
         for (int i = 0; i < inputs.size(); i++) {
             if (i > 0) sb.append(", ");
             Node in = inputs.get(i);
-            sb.append(in.op == Op.PARAM ? in.label : "%" + in.id);
+            sb.append(in.isParam() ? in.label : "%" + in.id);
         }
         return sb.append(") ").append(Shapes.str(shape())).toString();
     }

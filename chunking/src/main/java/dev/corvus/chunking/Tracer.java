@@ -1,21 +1,41 @@
 package dev.corvus.chunking;
 
+import dev.corvus.attention.Attention;
+import dev.corvus.attention.Mask;
 import dev.corvus.tensor.BinaryOp;
 import dev.corvus.tensor.DType;
+import dev.corvus.tensor.Device;
 import dev.corvus.tensor.ReduceOp;
 import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
+import dev.corvus.tensor.op.Binary;
+import dev.corvus.tensor.op.Concat;
+import dev.corvus.tensor.op.Contiguous;
+import dev.corvus.tensor.op.LayerNorm;
+import dev.corvus.tensor.op.Layout;
+import dev.corvus.tensor.op.Linear;
+import dev.corvus.tensor.op.Matmul;
+import dev.corvus.tensor.op.OpDef;
+import dev.corvus.tensor.op.Permute;
+import dev.corvus.tensor.op.Reduce;
+import dev.corvus.tensor.op.Reshape;
+import dev.corvus.tensor.op.RmsNorm;
+import dev.corvus.tensor.op.Rope;
+import dev.corvus.tensor.op.Scale;
+import dev.corvus.tensor.op.Softmax;
+import dev.corvus.tensor.op.Softplus;
+import dev.corvus.tensor.op.Unary;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 
 /**
  * Records a model as a graph instead of running it: each method mirrors the tensor API op of the
- * same name ({@code Ops.linear}, {@code Tensor.permute}, ...), checks shapes as that op would, and
- * returns the new node.
+ * same name ({@code Ops.linear}, {@code Tensor.permute}, ...) and runs that op's own checks and
+ * inference from the registry ({@link dev.corvus.tensor.op.OpDef#infer}), so a traced call fails
+ * exactly where the eager one would; {@link #apply} traces any registered op.
  *
  * <pre>{@code
  * Tracer t = new Tracer();
@@ -28,19 +48,15 @@ public final class Tracer {
     private final List<Node> nodes = new ArrayList<>();
     private final List<Node> inputs = new ArrayList<>();
 
-    private Node add(Op op, String label, List<Node> in, int[] ints, double[] reals, Object attr, DType dtype, Layout layout) {
+    private Node add(OpDef<?> op, Record attrs, String label, List<Node> in, DType dtype, Layout layout) {
         for (Node n : in) {
-            if (n != null && (n.id() >= nodes.size() || nodes.get(n.id()) != n)) {
+            if (n.id() >= nodes.size() || nodes.get(n.id()) != n) {
                 throw new IllegalArgumentException(label + ": operand " + n.describe() + " belongs to another tracer");
             }
         }
-        Node node = new Node(nodes.size(), op, label, in, ints, reals, attr, dtype, layout);
+        Node node = new Node(nodes.size(), op, attrs, label, in, dtype, layout);
         nodes.add(node);
         return node;
-    }
-
-    private Node compute(Op op, String label, List<Node> in, int[] ints, double[] reals, Object attr, int... shape) {
-        return add(op, label, in, ints, reals, attr, DType.F32, Layout.contiguous(shape));
     }
 
     // ---------------------------------------------------------------- sources
@@ -55,55 +71,39 @@ public final class Tracer {
         for (Node in : inputs) {
             if (in.label().equals(name)) throw new IllegalArgumentException("input: name '" + name + "' is already taken by " + in.describe());
         }
-        Node n = add(Op.INPUT, name, List.of(), null, null, null, dtype, Layout.contiguous(shape));
+        Node n = add(Sources.INPUT, new Sources.Input(name, dtype, shape.clone()), name, List.of(), dtype, Layout.contiguous(shape));
         inputs.add(n);
         return n;
     }
 
     /** A tensor captured now (a weight), used as is by every run. */
     public Node param(String name, Tensor value) {
-        if (!value.device().equals(dev.corvus.tensor.Device.CPU)) {
+        if (!value.device().equals(Device.CPU)) {
             throw new IllegalArgumentException("param: '" + name + "' is on " + value.device() + "; AutoChunk traces and runs on the CPU, so pass host weights");
         }
-        return add(Op.PARAM, name, List.of(), null, null, value, value.dtype(), new Layout(value.shape(), value.strides()));
+        return add(Sources.PARAM, new Sources.Param(name, value), name, List.of(), value.dtype(), Layout.of(value));
     }
 
     // ---------------------------------------------------------------- ops
 
+    /** Traces any registered op: its own checks and inference decide the node's dtype, shape and layout. */
+    public <A extends Record> Node apply(OpDef<A> op, A attrs, Node... in) {
+        OpDef.Output out = op.infer(attrs, in);
+        Layout[] layouts = new Layout[in.length];
+        for (int i = 0; i < in.length; i++) layouts[i] = in[i].layout();
+        return add(op, attrs, op.label(attrs), List.of(in), out.dtype(), op.outputLayout(attrs, layouts, out.shape()));
+    }
+
     public Node linear(Node x, Node w, Node bias) {
-        if (w.rank() != 2) throw new IllegalArgumentException("linear: weight must be [N, K], got " + Shapes.str(w.shape()));
-        if (x.size(x.rank() - 1) != w.size(1)) {
-            throw new IllegalArgumentException("linear: input " + Shapes.str(x.shape()) + " and weight " + Shapes.str(w.shape())
-                    + " do not match on K (" + x.size(x.rank() - 1) + " vs " + w.size(1) + ")");
-        }
-        if (bias != null && !Arrays.equals(bias.shape(), new int[] {w.size(0)})) {
-            throw new IllegalArgumentException("linear: bias " + Shapes.str(bias.shape()) + " does not match weight " + Shapes.str(w.shape()));
-        }
-        int[] shape = x.shape();
-        shape[shape.length - 1] = w.size(0);
-        List<Node> in = bias == null ? List.of(x, w) : List.of(x, w, bias);
-        return compute(Op.LINEAR, "linear", in, null, null, null, shape);
+        return bias == null ? apply(Linear.OP, Linear.ATTRS, x, w) : apply(Linear.OP, Linear.ATTRS, x, w, bias);
     }
 
     public Node matmul(Node a, Node b) {
-        if (a.rank() < 2 || b.rank() < 2) {
-            throw new IllegalArgumentException("matmul: needs rank >= 2, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
-        }
-        int m = a.size(a.rank() - 2), k = a.size(a.rank() - 1), kb = b.size(b.rank() - 2), n = b.size(b.rank() - 1);
-        if (k != kb) {
-            throw new IllegalArgumentException("matmul: shapes " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape())
-                    + " do not match on K (" + k + " vs " + kb + ")");
-        }
-        int[] batch = Shapes.broadcast("matmul", Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
-        int[] shape = Arrays.copyOf(batch, batch.length + 2);
-        shape[batch.length] = m;
-        shape[batch.length + 1] = n;
-        return compute(Op.MATMUL, "matmul", List.of(a, b), null, null, null, shape);
+        return apply(Matmul.OP, Matmul.ATTRS, a, b);
     }
 
     public Node binary(BinaryOp op, Node a, Node b) {
-        String name = op.name().toLowerCase();
-        return compute(Op.BINARY, name, List.of(a, b), null, null, op, Shapes.broadcast(name, a.shape(), b.shape()));
+        return apply(Binary.OP, Binary.of(op), a, b);
     }
 
     public Node add(Node a, Node b) {
@@ -123,11 +123,11 @@ public final class Tracer {
     }
 
     public Node scale(Node x, float factor) {
-        return compute(Op.SCALE, "scale", List.of(x), null, new double[] {factor}, null, x.shape());
+        return apply(Scale.OP, new Scale(factor), x);
     }
 
     public Node unary(UnaryOp op, Node x) {
-        return compute(Op.UNARY, op.name().toLowerCase(), List.of(x), null, null, op, x.shape());
+        return apply(Unary.OP, Unary.of(op), x);
     }
 
     public Node silu(Node x) {
@@ -146,56 +146,36 @@ public final class Tracer {
         return unary(tanhApproximation ? UnaryOp.GELU_TANH : UnaryOp.GELU_ERF, x);
     }
 
+    public Node softplus(Node x) {
+        return apply(Softplus.OP, Softplus.ATTRS, x);
+    }
+
     public Node softmax(Node x, int dim) {
-        int d = Shapes.dim("softmax", dim, x.rank());
-        return compute(Op.SOFTMAX, "softmax", List.of(x), new int[] {d}, null, null, x.shape());
+        return apply(Softmax.OP, Softmax.along(dim), x);
     }
 
     /** Softmax over the last dimension of [..., queries, keys] with the usual causal mask (diagonal keys - queries). */
     public Node causalSoftmax(Node x) {
-        if (x.rank() < 2) throw new IllegalArgumentException("causalSoftmax: needs rank >= 2, got " + Shapes.str(x.shape()));
-        int diagonal = x.size(x.rank() - 1) - x.size(x.rank() - 2);
-        return compute(Op.CAUSAL_SOFTMAX, "causalSoftmax", List.of(x), new int[] {diagonal}, null, null, x.shape());
+        return apply(Softmax.OP, new Softmax(-1, true, false, Softmax.BOTTOM_RIGHT), x);
     }
 
     public Node rmsnorm(Node x, Node weight, float eps) {
-        checkFeature("rmsnorm", x, weight);
-        return compute(Op.RMSNORM, "rmsnorm", weight == null ? List.of(x) : List.of(x, weight), null, new double[] {eps}, null, x.shape());
+        return weight == null ? apply(RmsNorm.OP, new RmsNorm(eps), x) : apply(RmsNorm.OP, new RmsNorm(eps), x, weight);
     }
 
+    /** Layer norm with a weight and a bias, or with neither. */
     public Node layernorm(Node x, Node weight, Node bias, float eps) {
-        checkFeature("layernorm", x, weight);
-        checkFeature("layernorm", x, bias);
         if ((weight == null) != (bias == null)) throw new IllegalArgumentException("layernorm: give both weight and bias, or neither");
-        List<Node> in = weight == null ? List.of(x) : List.of(x, weight, bias);
-        return compute(Op.LAYERNORM, "layernorm", in, null, new double[] {eps}, null, x.shape());
-    }
-
-    private static void checkFeature(String op, Node x, Node v) {
-        if (v != null && !Arrays.equals(v.shape(), new int[] {x.size(x.rank() - 1)})) {
-            throw new IllegalArgumentException(op + ": " + Shapes.str(v.shape()) + " does not match the last dimension of " + Shapes.str(x.shape()));
-        }
+        LayerNorm attrs = new LayerNorm(eps, weight != null, bias != null);
+        return weight == null ? apply(LayerNorm.OP, attrs, x) : apply(LayerNorm.OP, attrs, x, weight, bias);
     }
 
     public Node rope(Node x, int seqDim, int positionOffset, double theta, RopeStyle style) {
-        int s = Shapes.dim("rope", seqDim, x.rank());
-        if (s == x.rank() - 1) throw new IllegalArgumentException("rope: the sequence dimension cannot be the last (feature) dimension");
-        return compute(Op.ROPE, "rope", List.of(x), new int[] {s, positionOffset}, new double[] {theta}, style, x.shape());
+        return apply(Rope.OP, Rope.withTheta(x, seqDim, positionOffset, theta, style), x);
     }
 
     public Node reduce(ReduceOp op, Node x, int dim, boolean keepDim) {
-        String name = op.name().toLowerCase();
-        int d = Shapes.dim(name, dim, x.rank());
-        int[] shape = x.shape();
-        int[] out;
-        if (keepDim) {
-            out = shape;
-            out[d] = 1;
-        } else {
-            out = new int[shape.length - 1];
-            for (int i = 0, j = 0; i < shape.length; i++) if (i != d) out[j++] = shape[i];
-        }
-        return compute(Op.REDUCE, name, List.of(x), new int[] {d, keepDim ? 1 : 0}, null, op, out);
+        return apply(Reduce.OP, new Reduce(op, dim, keepDim), x);
     }
 
     public Node sum(Node x, int dim, boolean keepDim) {
@@ -211,18 +191,7 @@ public final class Tracer {
     }
 
     public Node concat(int dim, Node... parts) {
-        if (parts.length == 0) throw new IllegalArgumentException("concat: no tensors given");
-        int d = Shapes.dim("concat", dim, parts[0].rank());
-        int[] shape = parts[0].shape();
-        int total = 0;
-        for (Node p : parts) {
-            boolean same = p.rank() == shape.length;
-            for (int i = 0; same && i < shape.length; i++) same = i == d || p.size(i) == shape[i];
-            if (!same) throw new IllegalArgumentException("concat: shapes " + Shapes.str(parts[0].shape()) + " and " + Shapes.str(p.shape()) + " differ off dimension " + d);
-            total += p.size(d);
-        }
-        shape[d] = total;
-        return compute(Op.CONCAT, "concat", List.of(parts), new int[] {d}, null, null, shape);
+        return apply(Concat.OP, new Concat(dim), parts);
     }
 
     /**
@@ -230,58 +199,29 @@ public final class Tracer {
      * Causal uses the bottom-right mask (query i sees keys j &lt;= i + Nk - Nq).
      */
     public Node attention(Node q, Node k, Node v, boolean causal, float scale) {
-        if (q.rank() != 4 || k.rank() != 4 || !Arrays.equals(k.shape(), v.shape()) || q.size(0) != k.size(0) || q.size(3) != k.size(3)
-                || q.size(1) % k.size(1) != 0) {
-            throw new IllegalArgumentException("attention: q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v "
-                    + Shapes.str(v.shape()) + " are not [B, H, Nq, D], [B, Hkv, Nk, D] with Hkv dividing H");
-        }
-        int queryStart = causal ? k.size(2) - q.size(2) : 0;
-        return compute(Op.ATTENTION, "attention", List.of(q, k, v), new int[] {causal ? 1 : 0, queryStart}, new double[] {scale}, null, q.shape());
+        if (q.rank() != 4 || k.rank() != 4) return apply(Attention.OP, new Attention(Mask.NONE, scale, 0f), q, k, v); // its checks say why
+        Mask mask = causal ? Mask.causalBottomRight(q.size(2), k.size(2)) : Mask.NONE;
+        return apply(Attention.OP, new Attention(mask, scale, 0f), q, k, v);
     }
 
     // ---------------------------------------------------------------- views
 
     /** Tensor.reshape: a view of a contiguous value, else a contiguous copy. One size may be -1. */
     public Node reshape(Node x, int... shape) {
-        int[] s = shape.clone();
-        long known = 1;
-        int infer = -1;
-        for (int i = 0; i < s.length; i++) {
-            if (s[i] == -1 && infer < 0) infer = i;
-            else if (s[i] < 0) throw new IllegalArgumentException("reshape: bad size in " + Shapes.str(shape));
-            else known *= s[i];
-        }
-        if (infer >= 0 && known > 0) s[infer] = (int) (x.numel() / known);
-        if (Shapes.numel(s) != x.numel()) {
-            throw new IllegalArgumentException("reshape: shape " + Shapes.str(x.shape()) + " (" + x.numel() + " elements) cannot become " + Shapes.str(shape));
-        }
-        return add(Op.RESHAPE, "reshape", List.of(x), s, null, null, x.dtype(), Layout.contiguous(s));
+        int[] resolved = Reshape.OP.infer(new Reshape(shape.clone()), x).shape();
+        return apply(Reshape.OP, new Reshape(resolved), x);
     }
 
     public Node permute(Node x, int... order) {
-        if (order.length != x.rank()) throw new IllegalArgumentException("permute: order " + Arrays.toString(order) + " does not match rank of " + Shapes.str(x.shape()));
-        int[] o = new int[order.length];
-        boolean[] seen = new boolean[order.length];
-        for (int i = 0; i < order.length; i++) {
-            o[i] = Shapes.dim("permute", order[i], x.rank());
-            if (seen[o[i]]) throw new IllegalArgumentException("permute: dimension " + o[i] + " repeats in " + Arrays.toString(order));
-            seen[o[i]] = true;
-        }
-        return add(Op.PERMUTE, "permute", List.of(x), o, null, null, x.dtype(), x.layout().permute(o));
+        return apply(Permute.OP, new Permute(order.clone()), x);
     }
 
     public Node transpose(Node x, int dim0, int dim1) {
-        int a = Shapes.dim("transpose", dim0, x.rank()), b = Shapes.dim("transpose", dim1, x.rank());
-        int[] order = new int[x.rank()];
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        order[a] = b;
-        order[b] = a;
-        return permute(x, order);
+        return apply(Permute.OP, Permute.transpose(x.rank(), dim0, dim1), x);
     }
 
     public Node contiguous(Node x) {
-        Layout l = x.layout().isContiguous() ? x.layout() : Layout.contiguous(x.shape());
-        return add(Op.CONTIGUOUS, "contiguous", List.of(x), null, null, null, x.dtype(), l);
+        return apply(Contiguous.OP, Contiguous.ATTRS, x);
     }
 
     /**
@@ -289,7 +229,8 @@ public final class Tracer {
      * it fails: there is no dimension rule to say which dims it mixes.
      */
     public Node custom(String name, Function<Tensor[], Tensor> fn, int[] shape, Node... in) {
-        return compute(Op.CUSTOM, name, List.of(in), null, null, fn, shape);
+        Sources.Custom attrs = new Sources.Custom(name, fn, DType.F32, shape.clone());
+        return add(Sources.CUSTOM, attrs, name, List.of(in), DType.F32, Layout.contiguous(shape));
     }
 
     // ---------------------------------------------------------------- result

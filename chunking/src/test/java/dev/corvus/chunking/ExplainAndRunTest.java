@@ -9,7 +9,7 @@ import dev.corvus.tensor.testing.Close;
 import org.junit.jupiter.api.Test;
 
 class ExplainAndRunTest {
-    private static final CostModel COST = CostModel.NOMINAL;
+    private static final ChunkTimeModel COST = ChunkTimeModel.NOMINAL;
 
     /** Causal attention with rope: chunking along queries shifts the mask diagonal and the rope positions. */
     @Test

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * measured peak, the measured peak fits the budget, and the output equals the unchunked one.
  */
 class RandomGraphLegalityTest {
-    private static final CostModel COST = CostModel.NOMINAL;
+    private static final ChunkTimeModel COST = ChunkTimeModel.NOMINAL;
 
     @Test
     void plansOnRandomGraphsAreLegalExactAndEquivalent() {

@@ -67,7 +67,6 @@ final class LayerBackward {
 
     /** Where Ops would allocate an output of {@code t}: the current scope, else t's. */
     static MemoryScope scopeOf(Tensor t) {
-        MemoryScope s = MemoryScope.current();
-        return s != null ? s : t.scope();
+        return MemoryScope.forOutputOf(t);
     }
 }

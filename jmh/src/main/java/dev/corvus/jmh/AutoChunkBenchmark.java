@@ -3,7 +3,7 @@ package dev.corvus.jmh;
 import dev.corvus.chunking.AutoChunk;
 import dev.corvus.chunking.ChunkRegion;
 import dev.corvus.chunking.ChunkedProgram;
-import dev.corvus.chunking.CostModel;
+import dev.corvus.chunking.ChunkTimeModel;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
 import dev.corvus.chunking.models.ModelCase;
@@ -71,7 +71,7 @@ public class AutoChunkBenchmark {
         Graph g = c.trace(scope);
         ChunkedProgram plain = AutoChunk.unchunked(g);
         program = budget >= 1 ? plain
-                : AutoChunk.compile(g, (long) (plain.estimatedPeakBytes() * budget), CostModel.measured(), AutoChunk.Selection.valueOf(selection));
+                : AutoChunk.compile(g, (long) (plain.estimatedPeakBytes() * budget), ChunkTimeModel.measured(), AutoChunk.Selection.valueOf(selection));
         x = c.input(scope);
         measuredPeak = 0;
         reserved = 0;

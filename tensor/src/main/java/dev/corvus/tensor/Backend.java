@@ -183,4 +183,14 @@ public interface Backend {
                     + " and " + java.util.Arrays.toString(dst.strides()) + "); copy a strided view with contiguous() first");
         }
     }
+
+    /**
+     * Runs a registry op that has no method of its own above (see {@link dev.corvus.tensor.op.OpDef}):
+     * out is allocated and the operands laid out as the op's definition says. Returns false when
+     * this backend has no kernel for it; the op's scalar reference kernel then runs instead, so a
+     * new op needs only its registry entry and a backend adds a fast path when it wants one.
+     */
+    default boolean run(dev.corvus.tensor.op.OpDef<?> op, Record attrs, Tensor[] in, Tensor out) {
+        return false;
+    }
 }

@@ -4,6 +4,13 @@ package dev.corvus.tensor;
 public enum BinaryOp {
     ADD, SUB, MUL, DIV;
 
+    private final String label = name().toLowerCase(java.util.Locale.ROOT);
+
+    /** The lower-case name ops and errors use, e.g. "add". */
+    public String label() {
+        return label;
+    }
+
     public float apply(float a, float b) {
         return switch (this) {
             case ADD -> a + b;

@@ -115,6 +115,16 @@ public final class MemoryScope implements AutoCloseable {
         return open.peek();
     }
 
+    /**
+     * Where an op's output goes: the current scope, or, when none is open on this thread, the
+     * scope of the op's first operand. Every op (and every fused kernel outside {@link Ops})
+     * allocates there, so this is the one place the rule is written.
+     */
+    public static MemoryScope forOutputOf(Tensor first) {
+        MemoryScope current = current();
+        return current != null ? current : first.scope();
+    }
+
     /** The current scope, or an error telling the user how to open one. */
     public static MemoryScope require(String what) {
         MemoryScope s = current();

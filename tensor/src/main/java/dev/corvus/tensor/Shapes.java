@@ -30,6 +30,16 @@ public final class Shapes {
         return strides;
     }
 
+    /** Row-major with no gaps; size-1 dimensions may have any stride. */
+    public static boolean isContiguous(int[] shape, long[] strides) {
+        long expected = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            if (shape[i] != 1 && strides[i] != expected) return false;
+            expected *= shape[i];
+        }
+        return true;
+    }
+
     public static void checkValid(int[] shape) {
         for (int d : shape) {
             if (d < 0) throw new IllegalArgumentException("shape " + str(shape) + " has a negative size");

@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
  * <p>Factories allocate in the current {@link MemoryScope} unless given one. Ops live in
  * {@link Ops}.
  */
-public final class Tensor {
+public final class Tensor implements dev.corvus.tensor.op.Operand {
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED;
@@ -214,12 +214,7 @@ public final class Tensor {
 
     /** Row-major with no gaps (size-1 dimensions may have any stride). */
     public boolean isContiguous() {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && strides[i] != expected) return false;
-            expected *= shape[i];
-        }
-        return true;
+        return Shapes.isContiguous(shape, strides);
     }
 
     // ---------------------------------------------------------------- views

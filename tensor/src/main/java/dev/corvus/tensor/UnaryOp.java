@@ -8,6 +8,13 @@ public enum UnaryOp {
     /** GELU, exact form: 0.5 x (1 + erf(x / sqrt 2)). */
     GELU_ERF;
 
+    private final String label = name().toLowerCase(java.util.Locale.ROOT);
+
+    /** The lower-case name ops and errors use, e.g. "silu". */
+    public String label() {
+        return label;
+    }
+
     static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
     public float apply(float x) {

@@ -122,6 +122,22 @@ final class Elementwise {
         });
     }
 
+    /**
+     * softplus(x) = max(x, 0) + log1p(e^-|x|), the registry op {@link dev.corvus.tensor.op.Softplus}
+     * (no Backend method of its own; {@link VectorBackend#run} takes it).
+     */
+    static void softplus(MemorySegment x, long xOff, MemorySegment out, long outOff, int n) {
+        blocks(n, (lo, hi) -> {
+            long in = xOff + 4L * lo, o = outOff + 4L * lo;
+            int len = hi - lo;
+            for (int i = 0, upper = F.loopBound(len); i < upper; i += FL) {
+                FloatVector v = load(x, in + 4L * i);
+                v.max(0f).add(v.abs().neg().lanewise(VectorOperators.EXP).lanewise(VectorOperators.LOG1P)).intoMemorySegment(out, o + 4L * i, LE);
+            }
+            for (int i = F.loopBound(len); i < len; i++) out.set(F32, o + 4L * i, dev.corvus.tensor.op.Softplus.apply(x.get(F32, in + 4L * i)));
+        });
+    }
+
     private static FloatVector load(MemorySegment seg, long off) {
         return FloatVector.fromMemorySegment(F, seg, off, LE);
     }

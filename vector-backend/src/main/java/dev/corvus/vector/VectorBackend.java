@@ -11,8 +11,9 @@ import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.TileKernels;
 import dev.corvus.tensor.UnaryOp;
+import dev.corvus.tensor.op.OpDef;
+import dev.corvus.tensor.op.Softplus;
 import java.lang.foreign.MemorySegment;
-import java.util.Locale;
 
 /**
  * The Vector API backend: checks once per call that operands have the layout the {@link Backend}
@@ -79,7 +80,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        String name = op.name().toLowerCase(Locale.ROOT);
+        String name = op.label();
         int n = dense(name, a), m = dense(name, b);
         sameSize(name, out, n);
         if (n == 0) return;
@@ -89,10 +90,19 @@ final class VectorBackend implements Backend {
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase(Locale.ROOT);
+        String name = op.label();
         int n = dense(name, x);
         sameSize(name, out, n);
         Elementwise.unary(op, x.segment(), x.byteOffset(), out.segment(), out.byteOffset(), n);
+    }
+
+    @Override
+    public boolean run(OpDef<?> op, Record attrs, Tensor[] in, Tensor out) {
+        if (op != Softplus.OP) return false;
+        int n = dense("softplus", in[0]);
+        sameSize("softplus", out, n);
+        Elementwise.softplus(in[0].segment(), in[0].byteOffset(), out.segment(), out.byteOffset(), n);
+        return true;
     }
 
     @Override
@@ -165,7 +175,7 @@ final class VectorBackend implements Backend {
 
     @Override
     public void reduce(ReduceOp op, Tensor x, Tensor out) {
-        String name = op.name().toLowerCase(Locale.ROOT);
+        String name = op.label();
         dense(name, x);
         int rows = rows(x);
         sameSize(name, out, rows);

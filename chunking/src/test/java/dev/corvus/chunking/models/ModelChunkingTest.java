@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.withinPercentage;
 import dev.corvus.chunking.AutoChunk;
 import dev.corvus.chunking.ChunkRegion;
 import dev.corvus.chunking.ChunkedProgram;
-import dev.corvus.chunking.CostModel;
+import dev.corvus.chunking.ChunkTimeModel;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
 import dev.corvus.tensor.MemoryScope;
@@ -74,7 +74,7 @@ class ModelChunkingTest {
             boolean uneven = false;
             for (double fraction : c.budgets()) {
                 long budget = (long) (plain.estimatedPeakBytes() * fraction);
-                ChunkedProgram p = AutoChunk.compile(g, budget, CostModel.NOMINAL);
+                ChunkedProgram p = AutoChunk.compile(g, budget, ChunkTimeModel.NOMINAL);
                 String what = c.name() + " at " + fraction + " of the unchunked peak";
                 assertThat(p.regions()).as(what).isNotEmpty();
                 assertThat(p.estimatedPeakBytes()).as(what + ": estimate within budget").isLessThanOrEqualTo(budget);
@@ -97,7 +97,7 @@ class ModelChunkingTest {
         try (MemoryScope weights = MemoryScope.detached("weights")) {
             Graph g = c.trace().apply(weights);
             long unchunked = AutoChunk.unchunked(g).estimatedPeakBytes();
-            assertThatThrownBy(() -> AutoChunk.compile(g, unchunked / 100, CostModel.NOMINAL))
+            assertThatThrownBy(() -> AutoChunk.compile(g, unchunked / 100, ChunkTimeModel.NOMINAL))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("no chunk plan fits a budget of")
                     .hasMessageContaining("smallest budget the search reached");

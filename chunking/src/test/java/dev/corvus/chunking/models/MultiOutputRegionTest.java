@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.corvus.chunking.AutoChunk;
 import dev.corvus.chunking.ChunkRegion;
 import dev.corvus.chunking.ChunkedProgram;
-import dev.corvus.chunking.CostModel;
+import dev.corvus.chunking.ChunkTimeModel;
 import dev.corvus.chunking.Execution;
 import dev.corvus.chunking.Graph;
 import dev.corvus.chunking.Node;
@@ -36,7 +36,7 @@ class MultiOutputRegionTest {
 
             ChunkedProgram plain = AutoChunk.unchunked(g);
             long budget = plain.estimatedPeakBytes() / 5;
-            ChunkedProgram p = AutoChunk.compile(g, budget, CostModel.NOMINAL);
+            ChunkedProgram p = AutoChunk.compile(g, budget, ChunkTimeModel.NOMINAL);
             assertThat(p.regions()).as(p.explain()).anySatisfy(r -> assertThat(r.outputs()).hasSize(2));
             ChunkRegion two = p.regions().stream().filter(r -> r.outputs().size() == 2).findFirst().orElseThrow();
             assertThat(two.extent() % two.chunkSize()).as("chunk %d of %d", two.chunkSize(), two.extent()).isNotZero();

@@ -1,44 +1,41 @@
-package dev.corvus.chunking;
+package dev.corvus.tensor.op;
 
+import dev.corvus.tensor.Shapes;
 import java.util.Arrays;
 
 /**
- * Shape and element strides of a value, simulated without memory: the same view rules as
- * {@link dev.corvus.tensor.Tensor} (permute, narrow, expand, reshape), so the estimator knows which
- * ops will copy a non-contiguous operand before running anything.
+ * Shape and element strides of a value, without memory: the view rules of
+ * {@link dev.corvus.tensor.Tensor} (permute, narrow, expand), so a memory rule can tell which ops
+ * will copy a non-contiguous operand before anything runs.
  */
-record Layout(int[] shape, long[] strides) {
-    static Layout contiguous(int... shape) {
-        long[] st = new long[shape.length];
-        long s = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            st[i] = s;
-            s *= shape[i];
-        }
-        return new Layout(shape.clone(), st);
+public record Layout(int[] shape, long[] strides) {
+    public static Layout contiguous(int... shape) {
+        return new Layout(shape.clone(), Shapes.contiguousStrides(shape));
     }
 
-    int rank() {
+    /** The layout of an operand as it stands. */
+    public static Layout of(Operand o) {
+        return new Layout(o.shape(), o.strides());
+    }
+
+    public int rank() {
         return shape.length;
     }
 
-    long numel() {
-        long n = 1;
-        for (int s : shape) n *= s;
-        return n;
+    public int size(int dim) {
+        return shape[dim < 0 ? dim + shape.length : dim];
+    }
+
+    public long numel() {
+        return Shapes.numel(shape);
     }
 
     /** Row-major with no gaps (size-1 dimensions may have any stride), as Tensor.isContiguous. */
-    boolean isContiguous() {
-        long expected = 1;
-        for (int i = shape.length - 1; i >= 0; i--) {
-            if (shape[i] != 1 && strides[i] != expected) return false;
-            expected *= shape[i];
-        }
-        return true;
+    public boolean isContiguous() {
+        return Shapes.isContiguous(shape, strides);
     }
 
-    Layout permute(int[] order) {
+    public Layout permute(int[] order) {
         int[] s = new int[order.length];
         long[] st = new long[order.length];
         for (int i = 0; i < order.length; i++) {
@@ -48,14 +45,14 @@ record Layout(int[] shape, long[] strides) {
         return new Layout(s, st);
     }
 
-    Layout narrow(int dim, int length) {
+    public Layout narrow(int dim, int length) {
         int[] s = shape.clone();
         s[dim] = length;
         return new Layout(s, strides);
     }
 
     /** Broadcast to {@code target} as Tensor.expand: new leading and size-1 dimensions get stride 0. */
-    Layout expand(int[] target) {
+    public Layout expand(int[] target) {
         int lead = target.length - shape.length;
         long[] st = new long[target.length];
         for (int i = 0; i < target.length; i++) {

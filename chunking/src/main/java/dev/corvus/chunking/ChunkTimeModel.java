@@ -3,10 +3,12 @@ package dev.corvus.chunking;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
+import dev.corvus.tensor.op.OpDef;
 import java.util.Locale;
 
 /**
- * Predicts what a chunk plan costs in time, so selection can meet the budget with the least
+ * Predicts how much time a chunk plan adds to a graph (the time side of AutoChunk's choice; the
+ * memory side is {@link MemoryEstimator}), so selection can meet the budget with the least
  * slowdown (ColossalAI's selection ignores speed: it takes the region with the fewest nodes). The
  * terms are the ones chunking actually adds:
  * <ul>
@@ -23,21 +25,21 @@ import java.util.Locale;
  * @param nsPerFlop      GEMM cost per flop at large row counts
  * @param rowEfficiency  GEMM throughput at 1, 4, 16, 64 rows, relative to 256 rows
  */
-public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop, double[] rowEfficiency) {
+public record ChunkTimeModel(double opOverheadNs, double nsPerByte, double nsPerFlop, double[] rowEfficiency) {
     private static final int[] ROWS = {1, 4, 16, 64, 256};
 
     /**
      * Fixed constants of the order this 2-core AVX-512 machine measures, for plans that must not
      * depend on timing (tests, documentation); {@link #measured()} is the default for real use.
      */
-    public static final CostModel NOMINAL = new CostModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
-    private static volatile CostModel measured;
+    public static final ChunkTimeModel NOMINAL = new ChunkTimeModel(2000, 0.2, 0.01, new double[] {0.05, 0.2, 0.5, 0.8});
+    private static volatile ChunkTimeModel measured;
 
     /** The measured model for this machine, calibrated once per JVM (about a tenth of a second). */
-    public static CostModel measured() {
-        CostModel m = measured;
+    public static ChunkTimeModel measured() {
+        ChunkTimeModel m = measured;
         if (m == null) {
-            synchronized (CostModel.class) {
+            synchronized (ChunkTimeModel.class) {
                 if (measured == null) measured = calibrate();
                 m = measured;
             }
@@ -46,7 +48,7 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
     }
 
     /** Times tiny ops, a 16 MiB copy and a [m, 512] x [512, 512] product for m in 1..256. */
-    public static CostModel calibrate() {
+    public static ChunkTimeModel calibrate() {
         try (MemoryScope scope = MemoryScope.open("autochunk-calibration")) {
             Tensor one = Tensor.ones(1);
             double overhead = best(() -> Ops.add(one, one), 2000);
@@ -63,7 +65,7 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
             // Fewer rows never run faster per flop; a noisy timing must not say otherwise.
             for (int i = 0; i < eff.length; i++) eff[i] = Math.min(1, perFlop[ROWS.length - 1] / perFlop[i]);
             for (int i = eff.length - 2; i >= 0; i--) eff[i] = Math.min(eff[i], eff[i + 1]);
-            return new CostModel(overhead, copy, perFlop[ROWS.length - 1], eff);
+            return new ChunkTimeModel(overhead, copy, perFlop[ROWS.length - 1], eff);
         }
     }
 
@@ -101,7 +103,7 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
         if (flops > 0) return flops * nsPerFlop / efficiency(Math.min(rows, productRows(n)));
         if (n.op().mayView()) return 0;
         long bytes = n.bytes() * 2;
-        for (Node x : n.inputs()) bytes += x.op() == Op.PARAM ? 0 : x.bytes();
+        for (Node x : n.inputs()) bytes += x.isParam() ? 0 : x.bytes();
         return opOverheadNs + bytes * nsPerByte;
     }
 
@@ -111,11 +113,7 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
         double extra = 0;
         for (Node n : r.body()) {
             extra += (iterations - 1) * opOverheadNs;
-            if (n.op() == Op.CAUSAL_SOFTMAX && r.chunkDim().get(n) == n.rank() - 2) {
-                // Query blocks above the last see fewer keys: softmax runs on a narrowed copy and is
-                // copied back, about two extra passes over half the scores on average.
-                extra += n.bytes() * 2 * nsPerByte;
-            }
+            extra += chunkExtraBytes(n, r.chunkDim().get(n)) * nsPerByte;
             if (flops(n) > 0) {
                 long rowsPerChunk = rowsPerChunk(n, r);
                 extra += workNs(n, rowsPerChunk) - workNs(n, Long.MAX_VALUE);
@@ -130,32 +128,41 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
         return extra;
     }
 
-    /** Rows each chunk of a product sees: when the chunk dim is its row dim, rows shrink to the chunk size. */
+    /** Rows each chunk of a product sees: when the chunk dim cuts its rows, rows shrink to the chunk size. */
     private static long rowsPerChunk(Node n, ChunkRegion r) {
         int d = r.chunkDim().get(n);
         long rows = productRows(n);
-        if (d == n.rank() - 2 || (n.op() == Op.LINEAR && d < n.rank() - 1) || (n.op() == Op.ATTENTION && d == 2)) {
-            return Math.max(1, rows / n.size(d) * r.chunkSize());
-        }
-        return rows;
+        return cutsRows(n.op(), n, d) ? Math.max(1, rows / n.size(d) * r.chunkSize()) : rows;
     }
 
-    /** Rows of one product: M for matmul, the flattened leading dims for linear, queries for attention. */
+    // The op definitions' cost terms, for a node's own attributes, operands and shape.
+
     private static long productRows(Node n) {
-        return switch (n.op()) {
-            case MATMUL, ATTENTION -> n.size(n.rank() - 2);
-            case LINEAR -> n.numel() / n.size(n.rank() - 1);
-            default -> 1;
-        };
+        return productRows(n.op(), n);
     }
 
     private static double flops(Node n) {
-        return switch (n.op()) {
-            case LINEAR -> 2.0 * n.numel() * n.input(1).size(1);
-            case MATMUL -> 2.0 * n.numel() * n.input(0).size(n.input(0).rank() - 1);
-            case ATTENTION -> 4.0 * n.numel() * n.input(1).size(2);
-            default -> 0;
-        };
+        return flops(n.op(), n);
+    }
+
+    private static long chunkExtraBytes(Node n, int d) {
+        return chunkExtraBytes(n.op(), n, d);
+    }
+
+    private static <A extends Record> long productRows(OpDef<A> op, Node n) {
+        return op.productRows(op.cast(n.attrs()), n.inputs().toArray(Node[]::new), n.shape());
+    }
+
+    private static <A extends Record> double flops(OpDef<A> op, Node n) {
+        return op.flops(op.cast(n.attrs()), n.inputs().toArray(Node[]::new), n.shape());
+    }
+
+    private static <A extends Record> boolean cutsRows(OpDef<A> op, Node n, int d) {
+        return op.chunkCutsRows(op.cast(n.attrs()), n.shape(), d);
+    }
+
+    private static <A extends Record> long chunkExtraBytes(OpDef<A> op, Node n, int d) {
+        return op.chunkExtraBytes(op.cast(n.attrs()), n.shape(), d);
     }
 
     /** Slicing along dim keeps the slice contiguous when every dim before it has size 1. */
@@ -166,7 +173,7 @@ public record CostModel(double opOverheadNs, double nsPerByte, double nsPerFlop,
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "CostModel[op %.0f ns, copy %.3f ns/B, gemm %.4f ns/flop, row efficiency %s]", opOverheadNs, nsPerByte,
+        return String.format(Locale.ROOT, "ChunkTimeModel[op %.0f ns, copy %.3f ns/B, gemm %.4f ns/flop, row efficiency %s]", opOverheadNs, nsPerByte,
                 nsPerFlop, java.util.Arrays.toString(rowEfficiency));
     }
 }
