@@ -168,48 +168,47 @@ final class QuantDots {
             MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
         Activations a = quantise(x, m, k);
         int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
-        int blockSize = t.blockSize(), blockBytes = t.blockBytes();
-        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
-        int g = group(t);
-        boolean min = hasMin(t);
-        if (m == 1 && fused(t)) {
-            Parallel.forRange(n, grain, (j0, j1) -> {
-                for (int j = j0; j < j1; j++) {
-                    long row = wOffset + j * rowBytes;
-                    float s = switch (t) {
-                        case Q8_0 -> rowQ8_0(w, row, k / 32, a.q, a.d);
-                        case Q4_0 -> row + rowBytes + 16 <= w.byteSize() ? rowQ4_0(w, row, k / 32, a.q, a.d) : stagedRow(t, w, row, k, a);
-                        case Q4_K -> rowQ4_K(w, row, k / 256, a.q, a.d, a.sum32);
-                        case Q6_K -> rowQ6_K(w, row, k / 256, a.q, a.d);
-                        default -> throw new AssertionError(t);
-                    };
-                    c.set(FLOAT, cOffset + 4L * j, s);
-                }
-            });
-            return;
-        }
+        boolean fused = fused(t);
         Parallel.forRange(n, grain, (j0, j1) -> {
-            Stage stage = STAGE.get();
-            float[] sums = stage.sums(m);
+            float[] sums = STAGE.get().sums(m);
             for (int j = j0; j < j1; j++) {
                 long row = wOffset + j * rowBytes;
-                java.util.Arrays.fill(sums, 0, m, 0f);
-                for (int p0 = 0; p0 < k; p0 += chunk) {
-                    int count = Math.min(chunk, k - p0);
-                    unpack(t, w, row + (long) (p0 / blockSize) * blockBytes, count / blockSize, stage.q, stage.scale, stage.min);
-                    int groups = count / g;
-                    for (int i = 0; i < m; i++) {
-                        int xi = i * k + p0;
-                        float s = g == 32
-                                ? dot32(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32)
-                                : dot16(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32);
-                        if (min) s += minDot(stage.min, groups, g == 32 ? a.sum32 : a.sum16, xi / g);
-                        sums[i] += s;
-                    }
+                if (fused && (t != DType.Q4_0 || row + rowBytes + 16 <= w.byteSize())) {
+                    for (int i0 = 0; i0 < m; i0 += ROWS) fusedRows(t, w, row, a, i0, Math.min(ROWS, m - i0), sums);
+                } else {
+                    stagedRows(t, w, row, a, sums);
                 }
                 for (int i = 0; i < m; i++) c.set(FLOAT, cOffset + 4 * (i * ldc + j), sums[i]);
             }
         });
+    }
+
+    /**
+     * sums[i] = dot(weight row, x[i, :]) for every activation row i, the weight row unpacked a
+     * chunk at a time into L1 and each chunk dotted with every activation row: the path of the
+     * types without a fused kernel.
+     */
+    static void stagedRows(DType t, MemorySegment w, long row, Activations a, float[] sums) {
+        Stage stage = STAGE.get();
+        int m = a.m(), k = a.k();
+        int blockSize = t.blockSize(), blockBytes = t.blockBytes();
+        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
+        int g = group(t);
+        boolean min = hasMin(t);
+        java.util.Arrays.fill(sums, 0, m, 0f);
+        for (int p0 = 0; p0 < k; p0 += chunk) {
+            int count = Math.min(chunk, k - p0);
+            unpack(t, w, row + (long) (p0 / blockSize) * blockBytes, count / blockSize, stage.q, stage.scale, stage.min);
+            int groups = count / g;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k + p0;
+                float s = g == 32
+                        ? dot32(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32)
+                        : dot16(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32);
+                if (min) s += minDot(stage.min, groups, g == 32 ? a.sum32 : a.sum16, xi / g);
+                sums[i] += s;
+            }
+        }
     }
 
     /*
@@ -266,9 +265,13 @@ final class QuantDots {
     }
 
     // ---------------------------------------------------------------------------------------
-    // One activation row: weights unpacked in registers and dotted at once, for the types that
-    // matter most. Staging through L1 doubled the instructions per weight and halved the rate
-    // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session).
+    // Fused kernels: a weight row's groups unpacked in registers once and dotted at once with up
+    // to ROWS activation rows, one accumulator each. Staging through L1 doubled the instructions
+    // per weight and halved the rate (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused,
+    // in the same session).
+
+    /** Activation rows one pass of a fused kernel takes: one accumulator register each. */
+    static final int ROWS = 4;
 
     private static boolean fused(DType t) {
         return switch (t) {
@@ -278,41 +281,64 @@ final class QuantDots {
         };
     }
 
-    /** The staged path for one row of one activation row (rows the fused kernels cannot take). */
-    private static float stagedRow(DType t, MemorySegment w, long row, int k, Activations a) {
-        Stage stage = STAGE.get();
-        int blockSize = t.blockSize();
-        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
-        float sum = 0;
-        for (int p0 = 0; p0 < k; p0 += chunk) {
-            int count = Math.min(chunk, k - p0);
-            unpack(t, w, row + (long) (p0 / blockSize) * t.blockBytes(), count / blockSize, stage.q, stage.scale, stage.min);
-            sum += group(t) == 32 ? dot32(stage.q, stage.scale, count / 32, a.q, p0, a.d, p0 / 32)
-                    : dot16(stage.q, stage.scale, count / 16, a.q, p0, a.d, p0 / 32);
-            if (hasMin(t)) sum += minDot(stage.min, count / group(t), group(t) == 32 ? a.sum32 : a.sum16, p0 / group(t));
+    /** sums[i0 .. i0 + r) = the weight row at row dotted with activation rows i0 .. i0 + r. */
+    private static void fusedRows(DType t, MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+        switch (t) {
+            case Q8_0 -> rowsQ8_0(w, row, a, i0, r, sums);
+            case Q4_0 -> rowsQ4_0(w, row, a, i0, r, sums);
+            case Q4_K -> rowsQ4_K(w, row, a, i0, r, sums);
+            case Q6_K -> rowsQ6_K(w, row, a, i0, r, sums);
+            default -> throw new AssertionError(t);
         }
-        return sum;
+    }
+
+    /**
+     * acc + scale * (the pairwise sums of q * x[at ..]): a group's step. Small enough to inline
+     * into every kernel (checked with -XX:+PrintInlining; a vector passed to a call that is not
+     * inlined is boxed).
+     */
+    private static FloatVector dotStep(ShortVector q, short[] x, int at, FloatVector scale, FloatVector acc) {
+        IntVector p = q.mul(ShortVector.fromArray(S, x, at)).reinterpretAsInts();
+        IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+        return ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(scale, acc);
+    }
+
+    /** SL bytes of w from at, sign-extended to shorts. */
+    private static ShortVector bytes(MemorySegment w, long at) {
+        return (ShortVector) ByteVector.fromMemorySegment(SB, w, at, LE).convertShape(VectorOperators.B2S, S, 0);
     }
 
     /** Bytes of SL lanes, widened to the dot species. */
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
-    static float rowQ8_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    /** Writes the r accumulators' sums, less the minimum terms, to sums[i0 ..]. */
+    private static void finish(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3,
+            float min0, float min1, float min2, float min3, int i0, int r, float[] sums) {
+        sums[i0] = acc0.reduceLanes(VectorOperators.ADD) - min0;
+        if (r > 1) sums[i0 + 1] = acc1.reduceLanes(VectorOperators.ADD) - min1;
+        if (r > 2) sums[i0 + 2] = acc2.reduceLanes(VectorOperators.ADD) - min2;
+        if (r > 3) sums[i0 + 3] = acc3.reduceLanes(VectorOperators.ADD) - min3;
+    }
+
+    static void rowsQ8_0(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+        short[] x = a.q();
+        float[] d = a.d();
+        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
+        for (int b = 0; b < k / 32; b++) {
             long block = row + 34L * b;
-            IntVector s = IntVector.zero(SI);
+            float dw = half(w, block);
             for (int l = 0; l < 32; l += SL) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2 + l, LE).convertShape(VectorOperators.B2S, S, 0);
-                IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b + l)).reinterpretAsInts();
-                s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
+                ShortVector q = bytes(w, block + 2 + l);
+                int e = 32 * b + l;
+                if ((b & 1) == 0) acc0 = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), acc0);
+                else odd = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), odd);
+                if (r > 1) acc1 = dotStep(q, x, x1 + e, FloatVector.broadcast(F, dw * d[(x1 >> 5) + b]), acc1);
+                if (r > 2) acc2 = dotStep(q, x, x2 + e, FloatVector.broadcast(F, dw * d[(x2 >> 5) + b]), acc2);
+                if (r > 3) acc3 = dotStep(q, x, x3 + e, FloatVector.broadcast(F, dw * d[(x3 >> 5) + b]), acc3);
             }
-            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
-            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
-            else acc1 = f.fma(sd, acc1);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */
@@ -324,82 +350,112 @@ final class QuantDots {
      * Needs 512-bit vectors and 16 readable bytes past the row: the 32-byte load from a block's
      * 16 quant bytes reads on into the next block, and those lanes are replaced by the permute.
      */
-    static float rowQ4_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    static void rowsQ4_0(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+        short[] x = a.q();
+        float[] d = a.d();
+        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
+        for (int b = 0; b < k / 32; b++) {
             long block = row + 18L * b;
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2, LE).convertShape(VectorOperators.B2S, S, 0);
-            ShortVector q = v.rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
-            IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b)).reinterpretAsInts();
-            IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
-            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
-            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
-            else acc1 = f.fma(sd, acc1);
+            float dw = half(w, block);
+            ShortVector q = bytes(w, block + 2).rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
+            int e = 32 * b;
+            if ((b & 1) == 0) acc0 = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), acc0);
+            else odd = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), odd);
+            if (r > 1) acc1 = dotStep(q, x, x1 + e, FloatVector.broadcast(F, dw * d[(x1 >> 5) + b]), acc1);
+            if (r > 2) acc2 = dotStep(q, x, x2 + e, FloatVector.broadcast(F, dw * d[(x2 >> 5) + b]), acc2);
+            if (r > 3) acc3 = dotStep(q, x, x3 + e, FloatVector.broadcast(F, dw * d[(x3 >> 5) + b]), acc3);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
     }
 
-    static float rowQ4_K(MemorySegment w, long row, int blocks, short[] x, float[] d, float[] sum32) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        float mins = 0;
-        for (int b = 0; b < blocks; b++) {
+    /**
+     * Each 32-byte run of nibbles is loaded once and gives two groups, its low nibbles and its
+     * high ones. The twelve 6-bit scale and min bytes are read as two words and spread to eight
+     * scale bytes and eight min bytes with masks and shifts: per-byte segment reads (what
+     * Quants.kScale does) cost more than the group's vector work.
+     */
+    static void rowsQ4_K(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+        short[] x = a.q();
+        float[] d = a.d(), sum32 = a.sum32();
+        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
+        float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
+        for (int b = 0; b < k / 256; b++) {
             long block = row + 144L * b;
             float dw = half(w, block), dmin = half(w, block + 2);
-            // The twelve 6-bit scale and min bytes as two words: per-byte segment reads (what
-            // Quants.kScale does) cost more than the group's vector work.
-            long lo = w.get(U64, block + 4);
-            int hi = w.get(U32, block + 12);
-            for (int g = 0; g < 8; g++) {
-                int e = 256 * b + 32 * g;
-                int g4 = 8 * (g & 3);
-                int sc = g < 4 ? (int) (lo >>> g4) & 63 : (hi >>> g4) & 0xF | ((int) (lo >>> (g4 + 6)) & 3) << 4;
-                int mn = g < 4 ? (int) (lo >>> (32 + g4)) & 63 : (hi >>> (g4 + 4)) & 0xF | ((int) (lo >>> (38 + g4)) & 3) << 4;
-                IntVector s = IntVector.zero(SI);
+            long lo = w.get(U64, block + 4), hi = w.get(U32, block + 12) & 0xFFFFFFFFL;
+            long scales = lo & 0x3F3F3F3FL | (hi & 0x0F0F0F0FL | lo >>> 2 & 0x30303030L) << 32;
+            long mins = lo >>> 32 & 0x3F3F3F3FL | (hi >>> 4 & 0x0F0F0F0FL | lo >>> 34 & 0x30303030L) << 32;
+            for (int g = 0; g < 8; g += 2) {
+                float low = dw * (int) (scales >>> 8 * g & 0xFF), high = dw * (int) (scales >>> 8 * g + 8 & 0xFF);
+                int lowGroup = 8 * b + g;
                 for (int l = 0; l < 32; l += SL) {
-                    ShortVector q = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 16 + 32 * (g / 2) + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                            .lanewise(VectorOperators.ASHR, 4 * (g & 1)).and((short) 0xF);
-                    IntVector p = q.mul(ShortVector.fromArray(S, x, e + l)).reinterpretAsInts();
-                    s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
+                    ShortVector v = bytes(w, block + 16 + 16 * g + l);
+                    ShortVector ql = v.and((short) 0xF), qh = v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
+                    int e = 32 * lowGroup + l;
+                    acc0 = dotStep(ql, x, x0 + e, FloatVector.broadcast(F, low * d[(x0 >> 5) + lowGroup]), acc0);
+                    odd = dotStep(qh, x, x0 + e + 32, FloatVector.broadcast(F, high * d[(x0 >> 5) + lowGroup + 1]), odd);
+                    if (r > 1) acc1 = dotStep(qh, x, x1 + e + 32, FloatVector.broadcast(F, high * d[(x1 >> 5) + lowGroup + 1]),
+                            dotStep(ql, x, x1 + e, FloatVector.broadcast(F, low * d[(x1 >> 5) + lowGroup]), acc1));
+                    if (r > 2) acc2 = dotStep(qh, x, x2 + e + 32, FloatVector.broadcast(F, high * d[(x2 >> 5) + lowGroup + 1]),
+                            dotStep(ql, x, x2 + e, FloatVector.broadcast(F, low * d[(x2 >> 5) + lowGroup]), acc2));
+                    if (r > 3) acc3 = dotStep(qh, x, x3 + e + 32, FloatVector.broadcast(F, high * d[(x3 >> 5) + lowGroup + 1]),
+                            dotStep(ql, x, x3 + e, FloatVector.broadcast(F, low * d[(x3 >> 5) + lowGroup]), acc3));
                 }
-                FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-                FloatVector sd = FloatVector.broadcast(F, dw * sc * d[e / 32]);
-                if ((g & 1) == 0) acc0 = f.fma(sd, acc0);
-                else acc1 = f.fma(sd, acc1);
-                mins += dmin * mn * sum32[e / 32];
             }
+            min0 += dmin * minTerms(mins, sum32, (x0 >> 5) + 8 * b);
+            if (r > 1) min1 += dmin * minTerms(mins, sum32, (x1 >> 5) + 8 * b);
+            if (r > 2) min2 += dmin * minTerms(mins, sum32, (x2 >> 5) + 8 * b);
+            if (r > 3) min3 += dmin * minTerms(mins, sum32, (x3 >> 5) + 8 * b);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
+        finish(acc0.add(odd), acc1, acc2, acc3, min0, min1, min2, min3, i0, r, sums);
     }
 
-    static float rowQ6_K(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    /** sum over a K-quant block's 8 groups of its 6-bit minimum (byte g of mins) times sum32[at + g]. */
+    private static float minTerms(long mins, float[] sum32, int at) {
+        float s = 0;
+        for (int g = 0; g < 8; g++) s += (int) (mins >>> 8 * g & 0xFF) * sum32[at + g];
+        return s;
+    }
+
+    /**
+     * Per half of 128 elements the run of high bits is loaded once for its four groups of 32
+     * (element 128 h + 32 j + l: a nibble of low run j % 2, bits 2j of the high run), and the
+     * half's eight int8 scales are read as one word. At 32 short lanes a step covers two groups
+     * of 16: its scale vector is blended from both. The loop over j stays a loop: spelled out
+     * four times with all four rows, the kernel passed C2's inlining node limit and its calls
+     * boxed their vectors (0.8 MB allocated per 4096 x 4096 product).
+     */
+    static void rowsQ6_K(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+        short[] x = a.q();
+        float[] d = a.d();
+        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
+        for (int b = 0; b < k / 256; b++) {
             long block = row + 210L * b;
             float dw = half(w, block + 208);
             for (int h = 0; h < 2; h++) {
-                for (int j = 0; j < 4; j++) {
-                    int e = 128 * h + 32 * j;
-                    float dx = dw * d[8 * b + e / 32];
-                    for (int l = 0; l < 32; l += SL) {
-                        ShortVector low = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 64 * h + 32 * (j & 1) + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                                .lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF);
-                        ShortVector high = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 128 + 32 * h + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                                .lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
-                        ShortVector q = low.or(high).sub((short) 32);
-                        IntVector p = q.mul(ShortVector.fromArray(S, x, 256 * b + e + l)).reinterpretAsInts();
-                        IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
-                        int sc = (e + l) / 16;
-                        FloatVector sd = FloatVector.broadcast(F, dx * w.get(ValueLayout.JAVA_BYTE, block + 192 + sc));
-                        if (SL == 32) sd = sd.blend(dx * w.get(ValueLayout.JAVA_BYTE, block + 193 + sc), SECOND_GROUP);
-                        FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-                        if ((j & 1) == 0) acc0 = f.fma(sd, acc0);
-                        else acc1 = f.fma(sd, acc1);
+                long scales = w.get(U64, block + 192 + 8 * h);
+                for (int l = 0; l < 32; l += SL) {
+                    ShortVector highs = bytes(w, block + 128 + 32 * h + l);
+                    for (int j = 0; j < 4; j++) {
+                        ShortVector q = bytes(w, block + 64 * h + 32 * (j & 1) + l).lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF)
+                                .or(highs.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                        FloatVector sd = SL == 32
+                                ? FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j)).blend(dw * (byte) (scales >>> 16 * j + 8), SECOND_GROUP)
+                                : FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j + l / 2));
+                        int group = 8 * b + 4 * h + j, e = 32 * group + l;
+                        if ((j & 1) == 0) acc0 = dotStep(q, x, x0 + e, sd.mul(d[(x0 >> 5) + group]), acc0);
+                        else odd = dotStep(q, x, x0 + e, sd.mul(d[(x0 >> 5) + group]), odd);
+                        if (r > 1) acc1 = dotStep(q, x, x1 + e, sd.mul(d[(x1 >> 5) + group]), acc1);
+                        if (r > 2) acc2 = dotStep(q, x, x2 + e, sd.mul(d[(x2 >> 5) + group]), acc2);
+                        if (r > 3) acc3 = dotStep(q, x, x3 + e, sd.mul(d[(x3 >> 5) + group]), acc3);
                     }
                 }
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
     }
 
     /** sum over groups of min[g] * sums[si + g]. */
