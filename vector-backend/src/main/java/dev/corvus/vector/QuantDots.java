@@ -168,13 +168,13 @@ final class QuantDots {
             MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
         Activations a = quantise(x, m, k);
         int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
-        boolean fused = fused(t);
+        boolean fused = m == 1 && fused(t);
         Parallel.forRange(n, grain, (j0, j1) -> {
             float[] sums = STAGE.get().sums(m);
             for (int j = j0; j < j1; j++) {
                 long row = wOffset + j * rowBytes;
                 if (fused && (t != DType.Q4_0 || row + rowBytes + 16 <= w.byteSize())) {
-                    for (int i0 = 0; i0 < m; i0 += ROWS) fusedRows(t, w, row, a, i0, Math.min(ROWS, m - i0), sums);
+                    sums[0] = fusedRow(t, w, row, a);
                 } else {
                     stagedRows(t, w, row, a, sums);
                 }
@@ -213,9 +213,12 @@ final class QuantDots {
 
     /*
      * The dot kernels spell the pairwise sum of 16-bit products into 32-bit lanes (what vpmaddwd
-     * does in one instruction) inline: p = w * x viewed as ints, (p << 16 >> 16) + (p >> 16).
-     * A helper taking or returning vectors was refused inlining ("callee is too large" once its
-     * caller grew) and then boxed every vector it passed.
+     * does in one instruction) in three operations: p = w * x viewed as ints, (p + (p << 16)) >>
+     * 16. The high half of the sum is the two products' sum modulo 2^16 (the low half adds zero,
+     * so no carry), exact because |w| &lt;= 128 and |x| &lt;= 127 keep it within 2 * 16256 &lt; 2^15.
+     * It replaced (p << 16 >> 16) + (p >> 16), one operation more per 32 weights. A helper taking
+     * or returning vectors was refused inlining ("callee is too large" once its caller grew) and
+     * then boxed every vector it passed.
      */
 
     /**
@@ -227,10 +230,10 @@ final class QuantDots {
         for (int g = 0; g < groups; g++) {
             int e = 32 * g;
             IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
-            IntVector s = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            IntVector s = p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             if (SL == 16) {
                 IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
-                s = s.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16)));
+                s = s.add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
             }
             FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
             FloatVector sd = FloatVector.broadcast(F, scale[g] * d[di + g]);
@@ -250,13 +253,13 @@ final class QuantDots {
             int e = 16 * g;
             float dx = d[di + g / 2];
             IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
-            IntVector s0 = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            IntVector s0 = p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             if (SL == 32) {
                 FloatVector sd = FloatVector.broadcast(F, scale[g] * dx).blend(scale[g + 1] * dx, SECOND_GROUP);
                 acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(sd, acc0);
             } else {
                 IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
-                IntVector s1 = p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16));
+                IntVector s1 = p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
                 acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g] * dx), acc0);
                 acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g + 1] * dx), acc1);
             }
@@ -265,13 +268,12 @@ final class QuantDots {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Fused kernels: a weight row's groups unpacked in registers once and dotted at once with up
-    // to ROWS activation rows, one accumulator each. Staging through L1 doubled the instructions
-    // per weight and halved the rate (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused,
-    // in the same session).
-
-    /** Activation rows one pass of a fused kernel takes: one accumulator register each. */
-    static final int ROWS = 4;
+    // Fused kernels, one activation row: each group of a weight row unpacked in registers and
+    // dotted at once. Staging through L1 doubled the instructions per weight and halved the rate
+    // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session). Two
+    // accumulators take alternate groups, so that consecutive multiply-adds do not wait on each
+    // other (with one, Q8_0 ran 1.3x slower). Several activation rows stay on the staged path:
+    // the fused variants tried for them lost to it (see the class comment).
 
     private static boolean fused(DType t) {
         return switch (t) {
@@ -281,25 +283,25 @@ final class QuantDots {
         };
     }
 
-    /** sums[i0 .. i0 + r) = the weight row at row dotted with activation rows i0 .. i0 + r. */
-    private static void fusedRows(DType t, MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
-        switch (t) {
-            case Q8_0 -> rowsQ8_0(w, row, a, i0, r, sums);
-            case Q4_0 -> rowsQ4_0(w, row, a, i0, r, sums);
-            case Q4_K -> rowsQ4_K(w, row, a, i0, r, sums);
-            case Q6_K -> rowsQ6_K(w, row, a, i0, r, sums);
+    /** The weight row at row dotted with the one activation row of a. */
+    private static float fusedRow(DType t, MemorySegment w, long row, Activations a) {
+        return switch (t) {
+            case Q8_0 -> rowQ8_0(w, row, a);
+            case Q4_0 -> rowQ4_0(w, row, a);
+            case Q4_K -> rowQ4_K(w, row, a);
+            case Q6_K -> rowQ6_K(w, row, a);
             default -> throw new AssertionError(t);
-        }
+        };
     }
 
     /**
      * acc + scale * (the pairwise sums of q * x[at ..]): a group's step. Small enough to inline
      * into every kernel (checked with -XX:+PrintInlining; a vector passed to a call that is not
-     * inlined is boxed).
+     * inlined is boxed, which -prof gc shows as allocation).
      */
     private static FloatVector dotStep(ShortVector q, short[] x, int at, FloatVector scale, FloatVector acc) {
         IntVector p = q.mul(ShortVector.fromArray(S, x, at)).reinterpretAsInts();
-        IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
+        IntVector s = p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
         return ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(scale, acc);
     }
 
@@ -311,34 +313,21 @@ final class QuantDots {
     /** Bytes of SL lanes, widened to the dot species. */
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
-    /** Writes the r accumulators' sums, less the minimum terms, to sums[i0 ..]. */
-    private static void finish(FloatVector acc0, FloatVector acc1, FloatVector acc2, FloatVector acc3,
-            float min0, float min1, float min2, float min3, int i0, int r, float[] sums) {
-        sums[i0] = acc0.reduceLanes(VectorOperators.ADD) - min0;
-        if (r > 1) sums[i0 + 1] = acc1.reduceLanes(VectorOperators.ADD) - min1;
-        if (r > 2) sums[i0 + 2] = acc2.reduceLanes(VectorOperators.ADD) - min2;
-        if (r > 3) sums[i0 + 3] = acc3.reduceLanes(VectorOperators.ADD) - min3;
-    }
-
-    static void rowsQ8_0(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+    static float rowQ8_0(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
         float[] d = a.d();
-        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
-        for (int b = 0; b < k / 32; b++) {
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0; b < a.k() / 32; b++) {
             long block = row + 34L * b;
             float dw = half(w, block);
             for (int l = 0; l < 32; l += SL) {
                 ShortVector q = bytes(w, block + 2 + l);
-                int e = 32 * b + l;
-                if ((b & 1) == 0) acc0 = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), acc0);
-                else odd = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), odd);
-                if (r > 1) acc1 = dotStep(q, x, x1 + e, FloatVector.broadcast(F, dw * d[(x1 >> 5) + b]), acc1);
-                if (r > 2) acc2 = dotStep(q, x, x2 + e, FloatVector.broadcast(F, dw * d[(x2 >> 5) + b]), acc2);
-                if (r > 3) acc3 = dotStep(q, x, x3 + e, FloatVector.broadcast(F, dw * d[(x3 >> 5) + b]), acc3);
+                FloatVector sd = FloatVector.broadcast(F, dw * d[b]);
+                if ((b & 1) == 0) even = dotStep(q, x, 32 * b + l, sd, even);
+                else odd = dotStep(q, x, 32 * b + l, sd, odd);
             }
         }
-        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */
@@ -350,23 +339,18 @@ final class QuantDots {
      * Needs 512-bit vectors and 16 readable bytes past the row: the 32-byte load from a block's
      * 16 quant bytes reads on into the next block, and those lanes are replaced by the permute.
      */
-    static void rowsQ4_0(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+    static float rowQ4_0(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
         float[] d = a.d();
-        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
-        for (int b = 0; b < k / 32; b++) {
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0; b < a.k() / 32; b++) {
             long block = row + 18L * b;
-            float dw = half(w, block);
             ShortVector q = bytes(w, block + 2).rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
-            int e = 32 * b;
-            if ((b & 1) == 0) acc0 = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), acc0);
-            else odd = dotStep(q, x, x0 + e, FloatVector.broadcast(F, dw * d[(x0 >> 5) + b]), odd);
-            if (r > 1) acc1 = dotStep(q, x, x1 + e, FloatVector.broadcast(F, dw * d[(x1 >> 5) + b]), acc1);
-            if (r > 2) acc2 = dotStep(q, x, x2 + e, FloatVector.broadcast(F, dw * d[(x2 >> 5) + b]), acc2);
-            if (r > 3) acc3 = dotStep(q, x, x3 + e, FloatVector.broadcast(F, dw * d[(x3 >> 5) + b]), acc3);
+            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
+            if ((b & 1) == 0) even = dotStep(q, x, 32 * b, sd, even);
+            else odd = dotStep(q, x, 32 * b, sd, odd);
         }
-        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -375,41 +359,30 @@ final class QuantDots {
      * scale bytes and eight min bytes with masks and shifts: per-byte segment reads (what
      * Quants.kScale does) cost more than the group's vector work.
      */
-    static void rowsQ4_K(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+    static float rowQ4_K(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
         float[] d = a.d(), sum32 = a.sum32();
-        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
-        float min0 = 0, min1 = 0, min2 = 0, min3 = 0;
-        for (int b = 0; b < k / 256; b++) {
+        FloatVector even = FloatVector.zero(F), odd = even;
+        float mins = 0;
+        for (int b = 0; b < a.k() / 256; b++) {
             long block = row + 144L * b;
             float dw = half(w, block), dmin = half(w, block + 2);
             long lo = w.get(U64, block + 4), hi = w.get(U32, block + 12) & 0xFFFFFFFFL;
             long scales = lo & 0x3F3F3F3FL | (hi & 0x0F0F0F0FL | lo >>> 2 & 0x30303030L) << 32;
-            long mins = lo >>> 32 & 0x3F3F3F3FL | (hi >>> 4 & 0x0F0F0F0FL | lo >>> 34 & 0x30303030L) << 32;
+            long blockMins = lo >>> 32 & 0x3F3F3F3FL | (hi >>> 4 & 0x0F0F0F0FL | lo >>> 34 & 0x30303030L) << 32;
             for (int g = 0; g < 8; g += 2) {
-                float low = dw * (int) (scales >>> 8 * g & 0xFF), high = dw * (int) (scales >>> 8 * g + 8 & 0xFF);
-                int lowGroup = 8 * b + g;
+                int group = 8 * b + g;
+                FloatVector low = FloatVector.broadcast(F, dw * (int) (scales >>> 8 * g & 0xFF) * d[group]);
+                FloatVector high = FloatVector.broadcast(F, dw * (int) (scales >>> 8 * g + 8 & 0xFF) * d[group + 1]);
                 for (int l = 0; l < 32; l += SL) {
                     ShortVector v = bytes(w, block + 16 + 16 * g + l);
-                    ShortVector ql = v.and((short) 0xF), qh = v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
-                    int e = 32 * lowGroup + l;
-                    acc0 = dotStep(ql, x, x0 + e, FloatVector.broadcast(F, low * d[(x0 >> 5) + lowGroup]), acc0);
-                    odd = dotStep(qh, x, x0 + e + 32, FloatVector.broadcast(F, high * d[(x0 >> 5) + lowGroup + 1]), odd);
-                    if (r > 1) acc1 = dotStep(qh, x, x1 + e + 32, FloatVector.broadcast(F, high * d[(x1 >> 5) + lowGroup + 1]),
-                            dotStep(ql, x, x1 + e, FloatVector.broadcast(F, low * d[(x1 >> 5) + lowGroup]), acc1));
-                    if (r > 2) acc2 = dotStep(qh, x, x2 + e + 32, FloatVector.broadcast(F, high * d[(x2 >> 5) + lowGroup + 1]),
-                            dotStep(ql, x, x2 + e, FloatVector.broadcast(F, low * d[(x2 >> 5) + lowGroup]), acc2));
-                    if (r > 3) acc3 = dotStep(qh, x, x3 + e + 32, FloatVector.broadcast(F, high * d[(x3 >> 5) + lowGroup + 1]),
-                            dotStep(ql, x, x3 + e, FloatVector.broadcast(F, low * d[(x3 >> 5) + lowGroup]), acc3));
+                    even = dotStep(v.and((short) 0xF), x, 32 * group + l, low, even);
+                    odd = dotStep(v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF), x, 32 * group + 32 + l, high, odd);
                 }
             }
-            min0 += dmin * minTerms(mins, sum32, (x0 >> 5) + 8 * b);
-            if (r > 1) min1 += dmin * minTerms(mins, sum32, (x1 >> 5) + 8 * b);
-            if (r > 2) min2 += dmin * minTerms(mins, sum32, (x2 >> 5) + 8 * b);
-            if (r > 3) min3 += dmin * minTerms(mins, sum32, (x3 >> 5) + 8 * b);
+            mins += dmin * minTerms(blockMins, sum32, 8 * b);
         }
-        finish(acc0.add(odd), acc1, acc2, acc3, min0, min1, min2, min3, i0, r, sums);
+        return even.add(odd).reduceLanes(VectorOperators.ADD) - mins;
     }
 
     /** sum over a K-quant block's 8 groups of its 6-bit minimum (byte g of mins) times sum32[at + g]. */
@@ -420,21 +393,28 @@ final class QuantDots {
     }
 
     /**
-     * Per half of 128 elements the run of high bits is loaded once for its four groups of 32
-     * (element 128 h + 32 j + l: a nibble of low run j % 2, bits 2j of the high run), and the
-     * half's eight int8 scales are read as one word. At 32 short lanes a step covers two groups
-     * of 16: its scale vector is blended from both. The loop over j stays a loop: spelled out
-     * four times with all four rows, the kernel passed C2's inlining node limit and its calls
-     * boxed their vectors (0.8 MB allocated per 4096 x 4096 product).
+     * At 32 short lanes, the permutes that spread a Q6_K block's 16 scales (one float lane each)
+     * over the step covering groups 2p and 2p + 1: lanes 0-7 the first, 8-15 the second. One
+     * permute replaced two scale byte reads, conversions and multiplies, a broadcast and a blend.
      */
-    static void rowsQ6_K(MemorySegment w, long row, Activations a, int i0, int r, float[] sums) {
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] Q6_K_SCALE_PAIRS = java.util.stream.IntStream.range(0, 8)
+            .mapToObj(p -> VectorShuffle.fromOp(F, i -> Math.min(2 * p + i / 8, F.length() - 1))).toArray(VectorShuffle[]::new);
+
+    /**
+     * Per half of 128 elements the run of high bits is loaded once for its four groups of 32
+     * (element 128 h + 32 j + l: a nibble of low run j % 2, bits 2j of the high run). The loop
+     * over j stays a loop: spelled out four times the kernel passed C2's inlining node limit.
+     */
+    static float rowQ6_K(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
         float[] d = a.d();
-        int k = a.k(), x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0, odd = acc0;
-        for (int b = 0; b < k / 256; b++) {
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0; b < a.k() / 256; b++) {
             long block = row + 210L * b;
             float dw = half(w, block + 208);
+            FloatVector blockScales = ((FloatVector) ByteVector.fromMemorySegment(QB, w, block + 192, LE)
+                    .convertShape(VectorOperators.B2I, SI, 0).convert(VectorOperators.I2F, 0)).mul(dw);
             for (int h = 0; h < 2; h++) {
                 long scales = w.get(U64, block + 192 + 8 * h);
                 for (int l = 0; l < 32; l += SL) {
@@ -442,20 +422,17 @@ final class QuantDots {
                     for (int j = 0; j < 4; j++) {
                         ShortVector q = bytes(w, block + 64 * h + 32 * (j & 1) + l).lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF)
                                 .or(highs.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
-                        FloatVector sd = SL == 32
-                                ? FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j)).blend(dw * (byte) (scales >>> 16 * j + 8), SECOND_GROUP)
-                                : FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j + l / 2));
-                        int group = 8 * b + 4 * h + j, e = 32 * group + l;
-                        if ((j & 1) == 0) acc0 = dotStep(q, x, x0 + e, sd.mul(d[(x0 >> 5) + group]), acc0);
-                        else odd = dotStep(q, x, x0 + e, sd.mul(d[(x0 >> 5) + group]), odd);
-                        if (r > 1) acc1 = dotStep(q, x, x1 + e, sd.mul(d[(x1 >> 5) + group]), acc1);
-                        if (r > 2) acc2 = dotStep(q, x, x2 + e, sd.mul(d[(x2 >> 5) + group]), acc2);
-                        if (r > 3) acc3 = dotStep(q, x, x3 + e, sd.mul(d[(x3 >> 5) + group]), acc3);
+                        int group = 8 * b + 4 * h + j;
+                        FloatVector sd = (SL == 32
+                                ? blockScales.rearrange(Q6_K_SCALE_PAIRS[4 * h + j])
+                                : FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j + l / 2))).mul(d[group]);
+                        if ((j & 1) == 0) even = dotStep(q, x, 32 * group + l, sd, even);
+                        else odd = dotStep(q, x, 32 * group + l, sd, odd);
                     }
                 }
             }
         }
-        finish(acc0.add(odd), acc1, acc2, acc3, 0, 0, 0, 0, i0, r, sums);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /** sum over groups of min[g] * sums[si + g]. */
