@@ -28,9 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code backend=vector-float} is the vector backend's previous quantised GEMV, decoding blocks to
  * floats and dotting them with the activations as given, kept as the same-run baseline of the
  * integer dot products ({@code vector}) that quantise the activations to 8 bits first.
- * {@code backend=vector-previous} is the integer path before the fused multi-row kernels (a
- * benchmark-only copy, {@code dev.corvus.vector.PreviousQuantDots}; quantised types only), the
- * same-run baseline of those kernels.
+ * {@code -p backend=vector-previous} (asked for by name; quantised types only) is the integer path
+ * before the single-row kernels were reworked, a benchmark-only copy
+ * ({@code dev.corvus.vector.PreviousQuantDots}): their same-run baseline.
  * {@code rows} activation rows share each pass over the weights (decode of a few tokens at once).
  */
 @State(Scope.Benchmark)
@@ -40,7 +40,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {BenchmarkSupport.ADD_VECTOR, BenchmarkSupport.NATIVE, "-Xmx4g"})
 public class GemvBenchmark {
-    @Param({"vector", "vector-previous", "vector-float", "scalar"})
+    @Param({"vector", "vector-float", "scalar"})
     public String backend;
 
     @Param({"1"})

@@ -16,10 +16,10 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Benchmark-only copy of {@link QuantDots}' GEMV as it was before the fused multi-row kernels
- * (commit 8cb7643): one activation row took the single-row kernels below (Q8_0, Q4_0 at 512
- * bits, Q4_K, Q6_K), several rows the staged path ({@link QuantDots#stagedRows}). The same-run
- * baseline of {@code GemvBenchmark}'s {@code backend=vector-previous}; not product code.
+ * Benchmark-only copy of {@code QuantDots}' GEMV as it was at commit 8cb7643, before the
+ * single-row kernels were reworked: one activation row took the kernels below (Q8_0, Q4_0 at 512
+ * bits, Q4_K, Q6_K), several rows the staged path ({@code QuantDots.stagedRows}, unchanged). The
+ * same-run baseline of {@code GemvBenchmark}'s {@code backend=vector-previous}; not product code.
  */
 public final class PreviousQuantDots {
     private PreviousQuantDots() {}

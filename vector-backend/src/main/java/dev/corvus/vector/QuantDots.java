@@ -34,9 +34,10 @@ import jdk.incubator.vector.VectorSpecies;
  * dotted them, and was decode bound. In a prototype on one thread of the 2-core Zen 4 VM (71 MB
  * of Q8_0 weights, best CPU-time rate of 17 rounds, load average 11 from other builds), fused
  * int16 dots ran at 14-16 GB/s of weights, fused float dots at 10-16 and int32 lanes at 8-13.
- * JDK 25's Vector API has no vpmaddwd / vpdpbusd, so the pairwise sum into ints is spelled as two
- * shifts and an add. Measured the same way on this code: Q8_0 14 GB/s (float path 6.0), Q6_K 4.3
- * (2.7), Q4_K 3.8 (2.1), Q4_0 4.9 (3.5); with -XX:MaxVectorSize=32 Q8_0 11.8 (4.1).
+ * JDK 25's Vector API has no vpmaddwd / vpdpbusd, so the pairwise sum into ints is spelled out
+ * with shifts and an add. Measured the same way on the first version of this code: Q8_0 14 GB/s
+ * (float path 6.0), Q6_K 4.3 (2.7), Q4_K 3.8 (2.1), Q4_0 4.9 (3.5); with -XX:MaxVectorSize=32
+ * Q8_0 11.8 (4.1).
  *
  * <p>Q8_0, Q4_0 (at 512 bits), Q4_K and Q6_K with one activation row unpack weights in registers
  * and dot them at once. Otherwise weights are unpacked a chunk at a time into a short array (L1)
@@ -44,6 +45,30 @@ import jdk.incubator.vector.VectorSpecies;
  * unpacking is paid once per weight row, not once per activation row. Unpackers use 16-lane
  * (256-bit) shorts, 16 being every K-quant's smallest group; the dots use the widest species.
  * Machines without 256-bit vectors keep the float path ({@link #ENABLED}).
+ *
+ * <p>Measured 2026-12-03 on the 2-vCPU Intel Xeon VM (AVX-512, 32 short lanes), JMH
+ * GemvBenchmark, n = k = 4096, one activation row, against the previous kernels in the same run
+ * (jmh's PreviousQuantDots, {@code backend=vector-previous}), load average 3.7 to 4.8 from other
+ * builds, so best-of-run times (sample mode, p0): GB/s of weights per thread Q8_0 16.0 (previous
+ * 12.8), Q4_0 7.1 (6.4), Q4_K 4.5 (3.4), Q6_K 4.9 (4.1); two threads 26.6 (25.2), 12.3 (11.6),
+ * 8.4 (6.4), 9.0 (8.0). Streaming the same 17.8 MB with nothing but loads and adds
+ * (BandwidthBenchmark) ran 26 GB/s on one thread and 44 on two: Q8_0 is bound by its
+ * instructions, about 9 vector operations per 32 weights, not by memory. What the single-row
+ * kernels gained: two accumulators on alternate groups (Q8_0 1.3x with them); a pair sum in
+ * three operations (see below); each Q4_K nibble run loaded once for its two groups, its scales
+ * and mins spread from two words with masks; Q6_K's high-bit run loaded once per four groups and
+ * its 16 scales converted once per block and spread by one permute per step; and keeping C2 from
+ * unrolling Q4_K's per-block loop (see rowQ4_K).
+ *
+ * <p>Several activation rows (m = 2 to 8) stay on the staged path: the fused variants tried lost
+ * to it, measured the same way (m = 4, one thread, load 5 to 7): one accumulator register per row
+ * for up to 4 rows passed C2's inlining node limit, and the calls it left boxed their vectors
+ * (150 to 700 MB allocated per product for Q4_0, Q4_K, Q6_K); one accumulator vector per row in a
+ * float array ran Q8_0 in 7.2 ms against the staged 5.8; the single-row kernel once per row 6.1
+ * against 4.9 for Q8_0 and 13.0 against 7.0 for Q6_K. The per-row work (multiply, pair sum,
+ * conversion, scaling: about 8 operations per 32 weights) outweighs the unpacking that fusing
+ * would share. Whether decoded float weights in registers against several rows (the small-m
+ * path's way) serve m = 2 to 8 better was not measured here.
  */
 final class QuantDots {
     private QuantDots() {}
@@ -366,9 +391,9 @@ final class QuantDots {
         float mins = 0, dw = 0;
         long scales = 0;
         // One loop over the row's 32-byte runs, four to a block, rather than blocks with an inner
-        // loop over runs, which C2 unrolled fully: that kernel ran 1.3x slower (2.4 against 1.8
-        // ms at n = k = 4096, one thread, when -XX:LoopUnrollLimit=1 kept the loop); this one
-        // took 2.1 in the same session, an inner loop with a bound C2 cannot fold 2.3.
+        // loop over runs, which C2 unrolled: that took 2.4 ms at n = k = 4096 on one thread (best
+        // of run), 1.9 with -XX:LoopUnrollLimit=1; this one 2.1 in the same session, and an inner
+        // loop with a bound C2 cannot fold 2.3.
         for (int run = 0, runs = a.k() / 64; run < runs; run++) {
             long block = row + 144L * (run >> 2);
             int g = 2 * (run & 3), group = 2 * run;
