@@ -48,10 +48,10 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Measured 2026-12-03 on the 2-vCPU Intel Xeon VM (AVX-512, 32 short lanes), JMH
  * GemvBenchmark, n = k = 4096, one activation row, against the previous kernels in the same run
- * (jmh's PreviousQuantDots, {@code backend=vector-previous}), load average 3.7 to 4.8 from other
- * builds, so best-of-run times (sample mode, p0): GB/s of weights per thread Q8_0 16.0 (previous
- * 12.8), Q4_0 7.1 (6.4), Q4_K 4.5 (3.4), Q6_K 4.9 (4.1); two threads 26.6 (25.2), 12.3 (11.6),
- * 8.4 (6.4), 9.0 (8.0). Streaming the same 17.8 MB with nothing but loads and adds
+ * (jmh's PreviousQuantDots, {@code backend=vector-previous}), load average 3.7 to 5.6 from other
+ * builds, so best-of-run times (sample mode, p0), two runs in opposite orders: GB/s of weights per
+ * thread Q8_0 14.0-16.0 (previous 12.8-13.4), Q4_0 6.5-7.1 (6.4-6.8), Q4_K 4.4-4.5 (3.4), Q6_K
+ * 4.8-4.9 (4.1); two threads, one run, 26.6 (25.2), 12.3 (11.6), 8.4 (6.4), 9.0 (8.0). Streaming the same 17.8 MB with nothing but loads and adds
  * (BandwidthBenchmark) ran 26 GB/s on one thread and 44 on two: Q8_0 is bound by its
  * instructions, about 9 vector operations per 32 weights, not by memory. What the single-row
  * kernels gained: two accumulators on alternate groups (Q8_0 1.3x with them); a pair sum in
