@@ -5,6 +5,7 @@ import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.vector.Gemm;
+import dev.corvus.vector.PreviousQuantDots;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -27,6 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code backend=vector-float} is the vector backend's previous quantised GEMV, decoding blocks to
  * floats and dotting them with the activations as given, kept as the same-run baseline of the
  * integer dot products ({@code vector}) that quantise the activations to 8 bits first.
+ * {@code -p backend=vector-previous} (asked for by name; quantised types only) is the integer path
+ * before the single-row kernels were reworked, a benchmark-only copy
+ * ({@code dev.corvus.vector.PreviousQuantDots}): their same-run baseline.
  * {@code rows} activation rows share each pass over the weights (decode of a few tokens at once).
  */
 @State(Scope.Benchmark)
@@ -51,6 +55,7 @@ public class GemvBenchmark {
     private MemoryScope scope;
     private Backend impl;
     private Tensor x, w, wt, y;
+    private float[] xRows;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -60,6 +65,7 @@ public class GemvBenchmark {
         w = BenchmarkSupport.randomWeight(scope, DType.valueOf(dtype), n, n);
         wt = w.t().unsqueeze(0);
         y = Tensor.zeros(scope, DType.F32, 1, rows, n);
+        xRows = x.toFloatArray();
     }
 
     @TearDown(Level.Trial)
@@ -72,6 +78,12 @@ public class GemvBenchmark {
         if (backend.equals("vector-float")) {
             Gemm.gemmWeightsFloatActivations(rows, n, n, x.segment(), x.byteOffset(), n, 1,
                     w.dtype(), w.segment(), w.byteOffset(), y.segment(), y.byteOffset(), n);
+            return y;
+        }
+        if (backend.equals("vector-previous")) {
+            // As Gemm hands rows to the integer path: copied out of the activation tensor.
+            PreviousQuantDots.gemv(rows, n, n, xRows.clone(), w.dtype(), w.segment(), w.byteOffset(), w.dtype().byteSize(n),
+                    y.segment(), y.byteOffset(), n);
             return y;
         }
         impl.matmul(x, wt, y);

@@ -34,9 +34,10 @@ import jdk.incubator.vector.VectorSpecies;
  * dotted them, and was decode bound. In a prototype on one thread of the 2-core Zen 4 VM (71 MB
  * of Q8_0 weights, best CPU-time rate of 17 rounds, load average 11 from other builds), fused
  * int16 dots ran at 14-16 GB/s of weights, fused float dots at 10-16 and int32 lanes at 8-13.
- * JDK 25's Vector API has no vpmaddwd / vpdpbusd, so the pairwise sum into ints is spelled as two
- * shifts and an add. Measured the same way on this code: Q8_0 14 GB/s (float path 6.0), Q6_K 4.3
- * (2.7), Q4_K 3.8 (2.1), Q4_0 4.9 (3.5); with -XX:MaxVectorSize=32 Q8_0 11.8 (4.1).
+ * JDK 25's Vector API has no vpmaddwd / vpdpbusd, so the pairwise sum into ints is spelled out
+ * with shifts and an add. Measured the same way on the first version of this code: Q8_0 14 GB/s
+ * (float path 6.0), Q6_K 4.3 (2.7), Q4_K 3.8 (2.1), Q4_0 4.9 (3.5); with -XX:MaxVectorSize=32
+ * Q8_0 11.8 (4.1).
  *
  * <p>Q8_0, Q4_0 (at 512 bits), Q4_K and Q6_K with one activation row unpack weights in registers
  * and dot them at once. Otherwise weights are unpacked a chunk at a time into a short array (L1)
@@ -44,6 +45,30 @@ import jdk.incubator.vector.VectorSpecies;
  * unpacking is paid once per weight row, not once per activation row. Unpackers use 16-lane
  * (256-bit) shorts, 16 being every K-quant's smallest group; the dots use the widest species.
  * Machines without 256-bit vectors keep the float path ({@link #ENABLED}).
+ *
+ * <p>Measured 2026-12-03 on the 2-vCPU Intel Xeon VM (AVX-512, 32 short lanes), JMH
+ * GemvBenchmark, n = k = 4096, one activation row, against the previous kernels in the same run
+ * (jmh's PreviousQuantDots, {@code backend=vector-previous}), load average 3.7 to 5.6 from other
+ * builds, so best-of-run times (sample mode, p0), two runs in opposite orders: GB/s of weights per
+ * thread Q8_0 14.0-16.0 (previous 12.8-13.4), Q4_0 6.5-7.1 (6.4-6.8), Q4_K 4.4-4.5 (3.4), Q6_K
+ * 4.8-4.9 (4.1); two threads, one run, 26.6 (25.2), 12.3 (11.6), 8.4 (6.4), 9.0 (8.0). Streaming the same 17.8 MB with nothing but loads and adds
+ * (BandwidthBenchmark) ran 26 GB/s on one thread and 44 on two: Q8_0 is bound by its
+ * instructions, about 9 vector operations per 32 weights, not by memory. What the single-row
+ * kernels gained: two accumulators on alternate groups (Q8_0 1.3x with them); a pair sum in
+ * three operations (see below); each Q4_K nibble run loaded once for its two groups, its scales
+ * and mins spread from two words with masks; Q6_K's high-bit run loaded once per four groups and
+ * its 16 scales converted once per block and spread by one permute per step; and keeping C2 from
+ * unrolling Q4_K's per-block loop (see rowQ4_K).
+ *
+ * <p>Several activation rows (m = 2 to 8) stay on the staged path: the fused variants tried lost
+ * to it, measured the same way (m = 4, one thread, load 5 to 7): one accumulator register per row
+ * for up to 4 rows passed C2's inlining node limit, and the calls it left boxed their vectors
+ * (150 to 700 MB allocated per product for Q4_0, Q4_K, Q6_K); one accumulator vector per row in a
+ * float array ran Q8_0 in 7.2 ms against the staged 5.8; the single-row kernel once per row 6.1
+ * against 4.9 for Q8_0 and 13.0 against 7.0 for Q6_K. The per-row work (multiply, pair sum,
+ * conversion, scaling: about 8 operations per 32 weights) outweighs the unpacking that fusing
+ * would share. Whether decoded float weights in registers against several rows (the small-m
+ * path's way) serve m = 2 to 8 better was not measured here.
  */
 final class QuantDots {
     private QuantDots() {}
@@ -168,55 +193,57 @@ final class QuantDots {
             MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
         Activations a = quantise(x, m, k);
         int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
-        int blockSize = t.blockSize(), blockBytes = t.blockBytes();
-        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
-        int g = group(t);
-        boolean min = hasMin(t);
-        if (m == 1 && fused(t)) {
-            Parallel.forRange(n, grain, (j0, j1) -> {
-                for (int j = j0; j < j1; j++) {
-                    long row = wOffset + j * rowBytes;
-                    float s = switch (t) {
-                        case Q8_0 -> rowQ8_0(w, row, k / 32, a.q, a.d);
-                        case Q4_0 -> row + rowBytes + 16 <= w.byteSize() ? rowQ4_0(w, row, k / 32, a.q, a.d) : stagedRow(t, w, row, k, a);
-                        case Q4_K -> rowQ4_K(w, row, k / 256, a.q, a.d, a.sum32);
-                        case Q6_K -> rowQ6_K(w, row, k / 256, a.q, a.d);
-                        default -> throw new AssertionError(t);
-                    };
-                    c.set(FLOAT, cOffset + 4L * j, s);
-                }
-            });
-            return;
-        }
+        boolean fused = m == 1 && fused(t);
         Parallel.forRange(n, grain, (j0, j1) -> {
-            Stage stage = STAGE.get();
-            float[] sums = stage.sums(m);
+            float[] sums = STAGE.get().sums(m);
             for (int j = j0; j < j1; j++) {
                 long row = wOffset + j * rowBytes;
-                java.util.Arrays.fill(sums, 0, m, 0f);
-                for (int p0 = 0; p0 < k; p0 += chunk) {
-                    int count = Math.min(chunk, k - p0);
-                    unpack(t, w, row + (long) (p0 / blockSize) * blockBytes, count / blockSize, stage.q, stage.scale, stage.min);
-                    int groups = count / g;
-                    for (int i = 0; i < m; i++) {
-                        int xi = i * k + p0;
-                        float s = g == 32
-                                ? dot32(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32)
-                                : dot16(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32);
-                        if (min) s += minDot(stage.min, groups, g == 32 ? a.sum32 : a.sum16, xi / g);
-                        sums[i] += s;
-                    }
+                if (fused && (t != DType.Q4_0 || row + rowBytes + 16 <= w.byteSize())) {
+                    sums[0] = fusedRow(t, w, row, a);
+                } else {
+                    stagedRows(t, w, row, a, sums);
                 }
                 for (int i = 0; i < m; i++) c.set(FLOAT, cOffset + 4 * (i * ldc + j), sums[i]);
             }
         });
     }
 
+    /**
+     * sums[i] = dot(weight row, x[i, :]) for every activation row i, the weight row unpacked a
+     * chunk at a time into L1 and each chunk dotted with every activation row: the path of the
+     * types without a fused kernel.
+     */
+    static void stagedRows(DType t, MemorySegment w, long row, Activations a, float[] sums) {
+        Stage stage = STAGE.get();
+        int m = a.m(), k = a.k();
+        int blockSize = t.blockSize(), blockBytes = t.blockBytes();
+        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
+        int g = group(t);
+        boolean min = hasMin(t);
+        java.util.Arrays.fill(sums, 0, m, 0f);
+        for (int p0 = 0; p0 < k; p0 += chunk) {
+            int count = Math.min(chunk, k - p0);
+            unpack(t, w, row + (long) (p0 / blockSize) * blockBytes, count / blockSize, stage.q, stage.scale, stage.min);
+            int groups = count / g;
+            for (int i = 0; i < m; i++) {
+                int xi = i * k + p0;
+                float s = g == 32
+                        ? dot32(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32)
+                        : dot16(stage.q, stage.scale, groups, a.q, xi, a.d, xi / 32);
+                if (min) s += minDot(stage.min, groups, g == 32 ? a.sum32 : a.sum16, xi / g);
+                sums[i] += s;
+            }
+        }
+    }
+
     /*
      * The dot kernels spell the pairwise sum of 16-bit products into 32-bit lanes (what vpmaddwd
-     * does in one instruction) inline: p = w * x viewed as ints, (p << 16 >> 16) + (p >> 16).
-     * A helper taking or returning vectors was refused inlining ("callee is too large" once its
-     * caller grew) and then boxed every vector it passed.
+     * does in one instruction) in three operations: p = w * x viewed as ints, (p + (p << 16)) >>
+     * 16. The high half of the sum is the two products' sum modulo 2^16 (the low half adds zero,
+     * so no carry), exact because |w| &lt;= 128 and |x| &lt;= 127 keep it within 2 * 16256 &lt; 2^15.
+     * It replaced (p << 16 >> 16) + (p >> 16), one operation more per 32 weights. A helper taking
+     * or returning vectors was refused inlining ("callee is too large" once its caller grew) and
+     * then boxed every vector it passed.
      */
 
     /**
@@ -228,10 +255,10 @@ final class QuantDots {
         for (int g = 0; g < groups; g++) {
             int e = 32 * g;
             IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
-            IntVector s = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            IntVector s = p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             if (SL == 16) {
                 IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
-                s = s.add(p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16)));
+                s = s.add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
             }
             FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
             FloatVector sd = FloatVector.broadcast(F, scale[g] * d[di + g]);
@@ -251,13 +278,13 @@ final class QuantDots {
             int e = 16 * g;
             float dx = d[di + g / 2];
             IntVector p0 = ShortVector.fromArray(S, w, e).mul(ShortVector.fromArray(S, x, xi + e)).reinterpretAsInts();
-            IntVector s0 = p0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p0.lanewise(VectorOperators.ASHR, 16));
+            IntVector s0 = p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             if (SL == 32) {
                 FloatVector sd = FloatVector.broadcast(F, scale[g] * dx).blend(scale[g + 1] * dx, SECOND_GROUP);
                 acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(sd, acc0);
             } else {
                 IntVector p1 = ShortVector.fromArray(S, w, e + 16).mul(ShortVector.fromArray(S, x, xi + e + 16)).reinterpretAsInts();
-                IntVector s1 = p1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p1.lanewise(VectorOperators.ASHR, 16));
+                IntVector s1 = p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
                 acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g] * dx), acc0);
                 acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, scale[g + 1] * dx), acc1);
             }
@@ -266,9 +293,12 @@ final class QuantDots {
     }
 
     // ---------------------------------------------------------------------------------------
-    // One activation row: weights unpacked in registers and dotted at once, for the types that
-    // matter most. Staging through L1 doubled the instructions per weight and halved the rate
-    // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session).
+    // Fused kernels, one activation row: each group of a weight row unpacked in registers and
+    // dotted at once. Staging through L1 doubled the instructions per weight and halved the rate
+    // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session). Two
+    // accumulators take alternate groups, so that consecutive multiply-adds do not wait on each
+    // other (with one, Q8_0 ran 1.3x slower). Several activation rows stay on the staged path:
+    // the fused variants tried for them lost to it (see the class comment).
 
     private static boolean fused(DType t) {
         return switch (t) {
@@ -278,41 +308,51 @@ final class QuantDots {
         };
     }
 
-    /** The staged path for one row of one activation row (rows the fused kernels cannot take). */
-    private static float stagedRow(DType t, MemorySegment w, long row, int k, Activations a) {
-        Stage stage = STAGE.get();
-        int blockSize = t.blockSize();
-        int chunk = Math.max(blockSize, CHUNK / blockSize * blockSize);
-        float sum = 0;
-        for (int p0 = 0; p0 < k; p0 += chunk) {
-            int count = Math.min(chunk, k - p0);
-            unpack(t, w, row + (long) (p0 / blockSize) * t.blockBytes(), count / blockSize, stage.q, stage.scale, stage.min);
-            sum += group(t) == 32 ? dot32(stage.q, stage.scale, count / 32, a.q, p0, a.d, p0 / 32)
-                    : dot16(stage.q, stage.scale, count / 16, a.q, p0, a.d, p0 / 32);
-            if (hasMin(t)) sum += minDot(stage.min, count / group(t), group(t) == 32 ? a.sum32 : a.sum16, p0 / group(t));
-        }
-        return sum;
+    /** The weight row at row dotted with the one activation row of a. */
+    private static float fusedRow(DType t, MemorySegment w, long row, Activations a) {
+        return switch (t) {
+            case Q8_0 -> rowQ8_0(w, row, a);
+            case Q4_0 -> rowQ4_0(w, row, a);
+            case Q4_K -> rowQ4_K(w, row, a);
+            case Q6_K -> rowQ6_K(w, row, a);
+            default -> throw new AssertionError(t);
+        };
+    }
+
+    /**
+     * acc + scale * (the pairwise sums of q * x[at ..]): a group's step. Small enough to inline
+     * into every kernel (checked with -XX:+PrintInlining; a vector passed to a call that is not
+     * inlined is boxed, which -prof gc shows as allocation).
+     */
+    private static FloatVector dotStep(ShortVector q, short[] x, int at, FloatVector scale, FloatVector acc) {
+        IntVector p = q.mul(ShortVector.fromArray(S, x, at)).reinterpretAsInts();
+        IntVector s = p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+        return ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(scale, acc);
+    }
+
+    /** SL bytes of w from at, sign-extended to shorts. */
+    private static ShortVector bytes(MemorySegment w, long at) {
+        return (ShortVector) ByteVector.fromMemorySegment(SB, w, at, LE).convertShape(VectorOperators.B2S, S, 0);
     }
 
     /** Bytes of SL lanes, widened to the dot species. */
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
-    static float rowQ8_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    static float rowQ8_0(MemorySegment w, long row, Activations a) {
+        short[] x = a.q();
+        float[] d = a.d();
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0, blocks = a.k() / Conversions.Q8_BLOCK; b < blocks; b++) {
             long block = row + (long) Conversions.Q8_BYTES * b;
-            IntVector s = IntVector.zero(SI);
+            float dw = half(w, block);
             for (int l = 0; l < Conversions.Q8_BLOCK; l += SL) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2 + l, LE).convertShape(VectorOperators.B2S, S, 0);
-                IntVector p = q.mul(ShortVector.fromArray(S, x, Conversions.Q8_BLOCK * b + l)).reinterpretAsInts();
-                s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
+                ShortVector q = bytes(w, block + 2 + l);
+                FloatVector sd = FloatVector.broadcast(F, dw * d[b]);
+                if ((b & 1) == 0) even = dotStep(q, x, Conversions.Q8_BLOCK * b + l, sd, even);
+                else odd = dotStep(q, x, Conversions.Q8_BLOCK * b + l, sd, odd);
             }
-            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
-            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
-            else acc1 = f.fma(sd, acc1);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */
@@ -324,82 +364,105 @@ final class QuantDots {
      * Needs 512-bit vectors and 16 readable bytes past the row: the 32-byte load from a block's
      * 16 quant bytes reads on into the next block, and those lanes are replaced by the permute.
      */
-    static float rowQ4_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    static float rowQ4_0(MemorySegment w, long row, Activations a) {
+        short[] x = a.q();
+        float[] d = a.d();
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0, blocks = a.k() / 32; b < blocks; b++) {
             long block = row + 18L * b;
-            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2, LE).convertShape(VectorOperators.B2S, S, 0);
-            ShortVector q = v.rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
-            IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b)).reinterpretAsInts();
-            IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
-            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
+            ShortVector q = bytes(w, block + 2).rearrange(LOW_TWICE).lanewise(VectorOperators.ASHR, NIBBLE_SHIFT).and((short) 0xF).sub((short) 8);
             FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
-            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
-            else acc1 = f.fma(sd, acc1);
+            if ((b & 1) == 0) even = dotStep(q, x, 32 * b, sd, even);
+            else odd = dotStep(q, x, 32 * b, sd, odd);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
-    static float rowQ4_K(MemorySegment w, long row, int blocks, short[] x, float[] d, float[] sum32) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        float mins = 0;
-        for (int b = 0; b < blocks; b++) {
-            long block = row + 144L * b;
-            float dw = half(w, block), dmin = half(w, block + 2);
-            // The twelve 6-bit scale and min bytes as two words: per-byte segment reads (what
-            // Quants.kScale does) cost more than the group's vector work.
-            long lo = w.get(U64, block + 4);
-            int hi = w.get(U32, block + 12);
-            for (int g = 0; g < 8; g++) {
-                int e = 256 * b + 32 * g;
-                int g4 = 8 * (g & 3);
-                int sc = g < 4 ? (int) (lo >>> g4) & 63 : (hi >>> g4) & 0xF | ((int) (lo >>> (g4 + 6)) & 3) << 4;
-                int mn = g < 4 ? (int) (lo >>> (32 + g4)) & 63 : (hi >>> (g4 + 4)) & 0xF | ((int) (lo >>> (38 + g4)) & 3) << 4;
-                IntVector s = IntVector.zero(SI);
-                for (int l = 0; l < 32; l += SL) {
-                    ShortVector q = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 16 + 32 * (g / 2) + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                            .lanewise(VectorOperators.ASHR, 4 * (g & 1)).and((short) 0xF);
-                    IntVector p = q.mul(ShortVector.fromArray(S, x, e + l)).reinterpretAsInts();
-                    s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
-                }
-                FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-                FloatVector sd = FloatVector.broadcast(F, dw * sc * d[e / 32]);
-                if ((g & 1) == 0) acc0 = f.fma(sd, acc0);
-                else acc1 = f.fma(sd, acc1);
-                mins += dmin * mn * sum32[e / 32];
+    /**
+     * Each 32-byte run of nibbles is loaded once and gives two groups, its low nibbles and its
+     * high ones. The twelve 6-bit scale and min bytes are read as two words and spread to eight
+     * scale bytes and eight min bytes with masks and shifts: per-byte segment reads (what
+     * Quants.kScale does) cost more than the group's vector work.
+     */
+    static float rowQ4_K(MemorySegment w, long row, Activations a) {
+        short[] x = a.q();
+        float[] d = a.d(), sum32 = a.sum32();
+        FloatVector even = FloatVector.zero(F), odd = even;
+        float mins = 0, dw = 0;
+        long scales = 0;
+        // One loop over the row's 32-byte runs, four to a block, rather than blocks with an inner
+        // loop over runs, which C2 unrolled: that took 2.4 ms at n = k = 4096 on one thread (best
+        // of run), 1.9 with -XX:LoopUnrollLimit=1; this one 2.1 in the same session, and an inner
+        // loop with a bound C2 cannot fold 2.3.
+        for (int run = 0, runs = a.k() / 64; run < runs; run++) {
+            long block = row + 144L * (run >> 2);
+            int g = 2 * (run & 3), group = 2 * run;
+            if (g == 0) {
+                dw = half(w, block);
+                long lo = w.get(U64, block + 4), hi = w.get(U32, block + 12) & 0xFFFFFFFFL;
+                scales = lo & 0x3F3F3F3FL | (hi & 0x0F0F0F0FL | lo >>> 2 & 0x30303030L) << 32;
+                long blockMins = lo >>> 32 & 0x3F3F3F3FL | (hi >>> 4 & 0x0F0F0F0FL | lo >>> 34 & 0x30303030L) << 32;
+                mins += half(w, block + 2) * minTerms(blockMins, sum32, group);
+            }
+            float low = dw * (int) (scales >>> 8 * g & 0xFF), high = dw * (int) (scales >>> 8 * g + 8 & 0xFF);
+            for (int l = 0; l < 32; l += SL) {
+                ShortVector v = bytes(w, block + 16 + 16 * g + l);
+                ShortVector ql = v.and((short) 0xF), qh = v.lanewise(VectorOperators.ASHR, 4).and((short) 0xF);
+                even = dotStep(ql, x, 32 * group + l, FloatVector.broadcast(F, low * d[group]), even);
+                odd = dotStep(qh, x, 32 * group + 32 + l, FloatVector.broadcast(F, high * d[group + 1]), odd);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
+        return even.add(odd).reduceLanes(VectorOperators.ADD) - mins;
     }
 
-    static float rowQ6_K(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        for (int b = 0; b < blocks; b++) {
+    /** sum over a K-quant block's 8 groups of its 6-bit minimum (byte g of mins) times sum32[at + g]. */
+    private static float minTerms(long mins, float[] sum32, int at) {
+        float s = 0;
+        for (int g = 0; g < 8; g++) s += (int) (mins >>> 8 * g & 0xFF) * sum32[at + g];
+        return s;
+    }
+
+    /**
+     * At 32 short lanes, the permutes that spread a Q6_K block's 16 scales (one float lane each)
+     * over the step covering groups 2p and 2p + 1: lanes 0-7 the first, 8-15 the second. One
+     * permute replaced two scale byte reads, conversions and multiplies, a broadcast and a blend.
+     */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Float>[] Q6_K_SCALE_PAIRS = java.util.stream.IntStream.range(0, 8)
+            .mapToObj(p -> VectorShuffle.fromOp(F, i -> Math.min(2 * p + i / 8, F.length() - 1))).toArray(VectorShuffle[]::new);
+
+    /**
+     * Per half of 128 elements the run of high bits is loaded once for its four groups of 32
+     * (element 128 h + 32 j + l: a nibble of low run j % 2, bits 2j of the high run). The loop
+     * over j stays a loop: spelled out four times the kernel passed C2's inlining node limit.
+     */
+    static float rowQ6_K(MemorySegment w, long row, Activations a) {
+        short[] x = a.q();
+        float[] d = a.d();
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0, blocks = a.k() / 256; b < blocks; b++) {
             long block = row + 210L * b;
             float dw = half(w, block + 208);
+            FloatVector blockScales = ((FloatVector) ByteVector.fromMemorySegment(QB, w, block + 192, LE)
+                    .convertShape(VectorOperators.B2I, SI, 0).convert(VectorOperators.I2F, 0)).mul(dw);
             for (int h = 0; h < 2; h++) {
-                for (int j = 0; j < 4; j++) {
-                    int e = 128 * h + 32 * j;
-                    float dx = dw * d[8 * b + e / 32];
-                    for (int l = 0; l < 32; l += SL) {
-                        ShortVector low = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 64 * h + 32 * (j & 1) + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                                .lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF);
-                        ShortVector high = ((ShortVector) ByteVector.fromMemorySegment(SB, w, block + 128 + 32 * h + l, LE).convertShape(VectorOperators.B2S, S, 0))
-                                .lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
-                        ShortVector q = low.or(high).sub((short) 32);
-                        IntVector p = q.mul(ShortVector.fromArray(S, x, 256 * b + e + l)).reinterpretAsInts();
-                        IntVector s = p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(p.lanewise(VectorOperators.ASHR, 16));
-                        int sc = (e + l) / 16;
-                        FloatVector sd = FloatVector.broadcast(F, dx * w.get(ValueLayout.JAVA_BYTE, block + 192 + sc));
-                        if (SL == 32) sd = sd.blend(dx * w.get(ValueLayout.JAVA_BYTE, block + 193 + sc), SECOND_GROUP);
-                        FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-                        if ((j & 1) == 0) acc0 = f.fma(sd, acc0);
-                        else acc1 = f.fma(sd, acc1);
+                long scales = w.get(U64, block + 192 + 8 * h);
+                for (int l = 0; l < 32; l += SL) {
+                    ShortVector highs = bytes(w, block + 128 + 32 * h + l);
+                    for (int j = 0; j < 4; j++) {
+                        ShortVector q = bytes(w, block + 64 * h + 32 * (j & 1) + l).lanewise(VectorOperators.ASHR, 4 * (j >> 1)).and((short) 0xF)
+                                .or(highs.lanewise(VectorOperators.ASHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                        int group = 8 * b + 4 * h + j;
+                        FloatVector sd = (SL == 32
+                                ? blockScales.rearrange(Q6_K_SCALE_PAIRS[4 * h + j])
+                                : FloatVector.broadcast(F, dw * (byte) (scales >>> 16 * j + l / 2))).mul(d[group]);
+                        if ((j & 1) == 0) even = dotStep(q, x, 32 * group + l, sd, even);
+                        else odd = dotStep(q, x, 32 * group + l, sd, odd);
                     }
                 }
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /** sum over groups of min[g] * sums[si + g]. */

@@ -58,7 +58,8 @@ class QuantDotsTest {
     }
 
     static Stream<Arguments> cases() {
-        int[] ms = {1, 3, 16}, ns = {1, 7, 13, 257}, blocks = {1, 3, 7, 11};
+        // m = 1 takes the fused single-row kernels (Q8_0, Q4_0, Q4_K, Q6_K), more rows the staged path.
+        int[] ms = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16}, ns = {1, 7, 13, 257}, blocks = {1, 3, 7, 11, 13};
         return QuantFixtures.quantTypes().flatMap(dtype -> {
             Stream.Builder<Arguments> cases = Stream.builder();
             for (int i = 0; i < ms.length; i++) {
@@ -66,6 +67,8 @@ class QuantDotsTest {
                     cases.add(Arguments.of(dtype, ms[i], ns[j], dtype.blockSize() * blocks[(i + j) % blocks.length]));
                 }
             }
+            // Each fused kernel over one block, 7, 13 and a prime 37 (for the 32-blocks, 1184 elements).
+            for (int b : new int[] {1, 7, 13, 37}) cases.add(Arguments.of(dtype, 1, 5, dtype.blockSize() * b));
             // Large: several unpacking chunks per row, both threads busy.
             cases.add(Arguments.of(dtype, 1, 300, 4096 + 2 * dtype.blockSize()));
             cases.add(Arguments.of(dtype, 5, 64, 4096));
@@ -90,6 +93,36 @@ class QuantDotsTest {
         for (int i = 0; i < x.length; i++) x[i] = random.nextInt(255) - 127;
         for (int b = 0; b < x.length / 32; b++) x[32 * b + random.nextInt(32)] = random.nextBoolean() ? 127 : -127;
         check(dtype, m, n, k, x, true, random);
+    }
+
+    /**
+     * A NaN or an infinity in one activation row makes that row's outputs NaN (a NaN scale carries
+     * it past the 8-bit codes) and leaves the other rows finite.
+     */
+    @ParameterizedTest(name = "{0} m={1} {2}")
+    @MethodSource("nonFinite")
+    void nonFiniteActivationsPropagateToTheirRowOnly(DType dtype, int m, float bad) {
+        int n = 9, k = 2 * Math.max(256, dtype.blockSize());
+        Random random = new Random(5L * dtype.ordinal() + m);
+        float[] x = new float[m * k];
+        for (int i = 0; i < x.length; i++) x[i] = (float) random.nextGaussian();
+        int badRow = m - 1;
+        x[badRow * k + k / 2 + 3] = bad;
+        MemorySegment w = weights(dtype, n, k, random);
+        MemorySegment c = arena.allocate(4L * m * n);
+        QuantDots.gemv(m, n, k, x, dtype, w, 0, dtype.byteSize(k), c, 0, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float v = c.get(FLOAT, 4L * (i * n + j));
+                if (i == badRow) assertThat(v).as("%s row %d column %d", dtype, i, j).isNaN();
+                else assertThat(Float.isFinite(v)).as("%s row %d column %d = %s", dtype, i, j, v).isTrue();
+            }
+        }
+    }
+
+    static Stream<Arguments> nonFinite() {
+        return QuantFixtures.quantTypes().flatMap(dtype -> Stream.of(1, 3).flatMap(m -> Stream.of(
+                Arguments.of(dtype, m, Float.NaN), Arguments.of(dtype, m, Float.POSITIVE_INFINITY), Arguments.of(dtype, m, Float.NEGATIVE_INFINITY))));
     }
 
     private static void check(DType dtype, int m, int n, int k, float[] x, boolean exactActivations, Random random) {
