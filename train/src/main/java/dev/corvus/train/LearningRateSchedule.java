@@ -2,7 +2,9 @@ package dev.corvus.train;
 
 /**
  * The learning rate at each optimiser step. A schedule is a pure function of the step, so a
- * checkpoint needs only the step to resume it.
+ * checkpoint needs only the step to resume it; its {@code toString()} (a record's, for the
+ * schedules here) is written into training checkpoints, and resuming under a schedule that prints
+ * differently is refused.
  */
 @FunctionalInterface
 public interface LearningRateSchedule {
@@ -11,7 +13,23 @@ public interface LearningRateSchedule {
 
     /** The same rate at every step. */
     static LearningRateSchedule constant(float lr) {
-        return step -> lr;
+        return new Constant(lr);
+    }
+
+    /**
+     * {@link #constant}'s schedule.
+     *
+     * @param lr the rate of every update
+     */
+    record Constant(float lr) implements LearningRateSchedule {
+        public Constant {
+            if (!(lr >= 0) || Float.isInfinite(lr)) throw new IllegalArgumentException("learning rate " + lr + " must be >= 0");
+        }
+
+        @Override
+        public float at(long step) {
+            return lr;
+        }
     }
 
     /**
