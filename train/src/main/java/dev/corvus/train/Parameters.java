@@ -2,8 +2,13 @@ package dev.corvus.train;
 
 import dev.corvus.model.LlamaConfig;
 import dev.corvus.model.LlamaWeights;
+import dev.corvus.model.Tokenizer;
+import dev.corvus.model.gguf.GgufWriter;
+import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -187,6 +192,16 @@ public final class Parameters implements AutoCloseable {
         Tensor classifier = byName.containsKey(CLASSIFIER) ? get(CLASSIFIER).value() : embedding;
         return new LlamaWeights(embedding, layers, get(FINAL_NORM).value(), classifier, valueOrNull(CLASSIFIER_BIAS), ropeFactors,
                 ropeFactorsLong);
+    }
+
+    /**
+     * Writes the master values as a GGUF model that {@code corvus generate} loads: matrices as
+     * {@code matrixType} (F32 keeps them exactly; F16, BF16 or Q8_0 make a smaller file), norms
+     * and biases F32, with {@code tokenizer}'s vocabulary when not null. Written atomically by
+     * the model module's GGUF writer. Only for a collection made by {@link #of(LlamaConfig, LlamaWeights)}.
+     */
+    public void exportGguf(Path file, Tokenizer tokenizer, DType matrixType) throws IOException {
+        GgufWriter.writeLlama(file, config, weights(), tokenizer, matrixType);
     }
 
     /** The classifier's parameter: {@code output.weight}, or the token embedding when the two are shared. */
