@@ -11,7 +11,8 @@ import java.util.List;
  * gradient, exactly as PyTorch's {@code torch.optim.AdamW} computes it (see
  * {@link UpdateKernels#adamw}). The first and second moments of every parameter live off-heap in
  * a scope this optimiser owns ({@link #close()} frees them); weight decay applies only to the
- * parameters whose {@link Parameter#decay()} is set (by default not norms and biases).
+ * parameters whose {@link Parameter#decay()} is set (by default not norms and biases), and frozen
+ * parameters ({@link Parameter#freeze()}) are not updated at all.
  */
 public final class AdamW implements AutoCloseable {
     /**
@@ -74,6 +75,7 @@ public final class AdamW implements AutoCloseable {
         List<Parameter> list = parameters.list();
         for (int i = 0; i < list.size(); i++) {
             Parameter p = list.get(i);
+            if (!p.trainable()) continue;
             float decayFactor = p.decay() ? (float) (1 - (double) lr * options.weightDecay) : 1f;
             UpdateKernels.adamw(p.valueMemory(), p.gradMemory(), UpdateKernels.memory(first.get(i)), UpdateKernels.memory(second.get(i)), p.numel(),
                     options.beta1, options.beta2, options.eps, decayFactor, stepSize, sqrtBc2);

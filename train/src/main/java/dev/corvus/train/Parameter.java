@@ -16,6 +16,7 @@ public final class Parameter {
     private final Tensor value;
     private final Tensor grad;
     private final boolean decay;
+    private volatile boolean trainable = true;
 
     private Parameter(String name, Tensor value, Tensor grad, boolean decay) {
         this.name = name;
@@ -59,6 +60,21 @@ public final class Parameter {
         return decay;
     }
 
+    /** Whether the optimiser updates this parameter (true unless {@link #freeze()} was called). */
+    public boolean trainable() {
+        return trainable;
+    }
+
+    /**
+     * Keeps this parameter as it is: the optimiser skips it (no update, no weight decay), while
+     * its gradient, if anything writes one, still counts in the global norm. For fine-tuning a
+     * part of a model.
+     */
+    public Parameter freeze() {
+        trainable = false;
+        return this;
+    }
+
     public long numel() {
         return value.numel();
     }
@@ -82,6 +98,6 @@ public final class Parameter {
 
     @Override
     public String toString() {
-        return "Parameter[" + name + " " + java.util.Arrays.toString(shape()) + (decay ? ", decay" : "") + "]";
+        return "Parameter[" + name + " " + java.util.Arrays.toString(shape()) + (decay ? ", decay" : "") + (trainable ? "" : ", frozen") + "]";
     }
 }

@@ -27,7 +27,7 @@ import java.util.zip.CRC32C;
  *
  * <p>Layout, little-endian: magic {@code "CVTRAIN\0"}, u32 version, u32 0, u64 file length; the
  * header (i64 step, i64 optimiser step, i64 epoch, i64 index, i64 seed, f32 β1 β2 ε weight decay,
- * the schedule as a string, u32 parameter count, then per parameter its name, u8 decay, u32 rank
+ * the schedule as a string, u32 parameter count, then per parameter its name, u8 flags (1 weight decay, 2 frozen), u32 rank
  * and u32 dims); then per parameter its value, first and second moments as F32; last a u64 holding
  * the CRC-32C of all bytes before it. Strings are u32 byte length and UTF-8.
  */
@@ -74,7 +74,7 @@ public final class TrainingCheckpoint {
         for (Parameter p : list) {
             h.string(p.name());
             h.ensure(5 + 4 * p.shape().length);
-            h.buffer.put((byte) (p.decay() ? 1 : 0)).putInt(p.shape().length);
+            h.buffer.put(flags(p.decay(), p.trainable())).putInt(p.shape().length);
             for (int d : p.shape()) h.buffer.putInt(d);
             data += 3 * 4 * p.numel();
         }
@@ -166,14 +166,14 @@ public final class TrainingCheckpoint {
         if (count != list.size()) throw new CheckpointException(file, "holds " + count + " parameters, and the model has " + list.size());
         for (Parameter p : list) {
             String name = c.string();
-            boolean decay = c.u8() != 0;
+            int flags = c.u8();
             int rank = c.i32();
             if (rank < 0 || rank > 8) throw new CheckpointException(file, "parameter \"" + name + "\" has rank " + rank);
             int[] shape = new int[rank];
             for (int d = 0; d < rank; d++) shape[d] = c.i32();
-            if (!name.equals(p.name()) || !Arrays.equals(shape, p.shape()) || decay != p.decay()) {
-                throw new CheckpointException(file, "holds parameter \"" + name + "\" " + Arrays.toString(shape) + (decay ? " with" : " without")
-                        + " weight decay where the model has \"" + p.name() + "\" " + Arrays.toString(p.shape()) + (p.decay() ? " with" : " without"));
+            if (!name.equals(p.name()) || !Arrays.equals(shape, p.shape()) || flags != flags(p.decay(), p.trainable())) {
+                throw new CheckpointException(file, "holds parameter \"" + name + "\" " + Arrays.toString(shape) + describe(flags)
+                        + " where the model has \"" + p.name() + "\" " + Arrays.toString(p.shape()) + describe(flags(p.decay(), p.trainable())));
             }
         }
         long data = 0;
@@ -191,6 +191,15 @@ public final class TrainingCheckpoint {
         }
         optimizer.restoreStep(optimizerStep);
         return state;
+    }
+
+    /** A parameter's flags byte: bit 0 weight decay, bit 1 frozen. */
+    private static byte flags(boolean decay, boolean trainable) {
+        return (byte) ((decay ? 1 : 0) | (trainable ? 0 : 2));
+    }
+
+    private static String describe(int flags) {
+        return ((flags & 1) != 0 ? " with" : " without") + " weight decay" + ((flags & 2) != 0 ? ", frozen" : "");
     }
 
     /** Reads forward through the header. */

@@ -71,6 +71,22 @@ class AdamWTest {
     }
 
     @Test
+    void aFrozenParameterIsNeitherUpdatedNorDecayed() {
+        try (Parameters params = Parameters.empty(); MemoryScope scope = MemoryScope.open()) {
+            Parameter frozen = params.add("frozen", Tensor.randn(1, 5, 3), true).freeze();
+            Parameter live = params.add("live", Tensor.randn(2, 5, 3), true);
+            float[] before = frozen.value().toFloatArray(), liveBefore = live.value().toFloatArray();
+            Ops2.set(frozen.grad(), Tensor.randn(3, 15).toFloatArray());
+            Ops2.set(live.grad(), Tensor.randn(4, 15).toFloatArray());
+            try (AdamW adam = new AdamW(params, AdamW.Options.defaults())) {
+                adam.update(0.1f);
+            }
+            assertThat(frozen.value().toFloatArray()).containsExactly(before);
+            assertThat(live.value().toFloatArray()).isNotEqualTo(liveBefore);
+        }
+    }
+
+    @Test
     void badOptionsAreRefusedByName() {
         assertThatThrownBy(() -> new AdamW.Options(1f, 0.9f, 1e-8f, 0f)).hasMessageContaining("beta1 1.0");
         assertThatThrownBy(() -> new AdamW.Options(0.9f, 0.9f, 0f, 0f)).hasMessageContaining("eps 0.0");
