@@ -172,7 +172,8 @@ public final class TokenDataset implements DataSource<int[]> {
         return o;
     }
 
-    private static void shuffle(int[] a, SplittableRandom random) {
+    /** Fisher-Yates: every permutation equally likely, fixed by the random's seed. */
+    static void shuffle(int[] a, SplittableRandom random) {
         for (int i = a.length - 1; i > 0; i--) {
             int j = random.nextInt(i + 1), t = a[i];
             a[i] = a[j];

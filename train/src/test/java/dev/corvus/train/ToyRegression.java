@@ -82,12 +82,7 @@ final class ToyRegression {
         private int[] order(long pass) {
             int[] o = new int[trainSamples];
             for (int i = 0; i < o.length; i++) o[i] = i;
-            SplittableRandom r = new SplittableRandom(seed + 31 * pass);
-            for (int i = o.length - 1; i > 0; i--) {
-                int j = r.nextInt(i + 1), t = o[i];
-                o[i] = o[j];
-                o[j] = t;
-            }
+            TokenDataset.shuffle(o, new SplittableRandom(seed + 31 * pass));
             return o;
         }
 
