@@ -50,7 +50,7 @@ class FortunesClassifierRunTest {
 
     @Test
     void fineTuningTheClassifierOnFortunesLowersTheHeldOutLoss() throws IOException {
-        Path fortunes = Path.of(System.getProperty("user.home"), ".cache", "corvus", "data", "fortunes.txt");
+        Path fortunes = TokenDataset.fortunesFile();
         Assumptions.assumeTrue(Files.isRegularFile(fortunes), "run scripts/training-data.sh to fetch " + fortunes);
         try (Checkpoint original = Checkpoints.load(RealModel.files().checkpoint())) {
             LlamaConfig config = original.config();

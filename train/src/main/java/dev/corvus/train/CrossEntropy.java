@@ -19,7 +19,8 @@ import java.util.Arrays;
  * dl in place, a transposed copy of dl for dlᵀ·H, the chunk's dW share [vocab, dim] before it is
  * added into dW, and dH's chunk [C, dim]: {@link #scratchBytes} = 4·(2·C·vocab + vocab·dim + C·dim)
  * bytes at most. Logits come from the backend's F32 GEMM; each row's log-sum-exp and the loss
- * sums are kept in double.
+ * sums are kept in double. The logits are H·Wᵀ alone: a classifier bias or final-logit
+ * soft-capping (Qwen2's, Gemma 2's) is not applied here.
  */
 public final class CrossEntropy {
     /** The target of a row that is not scored (padding), as PyTorch's {@code ignore_index}. */
@@ -140,6 +141,10 @@ public final class CrossEntropy {
                 throw new IllegalArgumentException("cross-entropy: target " + targets[i] + " at row " + i + " is outside the vocabulary [0, " + vocab
                         + ") and is not the ignore index " + IGNORE);
             }
+        }
+        if (dH != null && w.dtype().isQuantized()) {
+            throw new IllegalArgumentException("cross-entropy: dL/dH needs the classifier as F32, F16 or BF16, not " + w.dtype()
+                    + " (train from F32 masters; a quantised classifier serves the loss alone)");
         }
         requireGradient("dH", dH, h.shape());
         requireGradient("dW", dW, w.shape());

@@ -1,5 +1,6 @@
 package dev.corvus.train;
 
+import dev.corvus.model.ModelStore;
 import dev.corvus.model.Tokenizer;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -105,6 +106,15 @@ public final class TokenDataset implements DataSource<int[]> {
             if (!doc.isEmpty()) docs.add(doc);
         }
         return docs;
+    }
+
+    /**
+     * Where scripts/training-data.sh puts Debian's fortunes as one text: {@code data/fortunes.txt}
+     * in the model cache ({@code -Dcorvus.cache}, else {@code $CORVUS_CACHE}, else
+     * {@code ~/.cache/corvus}).
+     */
+    public static Path fortunesFile() {
+        return ModelStore.defaultCacheDir().resolve("data").resolve("fortunes.txt");
     }
 
     /** Tokens in each sequence: seqLen + 1. */

@@ -142,6 +142,9 @@ class CrossEntropyTest {
                     .hasMessageContaining("[vocab, 3]");
             assertThatThrownBy(() -> CrossEntropy.mean(h, w, new int[4], 0, null, null)).hasMessageContaining("chunk rows 0");
             assertThatThrownBy(() -> CrossEntropy.mean(h, w, new int[4], 2, Tensor.zeros(DType.F32, 4, 4), null)).hasMessageContaining("dH");
+            Tensor hq = Tensor.randn(scope, 3, 1f, 4, 32), wq = dev.corvus.tensor.Ops.convert(Tensor.randn(scope, 4, 1f, 10, 32), DType.Q8_0);
+            assertThatThrownBy(() -> CrossEntropy.mean(hq, wq, new int[4], 2, Tensor.zeros(DType.F32, 4, 32), null)).hasMessageContaining("not Q8_0");
+            assertThat(CrossEntropy.mean(hq, wq, new int[] {1, 2, 3, 4}, 2, null, null).tokens()).as("the loss alone from a Q8_0 classifier").isEqualTo(4);
         }
     }
 }

@@ -109,7 +109,7 @@ class TokenDatasetTest {
     /** The real text scripts/training-data.sh fetches (skipped, with the reason, when it has not been run). */
     @Test
     void theFortunesTextPacksIntoSequences() throws IOException {
-        Path fortunes = Path.of(System.getProperty("user.home"), ".cache", "corvus", "data", "fortunes.txt");
+        Path fortunes = TokenDataset.fortunesFile();
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isRegularFile(fortunes), "run scripts/training-data.sh to fetch " + fortunes);
         long start = System.nanoTime();
         TokenDataset d = TokenDataset.fromFiles(List.of(fortunes), tokenizer, 256, 0.05, 1);
