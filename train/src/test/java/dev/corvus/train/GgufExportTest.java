@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.Checkpoints;
 import dev.corvus.model.LlamaConfig;
+import dev.corvus.model.LlamaCpp;
 import dev.corvus.model.LlamaModel;
 import dev.corvus.model.LlamaWeights;
 import dev.corvus.model.RealModel;
@@ -19,6 +20,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class GgufExportTest {
@@ -101,6 +104,30 @@ class GgufExportTest {
             try (Checkpoint loaded = Checkpoints.load(file)) {
                 assertThat(loaded.config().sharedClassifier()).isTrue();
                 assertSameLogits(logits(loaded.config(), loaded.weights(), tokens), inMemory);
+            }
+        }
+    }
+
+    /**
+     * Every family of the GGUF conformance set (real vocabularies, random weights; biases, q/k
+     * norms, post norms, fused projections, soft-capping, quantised blocks): its weights become F32
+     * masters, are updated once, exported, and the file gives the masters' logits.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"llama2, F32", "llama2, Q4_K_M", "llama3, F16", "qwen2, Q4_K_M-mixed", "qwen3, F16", "phi3, F32", "gemma2, F32", "gemma3, Q4_K_M-mixed"})
+    void everyFamilyRoundTripsThroughParametersAndGguf(String model, String variant) throws IOException {
+        LlamaCpp.ConformanceSet.Entry entry = LlamaCpp.require().conformanceSet().entry(model, variant);
+        Path file = dir.resolve(model + "-tuned.gguf");
+        try (Checkpoint original = Checkpoints.load(entry.file()); Parameters p = Parameters.of(original.config(), original.weights())) {
+            perturb(p);
+            float[] inMemory = logits(original.config(), p.weights(), entry.tokens());
+            p.exportGguf(file, original.tokenizer().orElse(null), DType.F32);
+            try (Checkpoint loaded = Checkpoints.load(file)) {
+                assertThat(loaded.config().architecture()).isEqualTo(original.config().architecture());
+                try (Parameters reread = Parameters.of(loaded.config(), loaded.weights())) {
+                    assertThat(reread.list().stream().map(Parameter::name)).containsExactlyElementsOf(p.list().stream().map(Parameter::name).toList());
+                }
+                assertSameLogits(logits(loaded.config(), loaded.weights(), entry.tokens()), inMemory);
             }
         }
     }

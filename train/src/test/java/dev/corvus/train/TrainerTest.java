@@ -81,6 +81,33 @@ class TrainerTest {
         }
     }
 
+    /** A run that dies mid-step (here its loss throws at step 15) leaves the step-10 checkpoint, and resuming from it gives the uninterrupted run. */
+    @Test
+    void aRunThatFailsMidStepLeavesItsLastCheckpointResumable() throws IOException {
+        Path ckpt = dir.resolve("run.ckpt");
+        float[] uninterrupted;
+        try (Parameters p = toy.parameters(1); Trainer<int[]> t = trainer(p, 8, 1, 0)) {
+            t.runUntil(30);
+            uninterrupted = p.get("w").value().toFloatArray();
+        }
+        int[] calls = {0};
+        Trainer.LossFunction<int[]> dying = (batch, params) -> {
+            if (++calls[0] == 15) throw new IllegalStateException("rank 3 died");
+            return toy.accumulate(batch, params);
+        };
+        try (Parameters p = toy.parameters(1);
+                Trainer<int[]> t = new Trainer<>(p, toy.new Batches(8, 99), dying, toy::validation, options(1, 10))) {
+            assertThatThrownBy(() -> t.runUntil(30)).hasMessageContaining("rank 3 died");
+            assertThat(t.stepsDone()).isEqualTo(14);
+        }
+        try (Parameters p = toy.parameters(2); Trainer<int[]> t = trainer(p, 8, 1, 0)) {
+            t.resume(ckpt);
+            assertThat(t.stepsDone()).isEqualTo(10);
+            t.runUntil(30);
+            assertThat(p.get("w").value().toFloatArray()).containsExactly(uninterrupted);
+        }
+    }
+
     @Test
     void checkpointsAreWrittenEveryKStepsAndDamagedOnesAreRefusedByName() throws IOException {
         Path ckpt = dir.resolve("run.ckpt");
