@@ -34,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * stories15M's classifier (untied from its token embedding) is fine-tuned on Debian's fortunes
  * with the decoder body frozen, through TokenDataset, the chunked cross-entropy, Trainer (AdamW,
  * clipping, warm-up + cosine, accumulation, a checkpoint) and LossCurves. The held-out loss must
- * fall; the curves go to target/fortunes-classifier-loss.png. Skipped, with the reason, when
+ * fall; the curves go to target/fortunes-classifier-loss.png and the model to
+ * target/fortunes-classifier.gguf (which must load and give the in-memory logits). Skipped, with the reason, when
  * scripts/training-data.sh has not been run.
  */
 class FortunesClassifierRunTest {
@@ -98,6 +99,22 @@ class FortunesClassifierRunTest {
                     train.add(new LossCurves.Point(r.step(), r.trainLoss()));
                     held.add(new LossCurves.Point(r.step(), r.validationLoss()));
                 }
+                // the fine-tuned model as a GGUF that corvus generate loads, giving the in-memory model's logits
+                Path gguf = Path.of("target", "fortunes-classifier.gguf");
+                Files.createDirectories(gguf.getParent());
+                params.exportGguf(gguf, original.tokenizer().orElseThrow(), DType.F32);
+                int[] probe = Arrays.copyOf(data.validation(0), 16);
+                try (Checkpoint tuned = Checkpoints.load(gguf); MemoryScope scope = MemoryScope.open()) {
+                    assertThat(tuned.config().sharedClassifier()).isFalse();
+                    LlamaModel fromFile = new LlamaModel(tuned.config(), tuned.weights()), inMemory = new LlamaModel(params.config(), params.weights());
+                    float[] a, b;
+                    try (var c1 = fromFile.newCache(16); var c2 = inMemory.newCache(16)) {
+                        a = fromFile.forwardAll(probe, 0, c1).toFloatArray();
+                        b = inMemory.forwardAll(probe, 0, c2).toFloatArray();
+                    }
+                    for (int i = 0; i < a.length; i++) assertThat(a[i]).isCloseTo(b[i], org.assertj.core.data.Offset.offset(1e-4f * (1 + Math.abs(b[i]))));
+                }
+
                 Path png = Path.of("target", "fortunes-classifier-loss.png");
                 Files.createDirectories(png.getParent());
                 LossCurves.writePng(png, new LossCurves.Curves("stories15M classifier fine-tuned on fortunes (body frozen)", train, held), 900, 500);
