@@ -1,6 +1,7 @@
 package dev.corvus.train;
 
 import dev.corvus.tensor.Backends;
+import dev.corvus.tensor.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -10,7 +11,8 @@ import java.lang.foreign.ValueLayout;
  * accumulating. Each runs on the Vector API ({@link VectorUpdateKernels}) when the CPU backend
  * chosen is the vector one, else on the scalar loops here, which are also the tests' reference.
  *
- * <p>The AdamW loop does the same IEEE float operations in the same order in both (no fused
+ * <p>Tensors longer than a few blocks are split between the shared pool's threads
+ * ({@link Parallel}), each block computed alike on any thread. The AdamW loop does the same IEEE float operations in the same order in both (no fused
  * multiply-add, sqrt and division correctly rounded in each lane), so the two paths agree bit for
  * bit and a run resumed on either continues exactly.
  */
@@ -38,8 +40,35 @@ final class UpdateKernels {
      */
     static void adamw(MemorySegment p, MemorySegment g, MemorySegment m, MemorySegment v, long n,
             float beta1, float beta2, float eps, float decayFactor, float stepSize, float sqrtBc2) {
-        if (VECTOR) VectorUpdateKernels.adamw(p, g, m, v, n, beta1, beta2, eps, decayFactor, stepSize, sqrtBc2);
-        else adamwScalar(p, g, m, v, n, beta1, beta2, eps, decayFactor, stepSize, sqrtBc2);
+        blocks(n, (from, count) -> {
+            long o = 4 * from;
+            MemorySegment pb = p.asSlice(o), gb = g.asSlice(o), mb = m.asSlice(o), vb = v.asSlice(o);
+            if (VECTOR) VectorUpdateKernels.adamw(pb, gb, mb, vb, count, beta1, beta2, eps, decayFactor, stepSize, sqrtBc2);
+            else adamwScalar(pb, gb, mb, vb, count, beta1, beta2, eps, decayFactor, stepSize, sqrtBc2);
+        });
+    }
+
+    /** Elements per block of work handed to the pool; a thread takes at least GRAIN blocks, so small tensors run inline. */
+    static final int BLOCK = 1 << 16, GRAIN = 4;
+
+    /** What one block of [from, from + count) does. */
+    @FunctionalInterface
+    interface BlockBody {
+        void run(long from, int count);
+    }
+
+    /**
+     * Runs body over [0, n) in BLOCK-sized pieces on the shared pool. Each piece is computed the
+     * same whichever thread takes it, so results do not depend on the thread count.
+     */
+    static void blocks(long n, BlockBody body) {
+        int tasks = Math.toIntExact((n + BLOCK - 1) / BLOCK);
+        Parallel.forRange(tasks, GRAIN, (start, end) -> {
+            for (int t = start; t < end; t++) {
+                long from = (long) t * BLOCK;
+                body.run(from, (int) Math.min(BLOCK, n - from));
+            }
+        });
     }
 
     static void adamwScalar(MemorySegment p, MemorySegment g, MemorySegment m, MemorySegment v, long n,
@@ -60,7 +89,15 @@ final class UpdateKernels {
 
     /** Σ x² over n elements. */
     static double sumOfSquares(MemorySegment x, long n) {
-        return VECTOR ? VectorUpdateKernels.sumOfSquares(x, n) : sumOfSquaresScalar(x, n);
+        // one partial sum per block, added in block order: the same total for any thread count
+        double[] partial = new double[Math.toIntExact((n + BLOCK - 1) / BLOCK)];
+        blocks(n, (from, count) -> {
+            MemorySegment xb = x.asSlice(4 * from);
+            partial[(int) (from / BLOCK)] = VECTOR ? VectorUpdateKernels.sumOfSquares(xb, count) : sumOfSquaresScalar(xb, count);
+        });
+        double sum = 0;
+        for (double s : partial) sum += s;
+        return sum;
     }
 
     /** The reference: every square added in double. */
@@ -75,8 +112,11 @@ final class UpdateKernels {
 
     /** x ← x·s over n elements. */
     static void scale(MemorySegment x, long n, float s) {
-        if (VECTOR) VectorUpdateKernels.scale(x, n, s);
-        else scaleScalar(x, n, s);
+        blocks(n, (from, count) -> {
+            MemorySegment xb = x.asSlice(4 * from);
+            if (VECTOR) VectorUpdateKernels.scale(xb, count, s);
+            else scaleScalar(xb, count, s);
+        });
     }
 
     static void scaleScalar(MemorySegment x, long n, float s) {
@@ -85,8 +125,11 @@ final class UpdateKernels {
 
     /** dst ← dst + src over n elements. */
     static void addInto(MemorySegment dst, MemorySegment src, long n) {
-        if (VECTOR) VectorUpdateKernels.addInto(dst, src, n);
-        else addIntoScalar(dst, src, n);
+        blocks(n, (from, count) -> {
+            long o = 4 * from;
+            if (VECTOR) VectorUpdateKernels.addInto(dst.asSlice(o), src.asSlice(o), count);
+            else addIntoScalar(dst.asSlice(o), src.asSlice(o), count);
+        });
     }
 
     static void addIntoScalar(MemorySegment dst, MemorySegment src, long n) {
