@@ -19,6 +19,21 @@ class UpdateKernelsTest {
         return s;
     }
 
+    /** Random AdamW state (p, m, v) and gradient g, with copies p2, m2, v2 of the state for a second kernel to update. */
+    static final class AdamInputs {
+        final MemorySegment p, g, m, v, p2, m2, v2;
+
+        AdamInputs(Arena arena, int n) {
+            p = random(arena, n, 1, -1, 1);
+            g = random(arena, n, 2, -3, 3);
+            m = random(arena, n, 3, -0.5, 0.5);
+            v = random(arena, n, 4, 0, 2);
+            p2 = arena.allocate(p.byteSize(), 64).copyFrom(p);
+            m2 = arena.allocate(m.byteSize(), 64).copyFrom(m);
+            v2 = arena.allocate(v.byteSize(), 64).copyFrom(v);
+        }
+    }
+
     /** Bit-equal contents, reporting the first difference (AssertJ's diff of two long arrays takes far too long). */
     static void assertSameFloats(MemorySegment got, MemorySegment expected, long n) {
         for (long i = 0; i < n; i++) {
@@ -39,11 +54,9 @@ class UpdateKernelsTest {
     @ValueSource(ints = {1, 7, 13, 31, 64, 1023, 1024, 1025, 4099, 100_003})
     void adamwVectorEqualsScalarBitForBitAndMatchesDouble(int n) {
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment p = random(arena, n, 1, -1, 1), g = random(arena, n, 2, -3, 3), m = random(arena, n, 3, -0.5, 0.5),
-                    v = random(arena, n, 4, 0, 2);
+            AdamInputs in = new AdamInputs(arena, n);
+            MemorySegment p = in.p, g = in.g, m = in.m, v = in.v, p2 = in.p2, m2 = in.m2, v2 = in.v2;
             float[] p0 = floats(p, n), g0 = floats(g, n), m0 = floats(m, n), v0 = floats(v, n);
-            MemorySegment p2 = arena.allocate(p.byteSize(), 64).copyFrom(p), m2 = arena.allocate(m.byteSize(), 64).copyFrom(m),
-                    v2 = arena.allocate(v.byteSize(), 64).copyFrom(v);
             UpdateKernels.adamwScalar(p, g, m, v, n, B1, B2, EPS, DECAY, STEP, SQRT_BC2);
             VectorUpdateKernels.adamw(p2, g, m2, v2, n, B1, B2, EPS, DECAY, STEP, SQRT_BC2);
             assertSameFloats(p2, p, n);
@@ -65,10 +78,8 @@ class UpdateKernelsTest {
     @ValueSource(ints = {1, 65_535, 65_537, 262_145, 1_000_003})
     void theThreadedDispatchEqualsOneScalarPass(int n) {
         try (Arena arena = Arena.ofShared()) {
-            MemorySegment p = random(arena, n, 1, -1, 1), g = random(arena, n, 2, -3, 3), m = random(arena, n, 3, -0.5, 0.5),
-                    v = random(arena, n, 4, 0, 2);
-            MemorySegment p2 = arena.allocate(p.byteSize(), 64).copyFrom(p), m2 = arena.allocate(m.byteSize(), 64).copyFrom(m),
-                    v2 = arena.allocate(v.byteSize(), 64).copyFrom(v);
+            AdamInputs in = new AdamInputs(arena, n);
+            MemorySegment p = in.p, g = in.g, m = in.m, v = in.v, p2 = in.p2, m2 = in.m2, v2 = in.v2;
             UpdateKernels.adamwScalar(p, g, m, v, n, B1, B2, EPS, DECAY, STEP, SQRT_BC2);
             UpdateKernels.adamw(p2, g, m2, v2, n, B1, B2, EPS, DECAY, STEP, SQRT_BC2);
             assertSameFloats(p2, p, n);
