@@ -1,0 +1,159 @@
+package dev.corvus.train;
+
+import dev.corvus.tensor.DType;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.Ops;
+import dev.corvus.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Causal-LM cross-entropy over the vocabulary, computed a chunk of rows at a time so that the
+ * [N, vocab] logits never exist in full: for hidden states H [N, dim] (after the final norm), the
+ * classifier W [vocab, dim] and targets [N], the loss of row i is
+ * {@code logsumexp(H_i·Wᵀ) − (H_i·Wᵀ)[target_i]}; rows whose target is {@link #IGNORE} (padding)
+ * count for nothing. With dl = softmax(H·Wᵀ) − onehot(target) (zero on ignored rows), the
+ * gradients are dL/dH = dl·W and dL/dW = dlᵀ·H.
+ *
+ * <p>Scratch per chunk of C rows, freed before the next: the chunk's logits [C, vocab], turned into
+ * dl in place, a transposed copy of dl for dlᵀ·H, the chunk's dW share [vocab, dim] before it is
+ * added into dW, and dH's chunk [C, dim]: {@link #scratchBytes} = 4·(2·C·vocab + vocab·dim + C·dim)
+ * bytes at most. Logits come from the backend's F32 GEMM; each row's log-sum-exp and the loss
+ * sums are kept in double. The logits are H·Wᵀ alone: a classifier bias or final-logit
+ * soft-capping (Qwen2's, Gemma 2's) is not applied here.
+ */
+public final class CrossEntropy {
+    /** The target of a row that is not scored (padding), as PyTorch's {@code ignore_index}. */
+    public static final int IGNORE = -100;
+
+    private CrossEntropy() {}
+
+    /**
+     * The summed loss and how many rows it is over.
+     *
+     * @param sum    Σ of the per-row losses over the scored rows
+     * @param tokens scored rows (targets other than {@link #IGNORE})
+     */
+    public record Loss(double sum, long tokens) {
+        /** The token mean (NaN when no row was scored). */
+        public double mean() {
+            return tokens == 0 ? Double.NaN : sum / tokens;
+        }
+    }
+
+    /** Upper bound on the bytes one call allocates at a time with chunks of {@code chunkRows}. */
+    public static long scratchBytes(int chunkRows, int vocab, int dim) {
+        return 4L * (2L * chunkRows * vocab + (long) vocab * dim + (long) chunkRows * dim);
+    }
+
+    /** Scored rows of {@code targets}. */
+    public static long scoredTokens(int[] targets) {
+        long n = 0;
+        for (int t : targets) if (t != IGNORE) n++;
+        return n;
+    }
+
+    /** The mean loss over scored rows, with mean gradients: gradScale 1 / scored rows. */
+    public static Loss mean(Tensor h, Tensor w, int[] targets, int chunkRows, Tensor dH, Tensor dW) {
+        long n = scoredTokens(targets);
+        return compute(h, w, targets, chunkRows, n == 0 ? 0f : (float) (1.0 / n), dH, dW);
+    }
+
+    /**
+     * The summed loss over scored rows; writes {@code gradScale}·dL/dH into dH (overwriting it)
+     * and adds {@code gradScale}·dL/dW into dW (accumulating, as gradients of micro-batches
+     * add up). dH and dW may be null when that gradient is not wanted (both null: the loss alone,
+     * e.g. for validation).
+     *
+     * @param h         [N, dim] F32
+     * @param w         [vocab, dim], any dtype {@code Ops.matmul} takes as a transposed weight
+     * @param targets   N token ids in [0, vocab), or {@link #IGNORE}
+     * @param chunkRows rows per chunk, positive
+     * @param dH        null or [N, dim] contiguous F32
+     * @param dW        null or [vocab, dim] contiguous F32
+     */
+    public static Loss compute(Tensor h, Tensor w, int[] targets, int chunkRows, float gradScale, Tensor dH, Tensor dW) {
+        check(h, w, targets, chunkRows, dH, dW);
+        int n = h.size(0), vocab = w.size(0), dim = h.size(1);
+        double sum = 0;
+        long scored = 0;
+        for (int r0 = 0; r0 < n; r0 += chunkRows) {
+            int c = Math.min(chunkRows, n - r0);
+            int[] chunkTargets = Arrays.copyOfRange(targets, r0, r0 + c);
+            if (scoredTokens(chunkTargets) == 0) {
+                if (dH != null) UpdateKernels.memory(dH).asSlice(4L * r0 * dim, 4L * c * dim).fill((byte) 0);
+                continue;
+            }
+            try (MemoryScope chunk = MemoryScope.open("cross-entropy chunk")) {
+                Tensor hc = h.narrow(0, r0, c);
+                Tensor logits = Ops.matmul(hc, w.t());
+                MemorySegment rows = logits.segment().asSlice(logits.byteOffset(), 4L * c * vocab);
+                for (int i = 0; i < c; i++) {
+                    int t = chunkTargets[i];
+                    MemorySegment row = rows.asSlice(4L * i * vocab, 4L * vocab);
+                    if (t == IGNORE) {
+                        row.fill((byte) 0);
+                        continue;
+                    }
+                    sum += rowLossAndGradient(row, vocab, t, gradScale);
+                    scored++;
+                }
+                if (dH != null) Ops.copyInto(Ops.matmul(logits, w), dH.narrow(0, r0, c));
+                if (dW != null) {
+                    Tensor share = Ops.matmul(logits.t().contiguous(), hc);
+                    UpdateKernels.addInto(UpdateKernels.memory(dW), UpdateKernels.memory(share), (long) vocab * dim);
+                }
+            }
+        }
+        return new Loss(sum, scored);
+    }
+
+    /**
+     * The loss of one row of logits, log-sum-exp minus the target's logit, and the row replaced by
+     * scale·(softmax − onehot(target)).
+     */
+    static double rowLossAndGradient(MemorySegment row, int vocab, int target, float scale) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < vocab; j++) max = Math.max(max, row.getAtIndex(UpdateKernels.F32, j));
+        double sumExp = 0;
+        for (int j = 0; j < vocab; j++) sumExp += Math.exp((double) row.getAtIndex(UpdateKernels.F32, j) - max);
+        double lse = max + Math.log(sumExp);
+        double loss = lse - row.getAtIndex(UpdateKernels.F32, target);
+        for (int j = 0; j < vocab; j++) {
+            double p = Math.exp(row.getAtIndex(UpdateKernels.F32, j) - lse);
+            row.setAtIndex(UpdateKernels.F32, j, (float) (scale * (j == target ? p - 1 : p)));
+        }
+        return loss;
+    }
+
+    private static void check(Tensor h, Tensor w, int[] targets, int chunkRows, Tensor dH, Tensor dW) {
+        if (h.rank() != 2 || h.dtype() != DType.F32) throw new IllegalArgumentException("cross-entropy: hidden states must be F32 [N, dim], got " + h);
+        if (w.rank() != 2 || w.size(1) != h.size(1)) {
+            throw new IllegalArgumentException("cross-entropy: classifier must be [vocab, " + h.size(1) + "], got " + w);
+        }
+        if (targets.length != h.size(0)) {
+            throw new IllegalArgumentException("cross-entropy: " + targets.length + " targets for " + h.size(0) + " rows of hidden states");
+        }
+        if (chunkRows <= 0) throw new IllegalArgumentException("cross-entropy: chunk rows " + chunkRows + " must be positive");
+        int vocab = w.size(0);
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] != IGNORE && (targets[i] < 0 || targets[i] >= vocab)) {
+                throw new IllegalArgumentException("cross-entropy: target " + targets[i] + " at row " + i + " is outside the vocabulary [0, " + vocab
+                        + ") and is not the ignore index " + IGNORE);
+            }
+        }
+        if (dH != null && w.dtype().isQuantized()) {
+            throw new IllegalArgumentException("cross-entropy: dL/dH needs the classifier as F32, F16 or BF16, not " + w.dtype()
+                    + " (train from F32 masters; a quantised classifier serves the loss alone)");
+        }
+        requireGradient("dH", dH, h.shape());
+        requireGradient("dW", dW, w.shape());
+    }
+
+    private static void requireGradient(String what, Tensor g, int[] shape) {
+        if (g == null) return;
+        if (g.dtype() != DType.F32 || !g.isContiguous() || !Arrays.equals(g.shape(), shape)) {
+            throw new IllegalArgumentException("cross-entropy: " + what + " must be a contiguous F32 " + Arrays.toString(shape) + ", got " + g);
+        }
+    }
+}

@@ -1,0 +1,18 @@
+/**
+ * Training around a model's gradients, without the gradients themselves (the reverse-mode tape
+ * over the op registry is separate work): {@link dev.corvus.train.Parameters} holds F32 master
+ * values and gradients (from a Llama-family model's weights, quantised ones decoded);
+ * {@link dev.corvus.train.AdamW}, global-norm clipping
+ * ({@link dev.corvus.train.Parameters#clipGradNorm}) and
+ * {@link dev.corvus.train.LearningRateSchedule} (warm-up + cosine) update them;
+ * {@link dev.corvus.train.CrossEntropy} is the causal-LM loss and its gradients, chunked over
+ * rows; {@link dev.corvus.train.Trainer} is the loop (gradient accumulation, clipping, updates,
+ * checkpoints, validation) around a loss-and-gradients function;
+ * {@link dev.corvus.train.TrainingCheckpoint} saves and resumes a run bit for bit;
+ * {@link dev.corvus.train.TokenDataset} packs tokenised text into sequences; and
+ * {@link dev.corvus.train.Parameters#exportGguf} writes the result as a GGUF model.
+ *
+ * <p>The update loops run on the Vector API when the CPU backend chosen is the vector one; run
+ * with {@code --add-modules jdk.incubator.vector}.
+ */
+package dev.corvus.train;
