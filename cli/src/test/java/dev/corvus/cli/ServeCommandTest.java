@@ -59,7 +59,14 @@ class ServeCommandTest {
             assertThat(r.body()).contains("\"completion_tokens\":");
 
             new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor(10, TimeUnit.SECONDS);
-            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("stopped after SIGINT").isTrue();
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                // what it was doing, for the report: its stderr and its threads
+                Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(p.pid()),
+                        "Thread.print").redirectErrorStream(true).start();
+                String threads = new String(jcmd.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                jcmd.waitFor(30, TimeUnit.SECONDS);
+                throw new AssertionError("corvus serve did not stop within 60 s of SIGINT; stderr:\n" + Files.readString(stderr) + "\nthreads:\n" + threads);
+            }
             assertThat(p.exitValue()).isEqualTo(Main.INTERRUPTED);
             String err = Files.readString(stderr);
             assertThat(err).contains("corvus: stopping").doesNotContain("\tat ").doesNotContain("Exception");
