@@ -3,6 +3,8 @@ package dev.corvus.dit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.corvus.comm.CommStats;
+import dev.corvus.comm.Communicator;
 import dev.corvus.comm.InJvmCluster;
 import dev.corvus.comm.OpKind;
 import dev.corvus.dit.DitConfig.Schedule;
@@ -35,18 +37,45 @@ class VideoDiTTest {
         return new DitConfig(5 * patchFrames, 6, 6, 3, patchFrames, 2, 2, 32, 8, depth, 48, 3, 2, 12, 16, schedule, 1e-6f);
     }
 
-    private record RankRun(float[] out, long allToAll, long allGather, long send, long total) {}
+    record RankRun(float[] out, long allToAll, long allGather, long send, long total) {}
 
-    private static List<RankRun> runRanks(int p, DitConfig cfg, Scheme scheme, int batch) {
-        return InJvmCluster.run(p, TIMEOUT, comm -> {
-            try (MemoryScope scope = MemoryScope.open("rank-" + comm.rank())) {
-                Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
-                Tensor y = VideoDiT.forward(comm, scheme, w, video(cfg, batch), times(batch), classes(batch), null);
-                var st = comm.stats();
-                return new RankRun(y.toFloatArray(), st.bytes(OpKind.ALL_TO_ALL), st.bytes(OpKind.ALL_GATHER), st.bytes(OpKind.SEND),
-                        st.totalBytes());
-            }
-        });
+    /** One rank's forward under {@code scheme}; every rank builds the same weights and input from the seeds. */
+    static RankRun runRank(Communicator comm, DitConfig cfg, Scheme scheme, int batch) {
+        try (MemoryScope scope = MemoryScope.open("rank-" + comm.rank())) {
+            CommStats st = comm.stats();
+            long a2a = st.bytes(OpKind.ALL_TO_ALL), ag = st.bytes(OpKind.ALL_GATHER), send = st.bytes(OpKind.SEND), total = st.totalBytes();
+            Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
+            Tensor y = VideoDiT.forward(comm, scheme, w, video(cfg, batch), times(batch), classes(batch), null);
+            return new RankRun(y.toFloatArray(), st.bytes(OpKind.ALL_TO_ALL) - a2a, st.bytes(OpKind.ALL_GATHER) - ag,
+                    st.bytes(OpKind.SEND) - send, st.totalBytes() - total);
+        }
+    }
+
+    /**
+     * Runs the forward on this rank and asserts it equals the one-device forward (computed here
+     * from the same seeds) and that the rank sent exactly CommVolume's bytes: what the in-JVM
+     * test checks per rank and MpiEquivalenceMain checks per process.
+     */
+    static void checkRank(Communicator comm, DitConfig cfg, Scheme scheme, int batch) {
+        RankRun run = runRank(comm, cfg, scheme, batch);
+        assertRank(cfg, scheme, batch, comm.size(), comm.rank(), reference(cfg, batch), run);
+    }
+
+    private static void assertRank(DitConfig cfg, Scheme scheme, int batch, int p, int r, float[] expected, RankRun run) {
+        // fp32 sums over at most the 48-wide MLP, 32 channels and 9 keys per block.
+        double atol = Close.reductionTolerance(cfg.mlpHidden(), 1e-5);
+        CommVolume.VideoProblem tokens = new CommVolume.VideoProblem(batch, cfg.tokenFrames(), cfg.tokenPatches(), cfg.hidden(), p);
+        long gather = CommVolume.dspGather(new CommVolume.VideoProblem(batch, cfg.tokenFrames(), cfg.tokenPatches(), cfg.patchValues(), p));
+        long perPair = switch (scheme) {
+            case DSP -> CommVolume.dspStPair(tokens);
+            case ULYSSES -> CommVolume.ulyssesSpatialStPair(tokens);
+            case RING -> CommVolume.ringSpatialStPair(tokens);
+        };
+        Close.assertAllClose(scheme + " rank " + r, expected, run.out(), atol, 1e-4);
+        long spatial = cfg.spatialBlocks() * perPair;
+        assertThat(scheme == Scheme.RING ? run.send() : run.allToAll()).as(scheme + " rank " + r + " spatial-attention bytes").isEqualTo(spatial);
+        assertThat(run.allGather()).as("exit gather bytes").isEqualTo(gather);
+        assertThat(run.total()).as("no other traffic: the conditioning is replicated, not sent").isEqualTo(spatial + gather);
     }
 
     private static Tensor video(DitConfig cfg, int batch) {
@@ -75,26 +104,8 @@ class VideoDiTTest {
     void parallelForwardEqualsOneDevice(Schedule schedule, Scheme scheme, int p, int batch, int patchFrames) {
         DitConfig cfg = config(schedule, schedule == Schedule.STDIT ? 2 : 3, patchFrames);
         float[] expected = reference(cfg, batch);
-        List<RankRun> runs = runRanks(p, cfg, scheme, batch);
-        // fp32 sums over at most the 48-wide MLP, 32 channels and 9 keys per block.
-        double atol = Close.reductionTolerance(48, 1e-5);
-        int t = cfg.tokenFrames(), s = cfg.tokenPatches(), c = cfg.hidden();
-        CommVolume.VideoProblem tokens = new CommVolume.VideoProblem(batch, t, s, c, p);
-        long gather = CommVolume.dspGather(new CommVolume.VideoProblem(batch, t, s, cfg.patchValues(), p));
-        long perPair = switch (scheme) {
-            case DSP -> CommVolume.dspStPair(tokens);
-            case ULYSSES -> CommVolume.ulyssesSpatialStPair(tokens);
-            case RING -> CommVolume.ringSpatialStPair(tokens);
-        };
-        for (int r = 0; r < p; r++) {
-            RankRun run = runs.get(r);
-            Close.assertAllClose(scheme + " rank " + r, expected, run.out(), atol, 1e-4);
-            long spatial = cfg.spatialBlocks() * perPair;
-            assertThat(scheme == Scheme.RING ? run.send() : run.allToAll()).as(scheme + " rank " + r + " spatial-attention bytes")
-                    .isEqualTo(spatial);
-            assertThat(run.allGather()).as("exit gather bytes").isEqualTo(gather);
-            assertThat(run.total()).as("no other traffic: the conditioning is replicated, not sent").isEqualTo(spatial + gather);
-        }
+        List<RankRun> runs = InJvmCluster.run(p, TIMEOUT, comm -> runRank(comm, cfg, scheme, batch));
+        for (int r = 0; r < p; r++) assertRank(cfg, scheme, batch, p, r, expected, runs.get(r));
     }
 
     @ParameterizedTest(name = "P={0} B={1}")

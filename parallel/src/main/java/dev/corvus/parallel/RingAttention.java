@@ -79,7 +79,7 @@ public final class RingAttention {
      * a multiple of P (the DSP layout, papers.md 3.4): every rank holds a contiguous shard of
      * {@code q.size(2)} slots, rank j's first min(chunk, globalKeys - j·chunk) of them real. Pad
      * keys are never attended (each received shard is cut to its real keys before the partial
-     * attention); pad query rows get some finite mix the caller drops. Sends the same (P-1)
+     * attention); pad query rows hold whatever their query values give and are the caller's to drop. Sends the same (P-1)
      * padded key/value shards as {@link #forward}.
      */
     public static FlashAttention.Result forwardPadded(Communicator comm, Tensor q, Tensor k, Tensor v, int globalKeys, float scale) {
