@@ -108,6 +108,17 @@ class VideoDiTTest {
         for (int r = 0; r < p; r++) assertRank(cfg, scheme, batch, p, r, expected, runs.get(r));
     }
 
+    @ParameterizedTest(name = "{0} P={1}")
+    @CsvSource({"DSP,8", "ULYSSES,8", "RING,8", "DSP,6", "RING,5"})
+    void ranksWithoutARealPatchStillAgree(Scheme scheme, int p) {
+        // S = 4 patches (4×4 in 2×2) and T' = 3 over more ranks than either: some ranks hold only pad.
+        DitConfig cfg = new DitConfig(3, 4, 4, 3, 1, 2, 2, 32, 8, 2, 48, 3, 2, 12, 16, Schedule.STDIT, 1e-6f);
+        if (scheme == Scheme.ULYSSES && cfg.heads() % p != 0) throw new IllegalStateException("pick P dividing the heads");
+        float[] expected = reference(cfg, 1);
+        List<RankRun> runs = InJvmCluster.run(p, TIMEOUT, comm -> runRank(comm, cfg, scheme, 1));
+        for (int r = 0; r < p; r++) assertRank(cfg, scheme, 1, p, r, expected, runs.get(r));
+    }
+
     @ParameterizedTest(name = "P={0} B={1}")
     @CsvSource({"2,2", "4,3", "8,1"})
     void oneFrameClipsSwitchOverTheBatchUnderDsp(int p, int batch) {
