@@ -79,16 +79,6 @@ public record DitConfig(int frames, int height, int width, int channels, int pat
         }
     }
 
-    /**
-     * A small model for tests and the moving-squares task: one-frame patches of patch × patch, an
-     * MLP 4 · hidden wide, 4 classes, 2 conditioning tokens of width hidden, 32 timestep frequencies.
-     */
-    public static DitConfig small(int frames, int height, int width, int channels, int patch, int hidden, int heads, int depth,
-            Schedule schedule) {
-        return new DitConfig(frames, height, width, channels, 1, patch, patch, hidden, heads, depth, 4 * hidden, 4, 2, hidden, 32, schedule,
-                1e-6f);
-    }
-
     /** Patch tokens per clip along time: T / p_t. */
     public int tokenFrames() {
         return frames / patchFrames;

@@ -1,8 +1,10 @@
 package dev.corvus.dit;
 
+import dev.corvus.comm.Communicator;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * Fixed-step Euler sampling of a rectified flow: from seeded Gaussian noise x_0 at t = 0, N steps
@@ -26,7 +28,7 @@ public final class RectifiedFlowSampler {
     }
 
     /** The model over {@code comm}'s ranks under {@code scheme}; every rank gets the full velocity, so every rank holds the same sample. */
-    public static Velocity of(dev.corvus.comm.Communicator comm, VideoDiT.Scheme scheme, VideoDiT.Weights weights) {
+    public static Velocity of(Communicator comm, VideoDiT.Scheme scheme, VideoDiT.Weights weights) {
         return (x, t, c) -> VideoDiT.forward(comm, scheme, weights, x, t, c, null);
     }
 
@@ -41,7 +43,7 @@ public final class RectifiedFlowSampler {
         float dt = 1f / steps;
         for (int i = 0; i < steps; i++) {
             float[] t = new float[classes.length];
-            java.util.Arrays.fill(t, i * dt);
+            Arrays.fill(t, i * dt);
             try (MemoryScope step = MemoryScope.open("euler-step")) {
                 Ops.copyInto(Ops.add(x, Ops.scale(velocity.at(x, t, classes), dt)), x);
             }

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 
 /**
  * A video diffusion transformer (DiT) predicting the rectified-flow velocity of a latent video
@@ -272,7 +273,7 @@ public final class VideoDiT {
     }
 
     /** x + gate · f(LN(x)(1 + scale) + shift) with shift, scale, gate the sub-layer's three chunks of {@code mod}. */
-    private static Tensor modulated(DitConfig cfg, Tensor x, Tensor mod, int sublayer, java.util.function.UnaryOperator<Tensor> f) {
+    private static Tensor modulated(DitConfig cfg, Tensor x, Tensor mod, int sublayer, UnaryOperator<Tensor> f) {
         int c = cfg.hidden();
         Tensor h = modulate(cfg, Ops.layernorm(x, null, null, cfg.eps()), chunk(mod, 3 * sublayer, c), chunk(mod, 3 * sublayer + 1, c));
         return Ops.add(x, Ops.mul(chunk(mod, 3 * sublayer + 2, c), f.apply(h)));

@@ -119,6 +119,29 @@ class VideoDiTTest {
         for (int r = 0; r < p; r++) assertRank(cfg, scheme, 1, p, r, expected, runs.get(r));
     }
 
+    @Test
+    void theMovingSquaresTaskSizeRunsUnderDsp() {
+        // The task's clips: 16 frames of 32×32 RGB in 4×4 patches (T' = 16, S = 64), C = 64 in 4 heads, over 3 ranks (S, T' not divisible).
+        DitConfig cfg = new DitConfig(16, 32, 32, 3, 1, 4, 4, 64, 4, 2, 128, 4, 2, 64, 32, Schedule.STDIT, 1e-6f);
+        float[] clips = new float[2 * 16 * 32 * 32 * 3];
+        float[] expected;
+        try (MemoryScope scope = MemoryScope.open("task")) {
+            for (int b = 0; b < 2; b++) {
+                float[] one = MovingSquares.generate(b, 16, 32, 3).latent(scope).toFloatArray();
+                System.arraycopy(one, 0, clips, b * one.length, one.length);
+            }
+            Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
+            expected = VideoDiT.forward(w, Tensor.of(clips, 2, 16, 32, 32, 3), TIMES, new int[] {3, 1}, null).toFloatArray();
+        }
+        List<float[]> outs = InJvmCluster.run(3, TIMEOUT, comm -> {
+            try (MemoryScope scope = MemoryScope.open("rank")) {
+                Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
+                return VideoDiT.forward(comm, Scheme.DSP, w, Tensor.of(clips, 2, 16, 32, 32, 3), TIMES, new int[] {3, 1}, null).toFloatArray();
+            }
+        });
+        for (float[] out : outs) Close.assertAllClose("DSP at the task size", expected, out, Close.reductionTolerance(128, 1e-5), 1e-4);
+    }
+
     @ParameterizedTest(name = "P={0} B={1}")
     @CsvSource({"2,2", "4,3", "8,1"})
     void oneFrameClipsSwitchOverTheBatchUnderDsp(int p, int batch) {
