@@ -14,7 +14,8 @@ import javax.imageio.ImageIO;
 /**
  * Writes videos as PNG strips: the frames of each clip side by side, one row of the image per
  * clip, every pixel blown up to a {@code zoom} × {@code zoom} block so 32 × 32 frames stay
- * visible. Needs no display (BufferedImage and ImageIO only). The file is written to a temporary
+ * visible, frames and clips parted by grey lines {@code zoom} pixels wide (a black background
+ * would otherwise run from one frame into the next). Needs no display (BufferedImage and ImageIO only). The file is written to a temporary
  * file beside the target and moved into place, so a reader never sees half an image.
  */
 public final class VideoStrip {
@@ -34,12 +35,15 @@ public final class VideoStrip {
         if (!(hi > lo)) throw new IllegalArgumentException("VideoStrip: range [" + lo + ", " + hi + "] is empty");
         if (zoom < 1) throw new IllegalArgumentException("VideoStrip: zoom = " + zoom + " must be at least 1");
         int n = s[0], t = s[1], h = s[2], w = s[3];
-        long width = (long) t * w * zoom, height = (long) n * h * zoom;
+        long width = (long) t * (w + 1) * zoom - zoom, height = (long) n * (h + 1) * zoom - zoom;
         if (width * height > 1L << 28) {
             throw new IllegalArgumentException("VideoStrip: a " + width + " x " + height + " image is too large; lower the zoom or the clip count");
         }
         float[] v = videos.toFloatArray();
         BufferedImage img = new BufferedImage((int) width, (int) height, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) img.setRGB(x, y, SEPARATOR);
+        }
         for (int clip = 0; clip < n; clip++) {
             for (int f = 0; f < t; f++) {
                 for (int r = 0; r < h; r++) {
@@ -47,7 +51,7 @@ public final class VideoStrip {
                         int at = (((clip * t + f) * h + r) * w + c) * 3;
                         int rgb = level(v[at], lo, hi) << 16 | level(v[at + 1], lo, hi) << 8 | level(v[at + 2], lo, hi);
                         for (int dy = 0; dy < zoom; dy++) {
-                            for (int dx = 0; dx < zoom; dx++) img.setRGB((f * w + c) * zoom + dx, (clip * h + r) * zoom + dy, rgb);
+                            for (int dx = 0; dx < zoom; dx++) img.setRGB((f * (w + 1) + c) * zoom + dx, (clip * (h + 1) + r) * zoom + dy, rgb);
                         }
                     }
                 }
@@ -55,6 +59,9 @@ public final class VideoStrip {
         }
         writeAtomically(target, img);
     }
+
+    /** The colour of the lines between frames and clips. */
+    static final int SEPARATOR = 0x808080;
 
     private static int level(float x, float lo, float hi) {
         if (Float.isNaN(x)) throw new IllegalArgumentException("VideoStrip: the video holds NaN");

@@ -57,8 +57,8 @@ class RectifiedFlowSamplerTest {
             Path png = dir.resolve("sample.png");
             VideoStrip.write(png, sample, -3, 3, 2);
             BufferedImage img = ImageIO.read(png.toFile());
-            assertThat(img.getWidth()).isEqualTo(4 * 8 * 2);
-            assertThat(img.getHeight()).isEqualTo(2 * 8 * 2);
+            assertThat(img.getWidth()).isEqualTo((4 * 9 - 1) * 2);
+            assertThat(img.getHeight()).isEqualTo((2 * 9 - 1) * 2);
         }
         List<float[]> samples = InJvmCluster.run(p, Duration.ofSeconds(60), comm -> {
             try (MemoryScope scope = MemoryScope.open("rank")) {

@@ -25,8 +25,9 @@ class VideoStripTest {
             VideoStrip.write(png, clip.latent(scope), -1, 1, 3);
         }
         BufferedImage img = ImageIO.read(png.toFile());
-        assertThat(img.getWidth()).isEqualTo(5 * 8 * 3);
+        assertThat(img.getWidth()).as("5 frames of 8 pixels and 4 separators, zoomed 3x").isEqualTo((5 * 8 + 4) * 3);
         assertThat(img.getHeight()).isEqualTo(8 * 3);
+        for (int y = 0; y < 8 * 3; y++) assertThat(img.getRGB(8 * 3 + 1, y) & 0xFFFFFF).isEqualTo(VideoStrip.SEPARATOR);
         float[] rgb = clip.rgb();
         for (int f = 0; f < 5; f++) {
             for (int r = 0; r < 8; r++) {
@@ -34,7 +35,7 @@ class VideoStripTest {
                     int at = ((f * 8 + r) * 8 + c) * 3;
                     int expected = Math.round(255 * rgb[at]) << 16 | Math.round(255 * rgb[at + 1]) << 8 | Math.round(255 * rgb[at + 2]);
                     for (int z = 0; z < 9; z++) {
-                        assertThat(img.getRGB((f * 8 + c) * 3 + z % 3, r * 3 + z / 3) & 0xFFFFFF).as("frame " + f + " (" + r + ", " + c + ")")
+                        assertThat(img.getRGB((f * 9 + c) * 3 + z % 3, r * 3 + z / 3) & 0xFFFFFF).as("frame " + f + " (" + r + ", " + c + ")")
                                 .isEqualTo(expected);
                     }
                 }
@@ -53,9 +54,10 @@ class VideoStripTest {
             VideoStrip.write(png, v, 0, 1, 1);
         }
         BufferedImage img = ImageIO.read(png.toFile());
-        assertThat(img.getWidth()).isEqualTo(12);
-        assertThat(img.getHeight()).isEqualTo(8);
-        assertThat(img.getRGB(11, 7) & 0xFFFFFF).isEqualTo(0xFFFFFF);
+        assertThat(img.getWidth()).isEqualTo(3 * 4 + 2);
+        assertThat(img.getHeight()).as("two clips of 4 rows and one separator").isEqualTo(2 * 4 + 1);
+        assertThat(img.getRGB(13, 8) & 0xFFFFFF).isEqualTo(0xFFFFFF);
+        assertThat(img.getRGB(0, 4) & 0xFFFFFF).isEqualTo(VideoStrip.SEPARATOR);
     }
 
     @Test
