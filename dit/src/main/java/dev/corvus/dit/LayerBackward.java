@@ -10,6 +10,10 @@ import dev.corvus.tensor.Tensor;
  * the input gradient and, for layers with parameters, the parameter gradients summed over every
  * token. Built from {@link Ops}; outputs land where Ops puts them (the current scope, else the
  * first operand's).
+ *
+ * <p>Hand-written, and it stays only until the tape (gradients from the op registry's backward
+ * rules) can differentiate {@link SpatialTemporalTransformer}'s forward; {@link VideoDiT} has no
+ * hand-written backward and is meant to get its gradients from that tape.
  */
 final class LayerBackward {
     private LayerBackward() {}

@@ -274,7 +274,7 @@ public final class SpatialTemporalTransformer {
         return Ops.linear(back.view(local), w.wo(), w.bo());
     }
 
-    private static int[] withHeads(int[] shape, Config c) {
+    static int[] withHeads(int[] shape, Config c) {
         int[] s = Arrays.copyOf(shape, shape.length + 1);
         s[shape.length - 1] = c.heads();
         s[shape.length] = c.headDim();
@@ -588,7 +588,7 @@ public final class SpatialTemporalTransformer {
     }
 
     /** t [B, T, S, H, hd] as flash attention's [B·T, H, S, hd] (over S) or [B·S, H, T, hd] (over T), contiguous. */
-    private static Tensor toFlash(Tensor t, int over) {
+    static Tensor toFlash(Tensor t, int over) {
         int[] s = t.shape();
         return switch (over) {
             case SPACE -> t.permute(0, 1, 3, 2, 4).reshape(s[0] * s[1], s[3], s[2], s[4]);
@@ -598,7 +598,7 @@ public final class SpatialTemporalTransformer {
     }
 
     /** The inverse of {@link #toFlash}: f in flash layout back to {@code shape} [B, T, S, H, hd], contiguous. */
-    private static Tensor fromFlash(Tensor f, int[] shape, int over) {
+    static Tensor fromFlash(Tensor f, int[] shape, int over) {
         int bs = shape[0], t = shape[1], sp = shape[2], h = shape[3], d = shape[4];
         Tensor out = over == SPACE ? f.reshape(bs, t, h, sp, d).permute(0, 1, 3, 2, 4) : f.reshape(bs, sp, h, t, d).permute(0, 3, 1, 2, 4);
         return out.contiguous();

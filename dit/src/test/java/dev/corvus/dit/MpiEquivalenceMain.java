@@ -28,8 +28,8 @@ import java.util.List;
  * The sequence-parallel equivalence checks over MPI, one rank per process: run by
  * {@code scripts/mpi-tests.sh} as {@code mpirun -np 4 java ... MpiEquivalenceMain equivalence}.
  * Every process computes the single-device reference itself from the same seeds and compares its
- * own shard (ring, StarTrail for every valid C, Ulysses, DSP forward and backward, and the
- * collectives against plain sums), plus its bytes against {@link CommVolume}. Rank 0 prints one
+ * own shard (ring, StarTrail for every valid C, Ulysses, DSP forward and backward, the video
+ * DiT's forward under DSP, Ulysses and ring, and the collectives against plain sums), plus its bytes against {@link CommVolume}. Rank 0 prints one
  * line per check (failed on any rank = FAIL) and "N passed, M failed"; the exit code is 1 on
  * any failure.
  *
@@ -82,6 +82,15 @@ public final class MpiEquivalenceMain {
             checks.add(c -> dspForward(c, shape));
             names.add("dsp backward " + Arrays.toString(shape));
             checks.add(c -> dspBackward(c, shape));
+        }
+        // The video DiT's forward under each scheme (8 heads: Ulysses needs heads % P == 0, so P in {1, 2, 4, 8}).
+        for (DitConfig.Schedule schedule : DitConfig.Schedule.values()) {
+            for (VideoDiT.Scheme scheme : VideoDiT.Scheme.values()) {
+                if (scheme == VideoDiT.Scheme.ULYSSES && 8 % p != 0) continue;
+                DitConfig cfg = VideoDiTTest.config(schedule, schedule == DitConfig.Schedule.STDIT ? 2 : 3, 1);
+                names.add("video DiT " + schedule + " " + scheme + " forward");
+                checks.add(c -> VideoDiTTest.checkRank(c, cfg, scheme, 2));
+            }
         }
 
         int passed = 0, failed = 0;

@@ -173,6 +173,15 @@ public final class CommVolume {
         return 8 * allToAll((long) x.b() * (x.padded(x.t() * x.s()) / x.p()) * x.c() * F32, x.p());
     }
 
+    /**
+     * Ring attention over S per block pair (S sharded, temporal attention local): the spatial
+     * attention's key and value shards travel P-1 hops, 2 · (p-1) · b · t · (pad(s)/p) · c · 4
+     * bytes (SEND), the same as {@link #ringForward} of the padded S with b · t sequences.
+     */
+    public static long ringSpatialStPair(VideoProblem x) {
+        return 2L * (x.p() - 1) * x.b() * x.t() * (x.padded(x.s()) / x.p()) * x.c() * F32;
+    }
+
     /** Ulysses on the flattened sequence, exit all-gather: (p-1) · b · (pad(t·s)/p) · c · 4 bytes. */
     public static long ulyssesFlattenedGather(VideoProblem x) {
         return (long) (x.p() - 1) * x.b() * (x.padded(x.t() * x.s()) / x.p()) * x.c() * F32;

@@ -74,6 +74,46 @@ public final class RingAttention {
         return new FlashAttention.Result(join(out, SEQ), join(lse, SEQ));
     }
 
+    /**
+     * Non-causal ring attention over a sequence of {@code globalKeys} tokens padded at the end to
+     * a multiple of P (the DSP layout, papers.md 3.4): every rank holds a contiguous shard of
+     * {@code q.size(2)} slots, rank j's first min(chunk, globalKeys - j·chunk) of them real. Pad
+     * keys are never attended (each received shard is cut to its real keys before the partial
+     * attention); pad query rows hold whatever their query values give and are the caller's to drop. Sends the same (P-1)
+     * padded key/value shards as {@link #forward}.
+     */
+    public static FlashAttention.Result forwardPadded(Communicator comm, Tensor q, Tensor k, Tensor v, int globalKeys, float scale) {
+        int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p, chunk = k.size(SEQ);
+        if (globalKeys < 1 || globalKeys > chunk * p) {
+            throw new IllegalArgumentException("forwardPadded: " + globalKeys + " real keys do not fit " + p + " shards of " + chunk);
+        }
+        List<Tensor> kc = List.of(Ops.convert(k, DType.F32)), vc = List.of(Ops.convert(v, DType.F32));
+        List<Tensor> kNext = zerosLike(kc), vNext = zerosLike(vc);
+        Tensor out = Tensor.zeros(DType.F32, q.shape());
+        Tensor lse = Tensor.full(Float.NEGATIVE_INFINITY, q.size(0), q.size(1), q.size(2));
+        for (int step = 0; step < p; step++) {
+            int valid = Math.clamp(globalKeys - (long) ((r - step + p) % p) * chunk, 0, chunk);
+            List<Communicator.Request> pending = new ArrayList<>();
+            if (step < p - 1) {
+                exchange(comm, kc, kNext, next, prev, 600, pending);
+                exchange(comm, vc, vNext, next, prev, 700, pending);
+            }
+            if (valid > 0) {
+                try (MemoryScope stepScope = MemoryScope.open("ring-padded-step")) {
+                    Tensor kv = kc.getFirst().narrow(SEQ, 0, valid).contiguous(), vv = vc.getFirst().narrow(SEQ, 0, valid).contiguous();
+                    FlashAttention.Result part = FlashAttention.forward(q, kv, vv, Mask.NONE, scale);
+                    FlashAttention.merge(out, lse, part.out(), part.lse());
+                }
+            }
+            if (step < p - 1) {
+                pending.forEach(Communicator.Request::await);
+                List<Tensor> t = kc; kc = kNext; kNext = t;
+                t = vc; vc = vNext; vNext = t;
+            }
+        }
+        return new FlashAttention.Result(out, lse);
+    }
+
     public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, float scale) {
         int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p;
