@@ -94,6 +94,22 @@ public final class Tape implements AutoCloseable {
         return RECORDING.get() != null;
     }
 
+    /**
+     * Runs {@code work} without recording (its allocations still go to the current scope): for
+     * computing, on a recorded value, something the backward does not go through, such as a loss
+     * whose gradient is computed by hand and given as the seed.
+     */
+    public <T> T unrecorded(java.util.function.Supplier<T> work) {
+        checkOpen("unrecorded");
+        boolean before = inOp;
+        inOp = true;
+        try {
+            return work.get();
+        } finally {
+            inOp = before;
+        }
+    }
+
     /** Ops recorded so far. */
     public int size() {
         return entries.size();
