@@ -72,6 +72,13 @@ public final class GradCheck {
         }
     }
 
+    /** Names of the registered ops (those on this class path) with no backward rule that are not marked non-differentiable. */
+    public static java.util.List<String> opsWithoutBackward() {
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        for (dev.corvus.tensor.op.OpDef<?> op : dev.corvus.tensor.op.OpRegistry.all()) if (op.backward() == null && op.differentiable()) missing.add(op.name());
+        return missing;
+    }
+
     /** {Σ f ∘ R, Σ |f ∘ R|} in double over the finite outputs, with no tape. */
     private static double[] loss(Function<Tensor[], Tensor> f, Tensor[] inputs, float[] weights) {
         try (MemoryScope scope = MemoryScope.open("gradcheck forward")) {
