@@ -202,7 +202,10 @@ public final class Tape implements AutoCloseable {
             return;
         }
         Tensor base = baseOf(t, consumer, requested);
-        if (base != null) accumulate(grads, base, scatter(t, g, base));
+        if (base == null) return;
+        // a reshaped view of all of base (view(), unsqueeze of a contiguous value) needs no scatter
+        boolean sameElements = t.isContiguous() && t.offset() == base.offset() && t.numel() == base.numel();
+        accumulate(grads, base, sameElements ? g.reshape(base.shape()) : scatter(t, g, base));
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})
