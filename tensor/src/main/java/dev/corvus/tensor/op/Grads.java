@@ -2,7 +2,6 @@ package dev.corvus.tensor.op;
 
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Ops;
-import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
 import java.util.function.DoubleUnaryOperator;
@@ -50,7 +49,7 @@ final class Grads {
         return new int[] {c == 0 ? 0 : (int) (x.numel() / c), c};
     }
 
-    /** The gradient of a non-differentiable operand, refused by name: a quantised weight. */
+    /** False for an operand that gets no gradient: a quantised weight (the tape refuses it as a target, naming its type) or indices. */
     static boolean trainable(Tensor t) {
         return !t.dtype().isQuantized() && t.dtype() != DType.I32;
     }
@@ -62,9 +61,5 @@ final class Grads {
             for (int j = 0; j < keys && j <= q + diagonal; j++) m[q * keys + j] = 1;
         }
         return onDeviceOf(Tensor.of(m, queries, keys), like);
-    }
-
-    static String str(Tensor t) {
-        return t.dtype() + " " + Shapes.str(t.shape());
     }
 }
