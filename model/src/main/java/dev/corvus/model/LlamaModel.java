@@ -1,5 +1,6 @@
 package dev.corvus.model;
 
+import dev.corvus.attention.Attention;
 import dev.corvus.attention.FlashAttention;
 import dev.corvus.attention.Mask;
 import dev.corvus.tensor.Backends;
@@ -126,8 +127,7 @@ public final class LlamaModel {
      */
     public record SequenceStep(int[] tokens, int startPosition, KvCache cache) {
         public SequenceStep {
-            Objects.requireNonNull(tokens, "tokens");
-            Objects.requireNonNull(cache, "cache");
+            Objects.requireNonNull(tokens, "tokens"); // a null cache is refused by forwardBatch (the training forward has none)
         }
     }
 
@@ -141,22 +141,40 @@ public final class LlamaModel {
      * product over more rows. Each cache may appear once.
      */
     public Tensor forwardBatch(List<SequenceStep> steps) {
-        return run(steps, false);
+        return run(steps, false, false);
+    }
+
+    /**
+     * The training forward: the final-normed hidden states [T, dim] of {@code tokens} at
+     * positions 0 .. T-1 (the classifier's input, for a loss that applies the classifier itself,
+     * as a chunked cross-entropy does), by the same pass as {@link #forward} but without a KV
+     * cache: every step is a registry op and every activation stays in the caller's current scope,
+     * so a {@link dev.corvus.tensor.op.Tape} recording on this thread can differentiate it. The
+     * classifier bias and final soft-capping, which that loss would have to apply, are refused.
+     */
+    public Tensor trainingForward(int[] tokens) {
+        if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
+            throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
+                    + ") is not supported; the loss applies the plain classifier");
+        }
+        return run(List.of(new SequenceStep(tokens, 0, null)), true, true);
     }
 
     private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
-        return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition);
+        return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false);
     }
 
-    private Tensor run(List<SequenceStep> steps, boolean everyPosition) {
+    /** With {@code training}, the steps' caches are null, and the hidden states come back instead of logits. */
+    private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training) {
         int sequences = steps.size(), heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         if (sequences == 0) throw new IllegalArgumentException("forwardBatch: no sequences given");
         int[] firstRow = new int[sequences + 1];
         Set<KvCache> caches = Collections.newSetFromMap(new IdentityHashMap<>());
         for (int i = 0; i < sequences; i++) {
             SequenceStep step = steps.get(i);
+            if (!training && step.cache() == null) throw new NullPointerException("forward: sequence " + i + " has no KV cache");
             checkCall(sequences == 1 ? "forward" : "forwardBatch: sequence " + i, step.tokens(), step.startPosition(), step.cache());
-            if (!caches.add(step.cache())) {
+            if (!training && !caches.add(step.cache())) {
                 throw new IllegalArgumentException("forwardBatch: sequence " + i + " brings a KV cache an earlier sequence of the batch uses");
             }
             firstRow[i + 1] = Math.addExact(firstRow[i], step.tokens().length);
@@ -165,10 +183,11 @@ public final class LlamaModel {
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         float eps = config.normEps();
-        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
-                config.vocabSize());
-        for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
-        try (MemoryScope scope = MemoryScope.open("llama.forward")) {
+        Tensor logits = training ? null
+                : Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences, config.vocabSize());
+        if (!training) for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
+        // training keeps every activation in the caller's scope, for the tape's backward
+        try (MemoryScope scope = training ? null : MemoryScope.open("llama.forward")) {
             Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, rows).to(device)); // [rows, dim]
             if (config.embeddingScale() != 1f) x = Ops.scale(x, config.embeddingScale());
             Tensor[] attended = new Tensor[sequences];
@@ -217,12 +236,13 @@ public final class LlamaModel {
                 for (int i = 0; i < sequences; i++) lastRows[i] = x.narrow(0, firstRow[i + 1] - 1, 1);
                 last = Ops.concat(0, lastRows);
             }
+            if (training) return Ops.rmsnorm(last, weights.finalNorm(), eps);
             Tensor out = project(Ops.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
             float cap = config.finalSoftcap();
             if (cap != 0f) out = Ops.scale(Ops.tanh(Ops.scale(out, 1f / cap)), cap);
             Ops.copyInto(out.to(Device.CPU), logits);
         }
-        for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
+        if (!training) for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
         return logits;
     }
 
@@ -233,11 +253,18 @@ public final class LlamaModel {
      */
     private Tensor attendSequence(int layer, boolean sliding, KvCache cache, int startPosition, Tensor q, Tensor k, Tensor v) {
         int T = q.size(0), length = startPosition + T;
-        double[] freqs = sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
+        double[] freqs = sliding ? (cache != null && cache.longRope ? ropeSlidingLong : ropeSliding) : (cache != null && cache.longRope ? ropeFullLong : ropeFull);
         q = Ops.rope(q, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
         k = Ops.rope(k, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
 
         // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
+        if (cache == null) {
+            // training: attend over these positions' own keys and values through the registry op (no cache to write)
+            Mask mask = sliding ? Mask.slidingWindowBottomRight(T, T, config.slidingWindow()) : Mask.causalBottomRight(T, T);
+            Tensor att = Attention.OP.run(new Attention(mask, config.attentionScale(), config.attentionSoftcap()), q.permute(1, 0, 2).unsqueeze(0),
+                    k.permute(1, 0, 2).unsqueeze(0), v.permute(1, 0, 2).unsqueeze(0));
+            return att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim());
+        }
         Tensor kCache = cache.keys[layer], vCache = cache.values[layer];
         Ops.copyInto(k.permute(1, 0, 2).unsqueeze(0), kCache.narrow(2, startPosition, T));
         Ops.copyInto(v.permute(1, 0, 2).unsqueeze(0), vCache.narrow(2, startPosition, T));
@@ -402,18 +429,20 @@ public final class LlamaModel {
 
     private void checkCall(String call, int[] tokens, int startPosition, KvCache cache) {
         if (tokens.length == 0) throw new IllegalArgumentException(call + ": no tokens given");
-        if (cache.closed) throw new IllegalStateException(call + ": the KV cache is closed");
-        if (cache.layers != config.layers() || cache.kvHeads != config.kvHeads() || cache.headDim != config.headDim()) {
-            throw new IllegalArgumentException(call + ": the KV cache " + cache.keys[0] + " x " + cache.layers
-                    + " layers was not made for this model (" + config + ")");
-        }
-        if (startPosition < 0 || startPosition > cache.length) {
-            throw new IllegalArgumentException(call + ": start position " + startPosition + " must be within the " + cache.length
-                    + " positions the KV cache holds (positions before it must be cached)");
-        }
-        if ((long) startPosition + tokens.length > cache.maxCapacity) {
-            throw new IllegalArgumentException(call + ": positions [" + startPosition + ", " + ((long) startPosition + tokens.length)
-                    + ") do not fit the KV cache's maximum capacity " + cache.maxCapacity);
+        if (cache != null) { // the training forward has none
+            if (cache.closed) throw new IllegalStateException(call + ": the KV cache is closed");
+            if (cache.layers != config.layers() || cache.kvHeads != config.kvHeads() || cache.headDim != config.headDim()) {
+                throw new IllegalArgumentException(call + ": the KV cache " + cache.keys[0] + " x " + cache.layers
+                        + " layers was not made for this model (" + config + ")");
+            }
+            if (startPosition < 0 || startPosition > cache.length) {
+                throw new IllegalArgumentException(call + ": start position " + startPosition + " must be within the " + cache.length
+                        + " positions the KV cache holds (positions before it must be cached)");
+            }
+            if ((long) startPosition + tokens.length > cache.maxCapacity) {
+                throw new IllegalArgumentException(call + ": positions [" + startPosition + ", " + ((long) startPosition + tokens.length)
+                        + ") do not fit the KV cache's maximum capacity " + cache.maxCapacity);
+            }
         }
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {

@@ -389,9 +389,13 @@ public final class Tensor implements dev.corvus.tensor.op.Operand {
         return new Tensor(storage, dtype, s, st, offset);
     }
 
-    /** This tensor if contiguous, else a contiguous copy in the current scope (or this tensor's). */
+    /**
+     * This tensor if contiguous, else a contiguous copy in the current scope (or this tensor's),
+     * made by the registered {@link dev.corvus.tensor.op.Contiguous} op so that a
+     * {@link dev.corvus.tensor.op.Tape} sees it.
+     */
     public Tensor contiguous() {
-        return isContiguous() ? this : Ops.copy(this);
+        return isContiguous() ? this : dev.corvus.tensor.op.Contiguous.OP.run(dev.corvus.tensor.op.Contiguous.ATTRS, this);
     }
 
     /** This tensor on {@code device} (itself when already there, else a copy). */

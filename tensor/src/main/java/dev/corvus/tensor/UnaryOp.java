@@ -33,7 +33,7 @@ public enum UnaryOp {
      * erf in double precision (the JDK has none): Taylor series near zero, the continued fraction
      * of erfc beyond; both converge to well under float precision.
      */
-    static double erf(double x) {
+    public static double erf(double x) {
         double ax = Math.abs(x);
         if (ax < 2.5) {
             // erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1))

@@ -1,6 +1,7 @@
 /**
- * Training around a model's gradients, without the gradients themselves (the reverse-mode tape
- * over the op registry is separate work): {@link dev.corvus.train.Parameters} holds F32 master
+ * Training around a model's gradients: {@link dev.corvus.train.DecoderGradients} gets them for a
+ * Llama-family decoder by recording its forward on the op registry's
+ * {@link dev.corvus.tensor.op.Tape}; {@link dev.corvus.train.Parameters} holds F32 master
  * values and gradients (from a Llama-family model's weights, quantised ones decoded);
  * {@link dev.corvus.train.AdamW}, global-norm clipping
  * ({@link dev.corvus.train.Parameters#clipGradNorm}) and

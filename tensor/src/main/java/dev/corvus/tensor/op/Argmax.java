@@ -39,6 +39,11 @@ public record Argmax(int dim) {
         }
 
         @Override
+        public boolean differentiable() {
+            return false; // an index: piecewise constant, nothing to pass back
+        }
+
+        @Override
         public int[] flow(Argmax attrs, Operand[] in, int[] outShape, int d) {
             int r = Shapes.dim("argmax", attrs.dim(), in[0].rank());
             return new int[] {d < r ? d : d + 1};

@@ -4,6 +4,7 @@ import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.BinaryOp;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
@@ -87,6 +88,26 @@ public record Binary(BinaryOp op) {
             Layout full = Arrays.equals(a.shape(), shape) ? a : a.expand(shape);
             Layout tiled = Arrays.equals(b.shape(), shape) || Shapes.tilesAsRows(b.shape(), shape) ? b : b.expand(shape);
             return f32Copy(full, da) + f32Copy(tiled, db);
+        }
+
+        @Override
+        public Backward<Binary> backward() {
+            // Each operand's gradient is summed back over the dims broadcasting stretched it along.
+            return (attrs, in, out, g) -> {
+                Tensor a = in[0], b = in[1];
+                Tensor ga = switch (attrs.op()) {
+                    case ADD, SUB -> g;
+                    case MUL -> Ops.mul(g, b);
+                    case DIV -> Ops.div(g, b);
+                };
+                Tensor gb = switch (attrs.op()) {
+                    case ADD -> g;
+                    case SUB -> Ops.neg(g);
+                    case MUL -> Ops.mul(g, a);
+                    case DIV -> Ops.neg(Ops.div(Ops.mul(g, out), b)); // d(a/b)/db = -(a/b)/b
+                };
+                return new Tensor[] {Grads.sumTo(ga, a.shape()), Grads.sumTo(gb, b.shape())};
+            };
         }
     }
 

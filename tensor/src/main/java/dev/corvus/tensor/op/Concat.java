@@ -57,6 +57,20 @@ public record Concat(int dim) {
         }
 
         @Override
+        public Backward<Concat> backward() {
+            return (attrs, parts, out, g) -> {
+                int d = Shapes.dim("concat", attrs.dim(), out.rank());
+                Tensor[] grads = new Tensor[parts.length];
+                int at = 0;
+                for (int i = 0; i < parts.length; i++) {
+                    grads[i] = g.narrow(d, at, parts[i].size(d));
+                    at += parts[i].size(d);
+                }
+                return grads;
+            };
+        }
+
+        @Override
         public int[] flow(Concat attrs, Operand[] in, int[] outShape, int d) {
             if (d == Shapes.dim("concat", attrs.dim(), outShape.length)) return null;
             int[] all = new int[in.length];

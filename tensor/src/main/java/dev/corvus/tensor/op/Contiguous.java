@@ -1,6 +1,7 @@
 package dev.corvus.tensor.op;
 
 import dev.corvus.tensor.Backend;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 
 /** {@link Tensor#contiguous}: the value itself when contiguous, else a contiguous copy. */
@@ -20,7 +21,12 @@ public record Contiguous() {
 
         @Override
         public Tensor run(Backend be, Contiguous attrs, Tensor... in) {
-            return in[0].contiguous();
+            return in[0].isContiguous() ? in[0] : Ops.copy(in[0]); // Tensor.contiguous() comes here, so a tape records the copy
+        }
+
+        @Override
+        public Backward<Contiguous> backward() {
+            return (attrs, in, out, g) -> new Tensor[] {g};
         }
 
         @Override

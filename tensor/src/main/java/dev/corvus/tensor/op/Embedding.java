@@ -55,5 +55,23 @@ public record Embedding() {
         public long scratchBytes(Embedding attrs, Layout[] in, DType[] dtypes, int[] outShape) {
             return in[1].isContiguous() ? 0 : DType.I32.byteSize(in[1].numel());
         }
+
+        @Override
+        public Backward<Embedding> backward() {
+            // The gradient of each looked-up row is added into its table row (an id used twice gets both);
+            // ids have none, nor does a quantised table.
+            return (attrs, in, out, g) -> {
+                Tensor table = in[0];
+                if (!Grads.trainable(table)) return new Tensor[] {null, null};
+                int dim = table.size(1);
+                int[] ids = in[1].contiguous().toIntArray();
+                float[] gs = g.toFloatArray();
+                double[] rows = new double[Math.toIntExact(table.numel())];
+                for (int i = 0; i < ids.length; i++) {
+                    for (int j = 0; j < dim; j++) rows[ids[i] * dim + j] += gs[i * dim + j];
+                }
+                return new Tensor[] {Grads.like(NormDef.toFloats(rows), table), null};
+            };
+        }
     }
 }

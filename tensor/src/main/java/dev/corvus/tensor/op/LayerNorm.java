@@ -30,5 +30,45 @@ public record LayerNorm(float eps, boolean hasWeight, boolean hasBias) {
             be.layernorm(x, weight, bias, attrs.eps(), out);
             return out;
         }
+
+        @Override
+        public Backward<LayerNorm> backward() {
+            // Per row, x̂ = (x - μ)·s with s = 1/sqrt(var + eps), h = g·w:
+            // dx = s·(h - mean(h) - x̂·mean(h·x̂)),  dw = Σ_rows g·x̂,  dbias = Σ_rows g.
+            return (attrs, in, out, g) -> {
+                int[] rc = Grads.rowsAndColumns(in[0]);
+                int rows = rc[0], c = rc[1];
+                float[] x = in[0].toFloatArray(), gs = g.toFloatArray(), w = attrs.hasWeight() ? in[1].toFloatArray() : null;
+                float[] dx = new float[x.length];
+                double[] dw = new double[c], db = new double[c];
+                double[] xhat = new double[c];
+                for (int r = 0; r < rows; r++) {
+                    int o = r * c;
+                    double mean = 0;
+                    for (int j = 0; j < c; j++) mean += x[o + j];
+                    mean /= c;
+                    double variance = 0;
+                    for (int j = 0; j < c; j++) variance += (x[o + j] - mean) * (x[o + j] - mean);
+                    double s = 1 / Math.sqrt(variance / c + attrs.eps());
+                    double hMean = 0, hxMean = 0;
+                    for (int j = 0; j < c; j++) {
+                        xhat[j] = (x[o + j] - mean) * s;
+                        double h = gs[o + j] * (w == null ? 1 : w[j]);
+                        hMean += h;
+                        hxMean += h * xhat[j];
+                        dw[j] += gs[o + j] * xhat[j];
+                        db[j] += gs[o + j];
+                    }
+                    hMean /= c;
+                    hxMean /= c;
+                    for (int j = 0; j < c; j++) dx[o + j] = (float) (s * (gs[o + j] * (w == null ? 1 : w[j]) - hMean - xhat[j] * hxMean));
+                }
+                Tensor[] grads = new Tensor[in.length];
+                grads[0] = Grads.like(dx, in[0]);
+                if (attrs.hasWeight()) grads[1] = Grads.like(NormDef.toFloats(dw), in[1]);
+                if (attrs.hasBias()) grads[in.length - 1] = Grads.like(NormDef.toFloats(db), in[in.length - 1]);
+                return grads;
+            };
+        }
     };
 }

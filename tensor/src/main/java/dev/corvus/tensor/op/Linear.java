@@ -3,6 +3,7 @@ package dev.corvus.tensor.op;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
@@ -79,6 +80,21 @@ public record Linear() {
         @Override
         public boolean chunkCutsRows(Linear attrs, int[] outShape, int d) {
             return d < outShape.length - 1;
+        }
+
+        @Override
+        public Backward<Linear> backward() {
+            // Over the rows R of x [R, K] and g [R, N]: dX = g · w, dW = gᵀ · x, dBias = Σ_rows g.
+            // A quantised w gets no gradient; dX reads it dequantised.
+            return (attrs, in, out, g) -> {
+                Tensor x = in[0], w = in[1];
+                int n = w.size(0), k = w.size(1);
+                Tensor g2 = g.reshape(-1, n), x2 = x.reshape(-1, k);
+                Tensor dx = Ops.matmul(g2, w.dtype().isQuantized() ? Ops.dequantize(w) : w).reshape(x.shape());
+                Tensor dw = Grads.trainable(w) ? Ops.matmul(g2.t(), x2) : null;
+                if (in.length == 2) return new Tensor[] {dx, dw};
+                return new Tensor[] {dx, dw, Ops.sum(g2, 0, false)};
+            };
         }
     }
 }

@@ -5,6 +5,7 @@ import static dev.corvus.tensor.OpSupport.concat;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Quants;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
@@ -86,6 +87,19 @@ public record Matmul() {
         @Override
         public long productRows(Matmul attrs, Operand[] in, int[] outShape) {
             return outShape[outShape.length - 2];
+        }
+
+        @Override
+        public Backward<Matmul> backward() {
+            // dA = g · bᵀ, dB = aᵀ · g, each summed over the batch dims its operand was broadcast along.
+            // A quantised b is a transposed weight (w.t()): it gets no gradient, and dA reads it dequantised.
+            return (attrs, in, out, g) -> {
+                Tensor a = in[0], b = in[1];
+                Tensor bT = b.dtype().isQuantized() ? Ops.dequantize(b.t()) : b.t();
+                Tensor da = Grads.sumTo(Ops.matmul(g, bT), a.shape());
+                Tensor db = Grads.trainable(b) ? Grads.sumTo(Ops.matmul(a.t(), g), b.shape()) : null;
+                return new Tensor[] {da, db};
+            };
         }
     }
 

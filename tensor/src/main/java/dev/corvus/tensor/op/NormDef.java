@@ -26,6 +26,13 @@ abstract class NormDef<A extends Record> extends OpDef<A> {
         return new Output(DType.F32, in[0].shape());
     }
 
+    /** Per-feature gradient sums, accumulated in double, as F32 values. */
+    static float[] toFloats(double[] sums) {
+        float[] f = new float[sums.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) sums[i];
+        return f;
+    }
+
     @Override
     public final int[] flow(A attrs, Operand[] in, int[] outShape, int d) {
         if (d == outShape.length - 1) return null;

@@ -91,9 +91,13 @@ public abstract class OpDef<A extends Record> {
 
     // ---------------------------------------------------------------- eager execution
 
-    /** Runs the op on the backend of its operands' device (all operands must be alive and on one device). */
+    /**
+     * Runs the op on the backend of its operands' device (all operands must be alive and on one
+     * device); a {@link Tape} recording on this thread keeps the application for its backward.
+     */
     public final Tensor run(A attrs, Tensor... in) {
-        return run(OpSupport.backend(name, in), attrs, in);
+        Tape tape = Tape.recording();
+        return tape == null ? run(OpSupport.backend(name, in), attrs, in) : tape.run(this, attrs, in);
     }
 
     /** Runs the op with {@code backend}'s kernels; the operands must be on its device. */
@@ -220,6 +224,14 @@ public abstract class OpDef<A extends Record> {
     /** The backward rule, or null while the op has none. */
     public Backward<A> backward() {
         return null;
+    }
+
+    /**
+     * False for ops whose output has no gradient to pass back (an index, as argmax gives): the
+     * tape stops there instead of asking for a rule. Every other op must have a {@link #backward()}.
+     */
+    public boolean differentiable() {
+        return true;
     }
 
     @Override

@@ -51,6 +51,15 @@ public record Permute(int[] order) {
         }
 
         @Override
+        public Backward<Permute> backward() {
+            return (attrs, in, out, g) -> {
+                int[] order = attrs.resolved(in[0].rank()), inverse = new int[order.length];
+                for (int i = 0; i < order.length; i++) inverse[order[i]] = i;
+                return new Tensor[] {g.permute(inverse)};
+            };
+        }
+
+        @Override
         public int[] flow(Permute attrs, Operand[] in, int[] outShape, int d) {
             return new int[] {attrs.resolved(in[0].rank())[d]};
         }

@@ -3,6 +3,7 @@ package dev.corvus.tensor.op;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.OpSupport;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.ReduceOp;
 import dev.corvus.tensor.Shapes;
 import dev.corvus.tensor.Tensor;
@@ -71,6 +72,45 @@ public record Reduce(ReduceOp op, int dim, boolean keepDim) {
             int r = Shapes.dim(attrs.label(), attrs.dim(), in[0].rank());
             if (attrs.keepDim()) return d == r ? null : new int[] {d};
             return new int[] {d < r ? d : d + 1};
+        }
+
+        @Override
+        public Backward<Reduce> backward() {
+            // sum: g broadcast back along the reduced dim; mean: that over its length; max: g goes to
+            // the first largest element of each row (the one argmax picks), the rest get 0.
+            return (attrs, in, out, g) -> {
+                Tensor x = in[0];
+                int d = Shapes.dim(attrs.label(), attrs.dim(), x.rank());
+                Tensor kept = attrs.keepDim() ? g : g.unsqueeze(d);
+                return switch (attrs.op()) {
+                    case SUM -> new Tensor[] {kept.expand(x.shape()).contiguous()};
+                    case MEAN -> new Tensor[] {Ops.scale(kept.expand(x.shape()).contiguous(), 1f / x.size(d))};
+                    case MAX -> new Tensor[] {maxGradient(x, d, kept.contiguous().toFloatArray())};
+                };
+            };
+        }
+
+        private static Tensor maxGradient(Tensor x, int d, float[] g) {
+            int[] shape = x.shape();
+            int n = shape[d];
+            long inner = Shapes.prod(shape, d + 1, shape.length), outer = Shapes.prod(shape, 0, d);
+            float[] xs = x.toFloatArray();
+            float[] dx = new float[xs.length];
+            for (long o = 0; o < outer; o++) {
+                for (long i = 0; i < inner; i++) {
+                    int best = 0;
+                    float bestValue = xs[(int) (o * n * inner + i)];
+                    for (int j = 1; j < n && !Float.isNaN(bestValue); j++) {
+                        float v = xs[(int) ((o * n + j) * inner + i)];
+                        if (v > bestValue || Float.isNaN(v)) {
+                            best = j;
+                            bestValue = v;
+                        }
+                    }
+                    dx[(int) ((o * n + best) * inner + i)] = g[(int) (o * inner + i)];
+                }
+            }
+            return Grads.like(dx, x);
         }
 
         @Override

@@ -39,6 +39,11 @@ public record Reshape(int[] shape) {
         }
 
         @Override
+        public Backward<Reshape> backward() {
+            return (attrs, in, out, g) -> new Tensor[] {g.reshape(in[0].shape())};
+        }
+
+        @Override
         public int[] flow(Reshape attrs, Operand[] in, int[] outShape, int d) {
             int src = reshapeSource(in[0].shape(), outShape, d);
             return src < 0 ? null : new int[] {src};

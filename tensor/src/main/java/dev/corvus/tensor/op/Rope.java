@@ -80,5 +80,16 @@ public record Rope(int seqDim, int positionOffset, double[] frequencies, double 
         public long scratchBytes(Rope attrs, Layout[] in, DType[] dtypes, int[] outShape) {
             return f32Copy(in[0], dtypes[0]);
         }
+
+        @Override
+        public Backward<Rope> backward() {
+            // Each pair is rotated by an angle and scaled by the magnitude: the transpose is the rotation
+            // by minus that angle, the same op with every frequency negated (cos even, sin odd).
+            return (attrs, in, out, g) -> {
+                double[] negated = attrs.frequencies().clone();
+                for (int i = 0; i < negated.length; i++) negated[i] = -negated[i];
+                return new Tensor[] {OP.run(new Rope(attrs.seqDim(), attrs.positionOffset(), negated, attrs.magnitude(), attrs.style()), g)};
+            };
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.corvus.tensor.op;
 
 import dev.corvus.tensor.Backend;
+import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 
 /** x * factor, element-wise, in F32. */
@@ -9,6 +10,11 @@ public record Scale(float factor) {
         @Override
         void kernel(Backend backend, Scale attrs, Tensor x, Tensor out) {
             backend.scale(x, attrs.factor(), out);
+        }
+
+        @Override
+        public Backward<Scale> backward() {
+            return (attrs, in, out, g) -> new Tensor[] {Ops.scale(g, attrs.factor())};
         }
     };
 }

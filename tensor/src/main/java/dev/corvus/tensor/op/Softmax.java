@@ -121,6 +121,22 @@ public record Softmax(int dim, boolean causal, boolean log, int diagonal) {
         }
 
         @Override
+        public Backward<Softmax> backward() {
+            // softmax: dx = y ∘ (g - Σ g∘y); log-softmax: dx = g - p · Σ g with p = e^y. Masked keys
+            // have y = 0 in a causal softmax, so the first needs no mask; the causal log-softmax
+            // leaves 0 there too, so its rule masks g and recomputes p (0 where masked) instead.
+            return (attrs, in, out, g) -> {
+                int d = Shapes.dim(attrs.label(), attrs.dim(), out.rank());
+                if (!attrs.log()) return new Tensor[] {Ops.mul(out, Ops.sub(g, Ops.sum(Ops.mul(g, out), d, true)))};
+                if (!attrs.causal()) return new Tensor[] {Ops.sub(g, Ops.mul(Ops.exp(out), Ops.sum(g, d, true)))};
+                int queries = out.size(-2), keys = out.size(-1);
+                Tensor seen = Ops.mul(g, Grads.causalMask(queries, keys, attrs.diagonalFor(out.shape()), out));
+                Tensor p = OP.run(new Softmax(attrs.dim(), true, false, attrs.diagonal()), in[0]);
+                return new Tensor[] {Ops.sub(seen, Ops.mul(p, Ops.sum(seen, d, true)))};
+            };
+        }
+
+        @Override
         public long chunkExtraBytes(Softmax attrs, int[] outShape, int d) {
             // Query blocks above the last see fewer keys: softmax runs on a narrowed copy and is
             // copied back, about two extra passes over half the scores on average.

@@ -27,12 +27,22 @@ public record Softplus() {
                 dst.set(ValueLayout.JAVA_FLOAT_UNALIGNED, out.byteOffset() + 4 * i, apply(v));
             }
         }
+
+        @Override
+        public Backward<Softplus> backward() {
+            return (attrs, in, out, g) -> new Tensor[] {Grads.timesDerivative(in[0], g, Softplus::derivative)};
+        }
     };
 
     /**
      * The scalar definition every kernel must match: max(x, 0) + log1p(e^-|x|) in double, which
      * neither overflows for large x nor loses the small values for very negative x.
      */
+    /** d softplus / dx = the logistic sigmoid, written so that neither tail overflows. */
+    static double derivative(double x) {
+        return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+    }
+
     public static float apply(float x) {
         return (float) (Math.max(x, 0.0) + Math.log1p(Math.exp(-Math.abs((double) x))));
     }

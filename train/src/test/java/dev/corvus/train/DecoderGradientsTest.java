@@ -1,0 +1,65 @@
+package dev.corvus.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import dev.corvus.model.LlamaConfig;
+import dev.corvus.model.LlamaWeights;
+import dev.corvus.tensor.MemoryScope;
+import dev.corvus.tensor.RopeStyle;
+import dev.corvus.tensor.Tensor;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Gradients of the real decoder ({@code LlamaModel.trainingForward} under the tape, chunked
+ * cross-entropy on top) against central finite differences of the same loss, on tiny random
+ * models: grouped KV heads, both RoPE styles, shared and separate classifiers.
+ */
+class DecoderGradientsTest {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    @Test
+    void everyParameterOfATinyDecoderMatchesFiniteDifferences() {
+        check(new LlamaConfig(16, 24, 2, 4, 2, 23, 16, 10000f, 1e-5f, RopeStyle.INTERLEAVED, true), 11);
+        check(new LlamaConfig(12, 20, 1, 3, 1, 13, 16, 500f, 1e-5f, RopeStyle.HALF_SPLIT, false), 7);
+    }
+
+    private static void check(LlamaConfig config, int tokens) {
+        try (MemoryScope scope = MemoryScope.open("test")) {
+            LlamaWeights weights = GgufExportTest.randomWeights(scope, config, 42);
+            try (Parameters p = Parameters.of(config, weights)) {
+                SplittableRandom r = new SplittableRandom(tokens);
+                int[] sequence = new int[tokens];
+                for (int i = 0; i < tokens; i++) sequence[i] = r.nextInt(config.vocabSize());
+                DecoderGradients loss = new DecoderGradients(4); // several chunks, the last one short
+                p.zeroGrads();
+                CrossEntropy.Loss l = loss.accumulate(sequence, p);
+                assertThat(l.tokens()).isEqualTo(tokens - 1);
+                assertThat(l.sum()).isCloseTo(loss.loss(sequence, p).sum(), org.assertj.core.data.Offset.offset(1e-4));
+                double h = 1e-2;
+                for (Parameter param : p.list()) {
+                    Tensor v = param.value();
+                    float[] analytic = param.grad().toFloatArray();
+                    // every element of the small tensors, an evenly spread sample of the large ones
+                    int stride = Math.max(1, (int) (v.numel() / 40));
+                    for (int e = (int) (r.nextInt(stride)); e < v.numel(); e += stride) {
+                        long at = v.byteOffset() + 4L * e;
+                        float saved = v.segment().get(F32, at);
+                        v.segment().set(F32, at, (float) (saved + h));
+                        double plus = loss.loss(sequence, p).sum();
+                        v.segment().set(F32, at, (float) (saved - h));
+                        double minus = loss.loss(sequence, p).sum();
+                        v.segment().set(F32, at, saved);
+                        double numeric = (plus - minus) / ((double) (float) (saved + h) - (float) (saved - h));
+                        double allowed = 2e-3 + 1e-2 * Math.abs(numeric);
+                        if (!(Math.abs(analytic[e] - numeric) <= allowed)) {
+                            fail(config + ": " + param.name() + " element " + e + ": tape gradient " + analytic[e] + ", finite difference " + numeric);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
