@@ -40,7 +40,11 @@ class ServeCommandTest {
         List<String> cmd = Corvus.processCommand(List.of(), "serve", "--model", model.toString(), "--port", "0", "--api-key", "k1", "--max-queue", "2",
                 "--kv-budget", "8M");
         Path stderr = dir.resolve("serve-stderr.txt");
-        Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+        // A shell that starts a job in the background (nohup ... &, as some CI runners do) makes it ignore SIGINT, and the JVM
+        // then installs no handler for it: env --default-signal gives the server Ctrl-C's default meaning back.
+        List<String> withDefaultInt = new java.util.ArrayList<>(List.of("env", "--default-signal=INT"));
+        withDefaultInt.addAll(cmd);
+        Process p = new ProcessBuilder(withDefaultInt).redirectError(stderr.toFile()).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = out.readLine();
