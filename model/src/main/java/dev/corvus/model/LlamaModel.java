@@ -163,30 +163,10 @@ public final class LlamaModel {
      */
     public BudgetedForward forward(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
         checkCall("forward", tokens, startPosition, cache);
-        if (activationBudgetBytes <= 0) throw new IllegalArgumentException("forward: the memory budget must be positive, got " + activationBudgetBytes);
-        if (linear != Linear.OPS) {
-            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk, which traces Ops.linear;"
-                    + " this model multiplies through " + linear + " (HeteGen?), which it cannot trace");
-        }
-        if (!device.equals(Device.CPU)) {
-            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk on the CPU; the weights are on " + device);
-        }
         int n = tokens.length;
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, config.vocabSize());
-        cache.reserve(startPosition + n);
         long t0 = System.nanoTime();
-        TracedDecoderOps traced = new TracedDecoderOps();
-        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false);
-        Graph graph = traced.tracer().build(out);
-        long logitsBytes = DType.F32.byteSize(config.vocabSize());
-        long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
-        ChunkedProgram program;
-        try {
-            program = AutoChunk.compile(graph, Math.max(1, planBudget));
-        } catch (AutoChunk.BudgetTooSmallException e) {
-            throw new BudgetTooSmallException(n, activationBudgetBytes, (long) Math.ceil(e.smallestBudgetBytes() / PLAN_SHARE_OF_BUDGET) + logitsBytes,
-                    e.unchunkedPeakBytes(), e);
-        }
+        ChunkedProgram program = compilePrefill(tokens, startPosition, cache, activationBudgetBytes);
         long t1 = System.nanoTime(), measured;
         try (MemoryScope scope = MemoryScope.open("llama.forward (ids)");
                 Execution run = program.run(Tensor.ofInts(scope, tokens, n))) {
@@ -197,6 +177,46 @@ public final class LlamaModel {
         cache.length = startPosition + n;
         return new BudgetedForward(logits, !program.regions().isEmpty(), program.explain(), program.estimatedPeakBytes(),
                 program.unchunkedPeakBytes(), measured, t1 - t0, t2 - t1);
+    }
+
+    /**
+     * The AutoChunk program {@link #forward(int[], int, KvCache, long)} runs for {@code positions}
+     * new tokens at {@code startPosition} under {@code activationBudgetBytes}, compiled but not run
+     * (for a caller that wants the plan, its estimated peak or the unchunked one; the estimates
+     * are what the run measures). The cache grows to hold the positions, since the trace captures
+     * its tensors.
+     *
+     * @throws BudgetTooSmallException when no chunk plan fits the budget
+     */
+    public ChunkedProgram prefillPlan(int positions, int startPosition, KvCache cache, long activationBudgetBytes) {
+        int[] ids = new int[positions];
+        checkCall("prefillPlan", ids, startPosition, cache);
+        return compilePrefill(ids, startPosition, cache, activationBudgetBytes);
+    }
+
+    /** Traces the decoder for these tokens (their count alone matters) and compiles it for the budget. */
+    private ChunkedProgram compilePrefill(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
+        if (activationBudgetBytes <= 0) throw new IllegalArgumentException("forward: the memory budget must be positive, got " + activationBudgetBytes);
+        if (linear != Linear.OPS) {
+            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk, which traces Ops.linear;"
+                    + " this model multiplies through " + linear + " (HeteGen?), which it cannot trace");
+        }
+        if (!device.equals(Device.CPU)) {
+            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk on the CPU; the weights are on " + device);
+        }
+        int n = tokens.length;
+        cache.reserve(startPosition + n);
+        TracedDecoderOps traced = new TracedDecoderOps();
+        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false);
+        Graph graph = traced.tracer().build(out);
+        long logitsBytes = DType.F32.byteSize(config.vocabSize());
+        long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
+        try {
+            return AutoChunk.compile(graph, Math.max(1, planBudget));
+        } catch (AutoChunk.BudgetTooSmallException e) {
+            throw new BudgetTooSmallException(n, activationBudgetBytes, (long) Math.ceil(e.smallestBudgetBytes() / PLAN_SHARE_OF_BUDGET) + logitsBytes,
+                    e.unchunkedPeakBytes(), e);
+        }
     }
 
     /** What {@link #forward(int[], int, KvCache, long)} throws when no chunk plan fits the budget. */
@@ -287,24 +307,38 @@ public final class LlamaModel {
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
         if (config.embeddingScale() != 1f) x = o.scale(x, config.embeddingScale());
-        List<T> attended = new ArrayList<>(sequences);
+        List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
         for (int l = 0; l < config.layers(); l++) {
             LlamaWeights.Layer w = weights.layers().get(l);
             boolean sliding = config.isSliding(l);
 
-            // attention: q, k, v for the new positions of every sequence at once
+            // attention: k and v for the new positions of every sequence at once, appended to each
+            // sequence's cache before q is computed, so that a chunked prefill holds neither k nor v
+            // (the cache does) while its query chunks attend
             T xb = o.rmsnorm(x, w.attentionNorm(), eps);
-            T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
             T k = o.view(project(o, xb, w.wk(), w.bk()), rows, kvHeads, headDim);
-            T v = o.view(project(o, xb, w.wv(), w.bv()), rows, kvHeads, headDim);
-            if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
             if (w.kNorm() != null) k = o.rmsnorm(k, w.kNorm(), eps);
+            keys.clear();
+            for (int i = 0; i < sequences; i++) {
+                SequenceStep step = steps.get(i);
+                T rotated = o.rope(o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), frequencies(sliding, step.cache()),
+                        config.ropeMagnitude(), config.ropeStyle());
+                keys.add(o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
+            }
+            T v = o.view(project(o, xb, w.wv(), w.bv()), rows, kvHeads, headDim);
+            values.clear();
+            for (int i = 0; i < sequences; i++) {
+                SequenceStep step = steps.get(i);
+                values.add(o.appendToCache(step.cache().values[l], o.narrow(v, 0, firstRow[i], step.tokens().length), step.startPosition()));
+            }
+            T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
+            if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
             attended.clear();
             for (int i = 0; i < sequences; i++) {
                 SequenceStep step = steps.get(i);
                 int n = step.tokens().length;
-                attended.add(attendSequence(o, l, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n),
-                        o.narrow(k, 0, firstRow[i], n), o.narrow(v, 0, firstRow[i], n)));
+                attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
+                        values.get(i)));
             }
             T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
             T out = project(o, att, w.wo(), w.bo());
@@ -342,24 +376,21 @@ public final class LlamaModel {
     }
 
     /**
-     * One sequence's attention in layer {@code layer}: q [T, heads, headDim], k and v [T, kvHeads,
-     * headDim] of its {@code count} new positions are rotated by their absolute positions, k and v appended to
-     * its cache, and the queries attend causally over what the cache holds. Returns [T, heads * headDim].
+     * One sequence's attention: its queries q [count, heads, headDim] at positions
+     * {@code startPosition ..} are rotated and attend causally over the cached keys and values
+     * [1, kvHeads, startPosition + count, headDim] (their own included). Returns [count, heads * headDim].
      */
-    private <T> T attendSequence(DecoderOps<T> o, int layer, boolean sliding, KvCache cache, int startPosition, int count, T q, T k, T v) {
-        int length = startPosition + count;
-        double[] freqs = sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
-        q = o.rope(q, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
-        k = o.rope(k, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
+    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values) {
+        q = o.rope(q, startPosition, frequencies(sliding, cache), config.ropeMagnitude(), config.ropeStyle());
+        // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
+        T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
+        T att = attend(o, qh, keys, values, count, startPosition + count, sliding);
+        return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]
+    }
 
-        // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
-        T keys = o.appendToCache(cache.keys[layer], k, startPosition);
-        T values = o.appendToCache(cache.values[layer], v, startPosition);
-
-        // causal attention of the T queries over the cached keys they may see (GQA: heads / kvHeads share one)
-        T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, T, headDim]
-        T att = attend(o, qh, keys, values, count, length, sliding);
-        return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [T, heads * headDim]
+    /** RoPE angular frequencies for a full-attention or sliding-window layer, with the cache's short or long factors. */
+    private double[] frequencies(boolean sliding, KvCache cache) {
+        return sliding ? (cache.longRope ? ropeSlidingLong : ropeSliding) : (cache.longRope ? ropeFullLong : ropeFull);
     }
 
     /** x · wᵀ (+ bias). */
