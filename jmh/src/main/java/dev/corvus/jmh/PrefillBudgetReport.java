@@ -21,13 +21,14 @@ import java.util.Locale;
  * estimates (which the executor's allocator matches; the tests check the measured peak against
  * the budget), searched from the peak per position at a base length and verified by compiling at
  * the answer; the timed length is run three ways (the eager forward, the traced plan unchunked,
- * the traced plan chunked under a budget near the smallest that fits), best of two, with the
+ * the traced plan chunked under a budget near the smallest that fits, or the given fraction of
+ * the unchunked plan's), best of two, with the
  * measured peaks. The KV cache and the weights are not activations. A model's context is
  * extended as needed (RoPE extrapolation: only memory and time are measured).
  *
  * <pre>
  * java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar \
- *     dev.corvus.jmh.PrefillBudgetReport [MODEL.gguf|stories15M] [base N] [timed N]
+ *     dev.corvus.jmh.PrefillBudgetReport [MODEL.gguf|stories15M] [base N] [timed N] [timed budget as a fraction of the unchunked one]
  * </pre>
  */
 public final class PrefillBudgetReport {
@@ -39,6 +40,7 @@ public final class PrefillBudgetReport {
         String which = args.length > 0 ? args[0] : "stories15M";
         int base = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
         int timed = args.length > 2 ? Integer.parseInt(args[2]) : 1024;
+        double fraction = args.length > 3 ? Double.parseDouble(args[3]) : 0;
         Path path = which.equals("stories15M") ? ModelStore.defaults().stories15M().checkpoint() : Path.of(which);
         ChunkTimeModel.measured();
         try (Checkpoint ckpt = Checkpoints.load(path)) {
@@ -48,6 +50,10 @@ public final class PrefillBudgetReport {
             long smallestBase = smallestBudget(model, base);
             System.out.printf(Locale.ROOT, "N=%d: unchunked plan peak %s, smallest budget a chunked plan fits %s%n", base, mib(unchunkedBase),
                     mib(smallestBase));
+            if (fraction > 0) {
+                time(model, timed, fraction);
+                return;
+            }
             List<String> rows = new ArrayList<>();
             for (long budget : BUDGETS) {
                 int unchunked = longestUnchunked(model, budget, base, unchunkedBase);
@@ -58,7 +64,7 @@ public final class PrefillBudgetReport {
             System.out.println("| model | activation budget | longest prompt unchunked | longest prompt chunked | ratio |");
             System.out.println("|---|---|---|---|---|");
             rows.forEach(System.out::println);
-            time(model, timed);
+            time(model, timed, 0);
         }
     }
 
@@ -111,11 +117,11 @@ public final class PrefillBudgetReport {
         throw new IllegalStateException("no chunked length found for " + mib(budget));
     }
 
-    private static void time(LlamaModel model, int n) {
+    private static void time(LlamaModel model, int n, double fraction) {
         int[] tokens = new int[n];
         for (int i = 0; i < n; i++) tokens[i] = 1 + (int) ((i * 7919L) % (model.config().vocabSize() - 1));
         long smallest = smallestBudget(model, n), unchunked = unchunkedBudget(model, n);
-        long budget = Math.min(unchunked - 1, (long) (smallest * 1.1));
+        long budget = fraction > 0 ? Math.max(smallest, (long) (unchunked * fraction)) : Math.min(unchunked - 1, (long) (smallest * 1.1));
         double eager = Double.MAX_VALUE, plain = Double.MAX_VALUE, chunked = Double.MAX_VALUE;
         long eagerPeak = 0, plainPeak = 0, chunkedPeak = 0, chunkedHeld = 0;
         float maxDiff = 0;
