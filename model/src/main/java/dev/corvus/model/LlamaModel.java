@@ -46,6 +46,12 @@ import java.util.Set;
  * {@code Ops.linear} and {@code Ops.embedding} take, on any CPU backend, and on an accelerator:
  * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there
  * (sliding windows and soft-capping are CPU-only in {@link FlashAttention} for now).
+ *
+ * <p>The pass is written once against {@link DecoderOps}: {@link EagerDecoderOps} runs it on
+ * tensors (every call above), {@link TracedDecoderOps} records it as an AutoChunk graph, which is
+ * what {@link #forward(int[], int, KvCache, long)} does to hold a long prefill within an
+ * activation budget (keys and values are appended to the cache by a traced sink op before the
+ * queries are computed, so the chunk loop over the queries reads them from the cache).
  */
 public final class LlamaModel {
     /**
