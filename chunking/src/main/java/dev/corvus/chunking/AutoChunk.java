@@ -224,13 +224,38 @@ public final class AutoChunk {
      * The error for an unreachable budget. It names the smallest budget the search could meet,
      * found by bisection and verified: compiling for that budget succeeds.
      */
-    private static IllegalArgumentException infeasible(Graph g, long budget, ChunkTimeModel cost, Selection selection) {
+    private static BudgetTooSmallException infeasible(Graph g, long budget, ChunkTimeModel cost, Selection selection) {
         long unchunked = MemoryEstimator.estimate(g, List.of()).peakBytes();
         long smallest = smallestFeasibleBudget(g, cost, selection);
-        return new IllegalArgumentException(String.format(Locale.ROOT,
+        return new BudgetTooSmallException(String.format(Locale.ROOT,
                 "AutoChunk: no chunk plan fits a budget of %s; the smallest budget the search reached is %s (unchunked peak %s)."
                         + " Raise the budget to at least %s, or shorten the sequence",
-                ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), ChunkedProgram.mib(smallest)));
+                ChunkedProgram.mib(budget), ChunkedProgram.mib(smallest), ChunkedProgram.mib(unchunked), ChunkedProgram.mib(smallest)),
+                smallest, unchunked);
+    }
+
+    /**
+     * What {@link #compile} throws when no plan fits: the smallest budget the search meets and the
+     * unchunked peak, for a caller that words its own error or retries.
+     */
+    public static final class BudgetTooSmallException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        private final long smallestBudgetBytes, unchunkedPeakBytes;
+
+        BudgetTooSmallException(String message, long smallestBudgetBytes, long unchunkedPeakBytes) {
+            super(message);
+            this.smallestBudgetBytes = smallestBudgetBytes;
+            this.unchunkedPeakBytes = unchunkedPeakBytes;
+        }
+
+        /** The lowest budget a compile meets (verified: compiling for it succeeds). */
+        public long smallestBudgetBytes() {
+            return smallestBudgetBytes;
+        }
+
+        public long unchunkedPeakBytes() {
+            return unchunkedPeakBytes;
+        }
     }
 
     /** The lowest budget (to within 1/256 of the range searched) for which compile succeeds. */

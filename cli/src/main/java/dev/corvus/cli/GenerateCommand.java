@@ -85,6 +85,11 @@ final class GenerateCommand implements Callable<Integer> {
             description = "With --hetero: force the CPU's share of every split layer's rows (0 to 1) instead of the solver's α*.")
     Double splitRatio;
 
+    @Option(names = "--memory-budget", paramLabel = "BYTES",
+            description = "Hold the prompt's prefill within this much activation memory, e.g. 512M: AutoChunk cuts it into chunks"
+                    + " when the whole prompt at once would need more (CPU only; the KV cache and weights are not counted).")
+    String memoryBudget;
+
     @Option(names = "--quiet", description = "Print only the generated text (no stats line).")
     boolean quiet;
 
@@ -108,6 +113,11 @@ final class GenerateCommand implements Callable<Integer> {
         if (!hetero && (HeteroSetup.parseBytes(deviceMemory) != 0 || splitRatio != null)) {
             throw new IllegalArgumentException("--device-memory and --split-ratio apply only with --hetero");
         }
+        long budget = memoryBudget == null ? 0 : HeteroSetup.parseBytes("--memory-budget", memoryBudget);
+        if (memoryBudget != null && budget <= 0) throw new IllegalArgumentException("--memory-budget must be positive, got " + memoryBudget);
+        if (memoryBudget != null && (hetero || (device != null && !device.equals("cpu")))) {
+            throw new IllegalArgumentException("--memory-budget runs the prefill through AutoChunk on the CPU; it cannot be combined with --hetero or --device");
+        }
         Path path = model != null ? model : Cli.defaultModel();
         checkChatOptions(path);
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
@@ -119,7 +129,7 @@ final class GenerateCommand implements Callable<Integer> {
             try (Hetero h = hetero ? Hetero.open(device, weights, HeteroSetup.parseBytes(deviceMemory), splitRatio) : null) {
                 LlamaModel llama = h == null ? new LlamaModel(ckpt.config(), weights) : new LlamaModel(ckpt.config(), weights, h.linear());
                 String where = h != null ? h.describe() : target.equals(Device.CPU) ? Backends.cpu().name() + " backend" : "device " + target;
-                generate(llama, tok, weights, path, where, out, err);
+                generate(llama, tok, weights, path, where, budget, out, err);
                 if (h != null && !quiet) {
                     err.printf(Locale.ROOT, "corvus: hetero linear layers per decode step: measured %.3f ms, plan predicted %.3f ms%n",
                             h.linear().measuredDecodeSecondsPerStep() * 1e3, h.plan().predictedDecodeSeconds() * 1e3);
@@ -178,7 +188,8 @@ final class GenerateCommand implements Callable<Integer> {
         return ChatFormatter.forModel(path, chatTemplate, tok).tokens(messages);
     }
 
-    private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, PrintWriter out, PrintWriter err)
+    private void generate(LlamaModel llama, Tokenizer tok, LlamaWeights weights, Path path, String where, long budget, PrintWriter out,
+            PrintWriter err)
             throws java.io.IOException {
         long s = seed != null ? seed : System.nanoTime();
         Sampler sampler = Sampler.of(temperature, topP, s);
@@ -192,11 +203,25 @@ final class GenerateCommand implements Callable<Integer> {
         if (ctx != null && ctx <= 0) throw new IllegalArgumentException("--ctx must be positive, got " + ctx);
         Generator generator = new Generator(llama, sampler, tok.endOfGenerationIds());
         if (ctx != null) generator = generator.withContext(ctx);
+        if (budget > 0) {
+            generator = generator.withMemoryBudget(budget, prefill -> {
+                if (quiet) return;
+                err.printf(Locale.ROOT, "corvus: prefill of %d tokens chunked to fit --memory-budget %s: measured peak %.2f MiB; %s%n",
+                        promptTokens.length, memoryBudget, prefill.measuredPeakBytes() / 1048576.0, prefill.plan().lines().findFirst().orElse(""));
+                err.flush();
+            });
+        }
         // a closed pipe or a full disk stops the decoding at the next token (exit 1), not at --steps
-        Generator.Result r = generator.generate(promptTokens, steps, t -> {
-            out.print(text.next(t));
-            Cli.flush(out);
-        });
+        Generator.Result r;
+        try {
+            r = generator.generate(promptTokens, steps, t -> {
+                out.print(text.next(t));
+                Cli.flush(out);
+            });
+        } catch (LlamaModel.BudgetTooSmallException e) {
+            // no cause: the report names the innermost cause, and this message is the one to show
+            throw new IllegalArgumentException("--memory-budget " + memoryBudget + ": " + e.getMessage());
+        }
         out.println(text.flush());
         Cli.flush(out);
         if (!quiet) {

@@ -35,6 +35,36 @@ class GenerateCommandTest {
         assertThat(r.err()).contains("greedy").containsPattern("prefill: 5 tokens, [0-9.]+ tok/s; decode: 11 tokens, [0-9.]+ tok/s");
     }
 
+    /** About 1000 tokens: four times stories15M's context, which --ctx extends (RoPE extrapolation; the text is what is compared). */
+    private static String longPrompt() {
+        return "Once upon a time, there was a little girl named Lily. She loved to play outside. ".repeat(55);
+    }
+
+    @Test
+    void memoryBudgetChunksALongPrefillAndGeneratesWhatTheUnchunkedRunDoes() throws Exception {
+        String m = model().toString();
+        Run plain = corvus("generate", longPrompt(), "--model", m, "--steps", "6", "--ctx", "2048");
+        Run chunked = corvus("generate", longPrompt(), "--model", m, "--steps", "6", "--ctx", "2048", "--memory-budget", "8M");
+        assertThat(plain.code()).as(plain.err()).isZero();
+        assertThat(chunked.code()).as(chunked.err()).isZero();
+        assertThat(chunked.out()).isEqualTo(plain.out()).startsWith("Once upon a time");
+        assertThat(chunked.err()).containsOnlyOnce("chunked to fit --memory-budget 8M")
+                .containsPattern("prefill of [0-9]+ tokens chunked to fit --memory-budget 8M: measured peak [0-9.]+ MiB; AutoChunk plan: "
+                        + "[0-9]+ node\\(s\\), [1-9][0-9]* region\\(s\\); estimated peak [0-9.]+ MiB");
+        assertThat(plain.err()).doesNotContain("chunked");
+    }
+
+    @Test
+    void memoryBudgetNoPlanFitsIsRefusedByName() throws Exception {
+        Corvus.Run r = Corvus.run("generate", longPrompt(), "--model", model().toString(), "--steps", "2", "--ctx", "2048", "--memory-budget", "256K");
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        r.assertNoStackTrace();
+        assertThat(r.err()).contains("--memory-budget 256K: a prefill of").contains("needs a memory budget of at least");
+        Corvus.Run hetero = Corvus.run("generate", "Hi", "--model", model().toString(), "--memory-budget", "64M", "--hetero");
+        assertThat(hetero.code()).as(hetero.err()).isEqualTo(2);
+        assertThat(hetero.err()).contains("--memory-budget runs the prefill through AutoChunk on the CPU");
+    }
+
     @Test
     void sampledGenerationIsReproducibleWithASeed() throws Exception {
         String m = model().toString();

@@ -3,6 +3,8 @@ package dev.corvus.model;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import java.util.Arrays;
+import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.IntConsumer;
 
 /**
@@ -20,22 +22,40 @@ public final class Generator {
     private final Sampler sampler;
     private final int[] stopTokens;
     private final int context;
+    /** Activation bytes the prompt's prefill may hold (0: no budget, the eager forward pass). */
+    private final long memoryBudget;
+    private final Consumer<LlamaModel.BudgetedForward> onChunkedPrefill;
 
     public Generator(LlamaModel model, Sampler sampler, int... stopTokens) {
-        this(model, sampler, model.config().seqLen(), stopTokens);
+        this(model, sampler, model.config().seqLen(), stopTokens, 0, f -> {});
     }
 
-    private Generator(LlamaModel model, Sampler sampler, int context, int[] stopTokens) {
+    private Generator(LlamaModel model, Sampler sampler, int context, int[] stopTokens, long memoryBudget,
+            Consumer<LlamaModel.BudgetedForward> onChunkedPrefill) {
         if (context <= 0) throw new IllegalArgumentException("generate: the context must hold at least one position, got " + context);
         this.model = model;
         this.sampler = sampler;
         this.context = context;
         this.stopTokens = stopTokens.clone();
+        this.memoryBudget = memoryBudget;
+        this.onChunkedPrefill = Objects.requireNonNull(onChunkedPrefill, "onChunkedPrefill");
     }
 
     /** This generator with the context (prompt plus generated tokens) limited to {@code positions}. */
     public Generator withContext(int positions) {
-        return new Generator(model, sampler, positions, stopTokens);
+        return new Generator(model, sampler, positions, stopTokens, memoryBudget, onChunkedPrefill);
+    }
+
+    /**
+     * This generator with the prompt's prefill held within {@code activationBytes} of activations
+     * ({@link LlamaModel#forward(int[], int, LlamaModel.KvCache, long)}: AutoChunk cuts it into
+     * chunks when the unchunked pass would exceed the budget); {@code onChunkedPrefill} hears of
+     * each prefill that was chunked. A budget no plan fits fails the generation before any token
+     * with {@link LlamaModel.BudgetTooSmallException}.
+     */
+    public Generator withMemoryBudget(long activationBytes, Consumer<LlamaModel.BudgetedForward> onChunkedPrefill) {
+        if (activationBytes <= 0) throw new IllegalArgumentException("generate: the memory budget must be positive, got " + activationBytes);
+        return new Generator(model, sampler, context, stopTokens, activationBytes, onChunkedPrefill);
     }
 
     /** Positions the prompt and the generated tokens may fill together. */
@@ -97,7 +117,14 @@ public final class Generator {
                 long t0 = System.nanoTime();
                 int next;
                 try (MemoryScope scope = MemoryScope.open("generate.step")) {
-                    Tensor logits = model.forward(input, position, cache);
+                    Tensor logits;
+                    if (position == 0 && memoryBudget > 0) {
+                        LlamaModel.BudgetedForward prefill = model.forward(input, position, cache, memoryBudget);
+                        if (prefill.chunked()) onChunkedPrefill.accept(prefill);
+                        logits = prefill.logits();
+                    } else {
+                        logits = model.forward(input, position, cache);
+                    }
                     next = sampler.sample(logits);
                 } catch (Sampler.NonFiniteLogitsException e) {
                     throw new Sampler.NonFiniteLogitsException("generate: at position " + (position + input.length - 1) + " ("

@@ -1,8 +1,12 @@
 package dev.corvus.model;
 
-import dev.corvus.attention.Attention;
 import dev.corvus.attention.FlashAttention;
 import dev.corvus.attention.Mask;
+import dev.corvus.chunking.AutoChunk;
+import dev.corvus.chunking.ChunkedProgram;
+import dev.corvus.chunking.Execution;
+import dev.corvus.chunking.Graph;
+import dev.corvus.chunking.Node;
 import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.DType;
 import dev.corvus.tensor.Device;
@@ -10,10 +14,12 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 
@@ -40,6 +46,12 @@ import java.util.Set;
  * {@code Ops.linear} and {@code Ops.embedding} take, on any CPU backend, and on an accelerator:
  * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there
  * (sliding windows and soft-capping are CPU-only in {@link FlashAttention} for now).
+ *
+ * <p>The pass is written once against {@link DecoderOps}: {@link EagerDecoderOps} runs it on
+ * tensors (every call above), {@link TracedDecoderOps} records it as an AutoChunk graph, which is
+ * what {@link #forward(int[], int, KvCache, long)} does to hold a long prefill within an
+ * activation budget (keys and values are appended to the cache by a traced sink op before the
+ * queries are computed, so the chunk loop over the queries reads them from the cache).
  */
 public final class LlamaModel {
     /**
@@ -56,6 +68,8 @@ public final class LlamaModel {
     private final Device device;
     /** RoPE angular frequencies per pair: full-attention and sliding-window layers, short and long factors. */
     private final double[] ropeFull, ropeSliding, ropeFullLong, ropeSlidingLong;
+    /** The forward pass's ops run eagerly (one instance: the hot path allocates nothing more). */
+    private final EagerDecoderOps eager;
 
     public LlamaModel(LlamaConfig config, LlamaWeights weights) {
         this(config, weights, Linear.OPS);
@@ -67,6 +81,7 @@ public final class LlamaModel {
         this.weights = weights;
         this.linear = Objects.requireNonNull(linear, "linear");
         this.device = weights.device();
+        this.eager = new EagerDecoderOps(linear, device);
         checkShapes(config, weights);
         float[] factors = floats(weights.ropeFactors()), longFactors = floats(weights.ropeFactorsLong());
         int hd = config.headDim();
@@ -121,6 +136,119 @@ public final class LlamaModel {
     }
 
     /**
+     * Share of an activation budget a chunk plan may fill: the executor keeps freed buffers of up
+     * to a quarter of the plan's peak for reuse, so a plan at 80% keeps the memory held within the
+     * budget (1.25 x 0.8 = 1).
+     */
+    static final double PLAN_SHARE_OF_BUDGET = 0.8;
+
+    /**
+     * What {@link #forward(int[], int, KvCache, long)} ran: the logits [vocab], whether the
+     * prefill was chunked, AutoChunk's plan ({@link ChunkedProgram#explain()}), its estimated peak,
+     * the unchunked graph's estimated peak, the activation peak the run measured (live bytes;
+     * the KV cache and the weights are not activations), and the time tracing and compiling took
+     * and the time the run took.
+     */
+    public record BudgetedForward(Tensor logits, boolean chunked, String plan, long estimatedPeakBytes, long unchunkedPeakBytes,
+            long measuredPeakBytes, long compileNanos, long runNanos) {}
+
+    /**
+     * As {@link #forward}, with the activations held within {@code activationBudgetBytes}: the
+     * forward pass is traced (this class's own decoder, through {@link TracedDecoderOps}) and run
+     * by AutoChunk, which cuts the positions into chunks where the unchunked peak would exceed the
+     * budget. Each chunk's queries attend to every key so far; the keys and values of all new
+     * positions are computed and appended to the cache before the chunk loop. The logits equal
+     * the unchunked run's: row-independent ops do the same arithmetic on each row. The pass frees
+     * each activation after its last use, so even the unchunked plan holds less than
+     * {@link #forward}, which frees them all at its end. The KV cache grows first and is not
+     * counted.
+     *
+     * @throws BudgetTooSmallException when no chunk plan fits the budget (it names the smallest that does)
+     * @throws UnsupportedOperationException when the model multiplies through another {@link Linear} than {@link Linear#OPS}
+     *         or its weights are not on the CPU
+     */
+    public BudgetedForward forward(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
+        checkCall("forward", tokens, startPosition, cache);
+        int n = tokens.length;
+        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, config.vocabSize());
+        long t0 = System.nanoTime();
+        ChunkedProgram program = compilePrefill(tokens, startPosition, cache, activationBudgetBytes);
+        long t1 = System.nanoTime(), measured;
+        try (MemoryScope scope = MemoryScope.open("llama.forward (ids)");
+                Execution run = program.run(Tensor.ofInts(scope, tokens, n))) {
+            Ops.copyInto(run.output(0).view(config.vocabSize()), logits);
+            measured = run.peakBytes();
+        }
+        long t2 = System.nanoTime();
+        cache.length = startPosition + n;
+        return new BudgetedForward(logits, !program.regions().isEmpty(), program.explain(), program.estimatedPeakBytes(),
+                program.unchunkedPeakBytes(), measured, t1 - t0, t2 - t1);
+    }
+
+    /**
+     * The AutoChunk program {@link #forward(int[], int, KvCache, long)} runs for {@code positions}
+     * new tokens at {@code startPosition} under {@code activationBudgetBytes}, compiled but not run
+     * (for a caller that wants the plan, its estimated peak or the unchunked one; the estimates
+     * are what the run measures). The cache grows to hold the positions, since the trace captures
+     * its tensors.
+     *
+     * @throws BudgetTooSmallException when no chunk plan fits the budget
+     */
+    public ChunkedProgram prefillPlan(int positions, int startPosition, KvCache cache, long activationBudgetBytes) {
+        int[] ids = new int[positions];
+        checkCall("prefillPlan", ids, startPosition, cache);
+        return compilePrefill(ids, startPosition, cache, activationBudgetBytes);
+    }
+
+    /** Traces the decoder for these tokens (their count alone matters) and compiles it for the budget. */
+    private ChunkedProgram compilePrefill(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
+        if (activationBudgetBytes <= 0) throw new IllegalArgumentException("forward: the memory budget must be positive, got " + activationBudgetBytes);
+        if (linear != Linear.OPS) {
+            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk, which traces Ops.linear;"
+                    + " this model multiplies through " + linear + " (HeteGen?), which it cannot trace");
+        }
+        if (!device.equals(Device.CPU)) {
+            throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk on the CPU; the weights are on " + device);
+        }
+        int n = tokens.length;
+        cache.reserve(startPosition + n);
+        TracedDecoderOps traced = new TracedDecoderOps();
+        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false);
+        Graph graph = traced.tracer().build(out);
+        long logitsBytes = DType.F32.byteSize(config.vocabSize());
+        long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
+        try {
+            return AutoChunk.compile(graph, Math.max(1, planBudget));
+        } catch (AutoChunk.BudgetTooSmallException e) {
+            throw new BudgetTooSmallException(n, activationBudgetBytes, (long) Math.ceil(e.smallestBudgetBytes() / PLAN_SHARE_OF_BUDGET) + logitsBytes,
+                    e.unchunkedPeakBytes(), e);
+        }
+    }
+
+    /** What {@link #forward(int[], int, KvCache, long)} throws when no chunk plan fits the budget. */
+    public static final class BudgetTooSmallException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        private final long smallestBudgetBytes;
+
+        BudgetTooSmallException(int positions, long budget, long smallest, long unchunkedPlan, Throwable cause) {
+            super(String.format(Locale.ROOT,
+                    "a prefill of %d positions needs a memory budget of at least %s of activations, got %s (its unchunked plan peaks at"
+                            + " %s; a plan fills %.0f%% of the budget, the rest is the buffers kept for reuse); raise the budget or shorten the prompt",
+                    positions, mib(smallest), mib(budget), mib(unchunkedPlan), 100 * PLAN_SHARE_OF_BUDGET), cause);
+            this.smallestBudgetBytes = smallest;
+        }
+
+        /** The smallest budget a prefill of these positions fits. */
+        public long smallestBudgetBytes() {
+            return smallestBudgetBytes;
+        }
+    }
+
+    private static String mib(long bytes) {
+        return String.format(Locale.ROOT, "%.2f MiB", bytes / 1048576.0);
+    }
+
+    /**
      * One sequence's share of a {@link #forwardBatch} step: its new {@code tokens} (one to decode,
      * or a chunk of its prompt) at positions {@code startPosition ..}, and its own {@code cache},
      * which must hold positions [0, startPosition).
@@ -166,7 +294,7 @@ public final class LlamaModel {
 
     /** With {@code training}, the steps' caches are null, and the hidden states come back instead of logits. */
     private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training) {
-        int sequences = steps.size(), heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+        int sequences = steps.size();
         if (sequences == 0) throw new IllegalArgumentException("forwardBatch: no sequences given");
         int[] firstRow = new int[sequences + 1];
         Set<KvCache> caches = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -182,117 +310,137 @@ public final class LlamaModel {
         int rows = firstRow[sequences];
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
-        float eps = config.normEps();
-        Tensor logits = training ? null
-                : Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences, config.vocabSize());
-        if (!training) for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
         // training keeps every activation in the caller's scope, for the tape's backward
-        try (MemoryScope scope = training ? null : MemoryScope.open("llama.forward")) {
-            Tensor x = Ops.embedding(weights.tokenEmbedding(), Tensor.ofInts(tokens, rows).to(device)); // [rows, dim]
-            if (config.embeddingScale() != 1f) x = Ops.scale(x, config.embeddingScale());
-            Tensor[] attended = new Tensor[sequences];
-            for (int l = 0; l < config.layers(); l++) {
-                LlamaWeights.Layer w = weights.layers().get(l);
-                boolean sliding = config.isSliding(l);
-
-                // attention: q, k, v for the new positions of every sequence at once
-                Tensor xb = Ops.rmsnorm(x, w.attentionNorm(), eps);
-                Tensor q = project(xb, w.wq(), w.bq()).view(rows, heads, headDim);
-                Tensor k = project(xb, w.wk(), w.bk()).view(rows, kvHeads, headDim);
-                Tensor v = project(xb, w.wv(), w.bv()).view(rows, kvHeads, headDim);
-                if (w.qNorm() != null) q = Ops.rmsnorm(q, w.qNorm(), eps);
-                if (w.kNorm() != null) k = Ops.rmsnorm(k, w.kNorm(), eps);
-                for (int i = 0; i < sequences; i++) {
-                    SequenceStep step = steps.get(i);
-                    attended[i] = attendSequence(l, sliding, step.cache(), step.startPosition(), q.narrow(0, firstRow[i], step.tokens().length),
-                            k.narrow(0, firstRow[i], step.tokens().length), v.narrow(0, firstRow[i], step.tokens().length));
-                }
-                Tensor att = sequences == 1 ? attended[0] : Ops.concat(0, attended);
-                Tensor o = project(att, w.wo(), w.bo());
-                if (w.attentionPostNorm() != null) o = Ops.rmsnorm(o, w.attentionPostNorm(), eps);
-                x = Ops.add(x, o);
-
-                // gated MLP: down(act(gate x) · up x)
-                xb = Ops.rmsnorm(x, w.ffnNorm(), eps);
-                Tensor gate = project(xb, w.w1(), w.b1());
-                gate = switch (config.activation()) {
-                    case SILU -> Ops.silu(gate);
-                    case GELU_TANH -> Ops.gelu(gate, true);
-                };
-                Tensor up = project(xb, w.w3(), w.b3());
-                Tensor m = project(Ops.mul(gate, up), w.w2(), w.b2());
-                if (w.ffnPostNorm() != null) m = Ops.rmsnorm(m, w.ffnPostNorm(), eps);
-                x = Ops.add(x, m);
-            }
-
-            // final norm and classifier, on each sequence's last row only unless every row is wanted
-            Tensor last;
-            if (everyPosition) {
-                last = x;
-            } else if (sequences == 1) {
-                last = x.narrow(0, rows - 1, 1);
-            } else {
-                Tensor[] lastRows = new Tensor[sequences];
-                for (int i = 0; i < sequences; i++) lastRows[i] = x.narrow(0, firstRow[i + 1] - 1, 1);
-                last = Ops.concat(0, lastRows);
-            }
-            if (training) return Ops.rmsnorm(last, weights.finalNorm(), eps);
-            Tensor out = project(Ops.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
-            float cap = config.finalSoftcap();
-            if (cap != 0f) out = Ops.scale(Ops.tanh(Ops.scale(out, 1f / cap)), cap);
+        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true);
+        Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
+                config.vocabSize());
+        for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
+        try (MemoryScope scope = MemoryScope.open("llama.forward")) {
+            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false);
             Ops.copyInto(out.to(Device.CPU), logits);
         }
-        if (!training) for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
+        for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
         return logits;
     }
 
     /**
-     * One sequence's attention in layer {@code layer}: q [T, heads, headDim], k and v [T, kvHeads,
-     * headDim] of its T new positions are rotated by their absolute positions, k and v appended to
-     * its cache, and the queries attend causally over what the cache holds. Returns [T, heads * headDim].
+     * The decoder, written once against {@link DecoderOps}: run eagerly on tensors, or traced into
+     * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row.
      */
-    private Tensor attendSequence(int layer, boolean sliding, KvCache cache, int startPosition, Tensor q, Tensor k, Tensor v) {
-        int T = q.size(0), length = startPosition + T;
-        double[] freqs = sliding ? (cache != null && cache.longRope ? ropeSlidingLong : ropeSliding) : (cache != null && cache.longRope ? ropeFullLong : ropeFull);
-        q = Ops.rope(q, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
-        k = Ops.rope(k, 0, startPosition, freqs, config.ropeMagnitude(), config.ropeStyle());
+    private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training) {
+        int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+        float eps = config.normEps();
+        T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
+        if (config.embeddingScale() != 1f) x = o.scale(x, config.embeddingScale());
+        List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
+        for (int l = 0; l < config.layers(); l++) {
+            LlamaWeights.Layer w = weights.layers().get(l);
+            boolean sliding = config.isSliding(l);
 
-        // the cache is [1, kvHeads, capacity, headDim]: append k, v at [startPosition, length)
-        if (cache == null) {
-            // training: attend over these positions' own keys and values through the registry op (no cache to write)
-            Mask mask = sliding ? Mask.slidingWindowBottomRight(T, T, config.slidingWindow()) : Mask.causalBottomRight(T, T);
-            Tensor att = Attention.OP.run(new Attention(mask, config.attentionScale(), config.attentionSoftcap()), q.permute(1, 0, 2).unsqueeze(0),
-                    k.permute(1, 0, 2).unsqueeze(0), v.permute(1, 0, 2).unsqueeze(0));
-            return att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim());
+            // attention: k and v for the new positions of every sequence at once, appended to each
+            // sequence's cache before q is computed, so that a chunked prefill holds neither k nor v
+            // (the cache does) while its query chunks attend
+            T xb = o.rmsnorm(x, w.attentionNorm(), eps);
+            T k = o.view(project(o, xb, w.wk(), w.bk()), rows, kvHeads, headDim);
+            if (w.kNorm() != null) k = o.rmsnorm(k, w.kNorm(), eps);
+            keys.clear();
+            for (int i = 0; i < sequences; i++) {
+                SequenceStep step = steps.get(i);
+                T rotated = o.rope(o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), frequencies(sliding, step.cache()),
+                        config.ropeMagnitude(), config.ropeStyle());
+                // training has no cache: the sequence attends over its own keys, [1, kvHeads, T, headDim] as a cache view is
+                keys.add(training ? o.unsqueeze(o.permute(rotated, 1, 0, 2), 0) : o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
+            }
+            T v = o.view(project(o, xb, w.wv(), w.bv()), rows, kvHeads, headDim);
+            values.clear();
+            for (int i = 0; i < sequences; i++) {
+                SequenceStep step = steps.get(i);
+                T own = o.narrow(v, 0, firstRow[i], step.tokens().length);
+                values.add(training ? o.unsqueeze(o.permute(own, 1, 0, 2), 0) : o.appendToCache(step.cache().values[l], own, step.startPosition()));
+            }
+            T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
+            if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
+            attended.clear();
+            for (int i = 0; i < sequences; i++) {
+                SequenceStep step = steps.get(i);
+                int n = step.tokens().length;
+                attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
+                        values.get(i)));
+            }
+            T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
+            T out = project(o, att, w.wo(), w.bo());
+            if (w.attentionPostNorm() != null) out = o.rmsnorm(out, w.attentionPostNorm(), eps);
+            x = o.add(x, out);
+
+            // gated MLP: down(act(gate x) · up x)
+            xb = o.rmsnorm(x, w.ffnNorm(), eps);
+            T gate = project(o, xb, w.w1(), w.b1());
+            gate = switch (config.activation()) {
+                case SILU -> o.silu(gate);
+                case GELU_TANH -> o.gelu(gate, true);
+            };
+            T up = project(o, xb, w.w3(), w.b3());
+            T m = project(o, o.mul(gate, up), w.w2(), w.b2());
+            if (w.ffnPostNorm() != null) m = o.rmsnorm(m, w.ffnPostNorm(), eps);
+            x = o.add(x, m);
         }
-        Tensor kCache = cache.keys[layer], vCache = cache.values[layer];
-        Ops.copyInto(k.permute(1, 0, 2).unsqueeze(0), kCache.narrow(2, startPosition, T));
-        Ops.copyInto(v.permute(1, 0, 2).unsqueeze(0), vCache.narrow(2, startPosition, T));
 
-        // causal attention of the T queries over the cached keys they may see (GQA: heads / kvHeads share one)
-        Tensor qh = q.permute(1, 0, 2).unsqueeze(0); // [1, heads, T, headDim]
-        Tensor att = attend(qh, kCache, vCache, T, length, sliding);
-        return att.squeeze(0).permute(1, 0, 2).reshape(T, config.qDim()); // back to [T, heads * headDim]
+        // final norm and classifier, on each sequence's last row only unless every row is wanted
+        T last;
+        if (everyPosition) {
+            last = x;
+        } else if (sequences == 1) {
+            last = o.narrow(x, 0, rows - 1, 1);
+        } else {
+            attended.clear();
+            for (int i = 0; i < sequences; i++) attended.add(o.narrow(x, 0, firstRow[i + 1] - 1, 1));
+            last = o.concat(0, attended);
+        }
+        if (training) return o.rmsnorm(last, weights.finalNorm(), eps);
+        T out = project(o, o.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
+        float cap = config.finalSoftcap();
+        if (cap != 0f) out = o.scale(o.tanh(o.scale(out, 1f / cap)), cap);
+        return out;
+    }
+
+    /**
+     * One sequence's attention: its queries q [count, heads, headDim] at positions
+     * {@code startPosition ..} are rotated and attend causally over the cached keys and values
+     * [1, kvHeads, startPosition + count, headDim] (their own included). Returns [count, heads * headDim].
+     */
+    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values) {
+        q = o.rope(q, startPosition, frequencies(sliding, cache), config.ropeMagnitude(), config.ropeStyle());
+        // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
+        T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
+        T att = cache != null ? attend(o, qh, keys, values, count, startPosition + count, sliding)
+                : o.attention(qh, keys, values, sliding ? Mask.slidingWindowBottomRight(count, count, config.slidingWindow())
+                        : Mask.causalBottomRight(count, count), config.attentionScale(), config.attentionSoftcap()); // training: no cache
+        return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]
+    }
+
+    /** RoPE angular frequencies for a full-attention or sliding-window layer, with the cache's short or long factors. */
+    private double[] frequencies(boolean sliding, KvCache cache) {
+        boolean longRope = cache != null && cache.longRope;
+        return sliding ? (longRope ? ropeSlidingLong : ropeSliding) : (longRope ? ropeFullLong : ropeFull);
     }
 
     /** x · wᵀ (+ bias). */
-    private Tensor project(Tensor x, Tensor w, Tensor bias) {
-        Tensor y = linear.apply(x, w);
-        return bias == null ? y : Ops.add(y, bias);
+    private static <T> T project(DecoderOps<T> o, T x, Tensor w, Tensor bias) {
+        T y = o.linear(x, w);
+        return bias == null ? y : o.addBias(y, bias);
     }
 
-    /** Attention of qh [1, heads, T, headDim], the last T of {@code length} cached positions. */
-    private Tensor attend(Tensor qh, Tensor kCache, Tensor vCache, int T, int length, boolean sliding) {
+    /** Attention of qh [1, heads, T, headDim], the last {@code count} of the {@code length} cached positions in keys, values. */
+    private <T> T attend(DecoderOps<T> o, T qh, T keys, T values, int count, int length, boolean sliding) {
         float scale = config.attentionScale(), softcap = config.attentionSoftcap();
         int window = config.slidingWindow();
-        if (T == 1) {
+        if (count == 1) {
             // decode: the window is just the last `window` cached positions
             int from = sliding ? Math.max(0, length - window) : 0;
-            return FlashAttention.decode(qh, kCache.narrow(2, from, length - from), vCache.narrow(2, from, length - from), length - from,
-                    scale, softcap);
+            return o.decodeAttention(qh, o.narrow(keys, 2, from, length - from), o.narrow(values, 2, from, length - from), scale, softcap);
         }
-        Mask mask = sliding ? Mask.slidingWindowBottomRight(T, length, window) : Mask.causalBottomRight(T, length);
-        return FlashAttention.forward(qh, kCache.narrow(2, 0, length), vCache.narrow(2, 0, length), mask, scale, softcap).out();
+        Mask mask = sliding ? Mask.slidingWindowBottomRight(count, length, window) : Mask.causalBottomRight(count, length);
+        return o.attention(qh, keys, values, mask, scale, softcap);
     }
 
     private static float[] floats(Tensor t) {
