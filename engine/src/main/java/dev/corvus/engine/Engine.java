@@ -254,15 +254,9 @@ public final class Engine implements AutoCloseable {
     private void step() {
         long now = System.nanoTime();
         endWaitingThatWereCancelledOrExpired(now);
-        for (Active a : List.copyOf(preempted)) {
-            if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
-            else if (expired(a.pending, now)) finish(a, FinishReason.TIMEOUT);
-        }
+        endCancelledOrExpired(preempted, now);
         admit();
-        for (Active a : List.copyOf(active)) {
-            if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
-            else if (expired(a.pending, now)) finish(a, FinishReason.TIMEOUT);
-        }
+        endCancelledOrExpired(active, now);
         if (active.isEmpty()) return;
 
         List<Active> batch = new ArrayList<>(active.size());
@@ -304,6 +298,14 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < batch.size(); i++) {
             if (samplingError[i] != null) fail(batch.get(i), samplingError[i]);
             else if (sampled[i] >= 0) accept(batch.get(i), sampled[i]);
+        }
+    }
+
+    /** Ends the generations of {@code generations} whose client cancelled them or whose time is up. */
+    private void endCancelledOrExpired(List<Active> generations, long now) {
+        for (Active a : List.copyOf(generations)) {
+            if (a.pending.handle().isCancelled()) finish(a, FinishReason.CANCELLED);
+            else if (expired(a.pending, now)) finish(a, FinishReason.TIMEOUT);
         }
     }
 
