@@ -108,6 +108,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", paramLabel = "FILE", description = "Continue the run saved in this checkpoint (same model, data, --seed and schedule options).")
     Path resume;
 
+    @Option(names = "--stop-after", paramLabel = "K", description = "Stop once K of the --steps are done, writing --checkpoint and --out;"
+            + " a later run with --resume continues the same schedule to --steps.")
+    Long stopAfter;
+
     @Option(names = "--out", required = true, paramLabel = "GGUF", description = "Where the tuned model goes (replaced atomically at the end).")
     Path out;
 
@@ -213,10 +217,13 @@ final class TrainCommand implements Callable<Integer> {
                         }
                         err.printf(Locale.ROOT, "corvus: resumed %s at step %d of %d%n", resume, trainer.stepsDone(), steps);
                     }
-                    long firstStep = trainer.stepsDone();
+                    long firstStep = trainer.stepsDone(), lastStep = stopAfter != null ? stopAfter : steps;
+                    if (lastStep <= firstStep) {
+                        throw Cli.usage(spec, "--stop-after " + lastStep + ": the run resumed at step " + firstStep + "; expected a later step, up to --steps " + steps);
+                    }
                     err.printf(Locale.ROOT, "corvus: training %s (%s, %,d parameters) on %s, %s backend, %d thread(s): %d step(s) of %d x %d tokens, lr %s%n",
                             path.getFileName(), config.architecture(), parameters.numel(), parallelism.label(), Backends.cpu().name(),
-                            Parallel.parallelism(), steps - firstStep, microBatches, seqLen, schedule);
+                            Parallel.parallelism(), lastStep - firstStep, microBatches, seqLen, schedule);
                     err.flush();
                     double before = validation.evaluate(parameters).mean();
                     validationNanos[0] = 0; // the tokens/s below are of the steps alone
@@ -236,15 +243,15 @@ final class TrainCommand implements Callable<Integer> {
                                 progress.validation(r.step(), r.validationLoss());
                             }
                         });
-                        trainer.runUntil(steps);
-                        if (validationCurve.getLast().step() != steps) {
+                        trainer.runUntil(lastStep);
+                        if (validationCurve.getLast().step() != lastStep) {
                             double end = validation.evaluate(parameters).mean();
-                            validationCurve.add(new LossCurves.Point(steps, end));
-                            progress.validation(steps, end);
+                            validationCurve.add(new LossCurves.Point(lastStep, end));
+                            progress.validation(lastStep, end);
                         }
                     }
                     double trainSeconds = (System.nanoTime() - trainStart - validationNanos[0]) / 1e9;
-                    if (checkpoint != null && (checkpointEvery == 0 || steps % checkpointEvery != 0)) trainer.save(checkpoint);
+                    if (checkpoint != null && (checkpointEvery == 0 || lastStep % checkpointEvery != 0)) trainer.save(checkpoint);
                     parameters.exportGguf(out, tok, exportType);
                     List<Trainer.StepRecord> history = trainer.history();
                     if (plot != null) {
@@ -286,6 +293,8 @@ final class TrainCommand implements Callable<Integer> {
         if (validateEvery != null && validateEvery < 0) throw Cli.usage(spec, "--validate-every " + validateEvery + ": expected 0 (only before and after) or more");
         if (checkpointEvery < 0) throw Cli.usage(spec, "--checkpoint-every " + checkpointEvery + ": expected 0 (only at the end) or more");
         if (checkpointEvery > 0 && checkpoint == null) throw Cli.usage(spec, "--checkpoint-every " + checkpointEvery + " needs --checkpoint FILE to write to");
+        if (stopAfter != null && !(stopAfter >= 1 && stopAfter < steps)) throw Cli.usage(spec, "--stop-after " + stopAfter + ": expected 1 to --steps - 1 = " + (steps - 1));
+        if (stopAfter != null && checkpoint == null) throw Cli.usage(spec, "--stop-after " + stopAfter + " needs --checkpoint FILE, to resume from");
         for (Path f : data) requireInput(f, "--data");
         if (validationFile != null) requireInput(validationFile, "--validation");
         if (resume != null) requireInput(resume, "--resume");
