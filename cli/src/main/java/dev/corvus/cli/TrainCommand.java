@@ -121,10 +121,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "PNG", description = "Write the train and validation loss curves here as a PNG.")
     Path plot;
 
-    @Option(names = "--seed", defaultValue = "1", description = "Seed of the held-out split and of the order sequences are read in (default ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the held-out split and of the order sequences are read in (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--ranks", paramLabel = "P", defaultValue = "1", description = "Ranks the sequence is split over (default ${DEFAULT-VALUE}: one device).")
+    @Option(names = "--ranks", paramLabel = "P", defaultValue = "1", description = "Ranks the sequence is split over (default ${DEFAULT-VALUE}: one device). Options for more are checked,"
+            + " but sequence-parallel training is not wired in yet and more than one rank is refused.")
     int ranks;
 
     @Option(names = "--scheme", paramLabel = "ring|startrail|ulysses", defaultValue = "ring", description = "Sequence-parallel attention with --ranks > 1 (default ${DEFAULT-VALUE}).")
@@ -354,8 +355,8 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * The sequences each validation loss is over: the first --validation-sequences of the held-out
-     * ones (a random choice fixed by --seed), or of the --validation file's (in its order).
+     * The sequences each validation loss is over: --validation-sequences of the held-out ones, or
+     * of the --validation file's, a random choice fixed by --seed.
      */
     private List<int[]> heldOut(TokenDataset dataset, Tokenizer tok) throws IOException {
         List<int[]> held = new ArrayList<>();
