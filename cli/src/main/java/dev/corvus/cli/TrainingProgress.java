@@ -2,6 +2,7 @@ package dev.corvus.cli;
 
 import dev.corvus.train.Trainer;
 import java.io.Console;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
@@ -28,7 +29,20 @@ abstract class TrainingProgress implements AutoCloseable {
     static TrainingProgress forStderr(PrintWriter err, long firstStep, long steps, boolean showBytes) {
         Console c = System.console();
         boolean interactive = c != null && c.isTerminal() && System.getenv("CORVUS_NO_PROGRESS") == null;
-        return interactive ? new Bar(firstStep, steps, showBytes) : new Lines(err, steps, showBytes);
+        return interactive ? bar(System.err, -1, firstStep, steps, showBytes) : lines(err, steps, showBytes);
+    }
+
+    /**
+     * A bar drawn on {@code terminal} {@code width} columns wide (-1: the terminal's width), from
+     * {@code firstStep} (a resumed run) to {@code steps}.
+     */
+    static TrainingProgress bar(PrintStream terminal, int width, long firstStep, long steps, boolean showBytes) {
+        return new Bar(terminal, width, firstStep, steps, showBytes);
+    }
+
+    /** One line per step and per validation on {@code err}. */
+    static TrainingProgress lines(PrintWriter err, long steps, boolean showBytes) {
+        return new Lines(err, steps, showBytes);
     }
 
     /** Step {@code r} is done at {@code tokensPerSecond}; {@code bytesPerRank} is -1 when nothing was communicated. */
@@ -42,25 +56,24 @@ abstract class TrainingProgress implements AutoCloseable {
     @Override
     public abstract void close();
 
-    String message(Trainer.StepRecord r, double tokensPerSecond, long bytesPerRank) {
-        String m = String.format(Locale.ROOT, "loss %.4f, %.0f tok/s, lr %.2e, |g| %.3f", r.trainLoss(), tokensPerSecond, r.learningRate(), r.gradNorm());
-        if (showBytes && bytesPerRank >= 0) m += String.format(Locale.ROOT, ", %.2f MiB/rank", bytesPerRank / (1024.0 * 1024.0));
-        return m;
+    String bytes(long bytesPerRank, String separator) {
+        return showBytes && bytesPerRank >= 0 ? String.format(Locale.ROOT, "%s%.2f MiB/rank", separator, bytesPerRank / (1024.0 * 1024.0)) : "";
     }
 
     private static final class Bar extends TrainingProgress {
         private final ProgressBar bar;
 
-        Bar(long firstStep, long steps, boolean showBytes) {
+        Bar(PrintStream terminal, int width, long firstStep, long steps, boolean showBytes) {
             super(showBytes);
             bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).startsFrom(firstStep, Duration.ZERO).setStyle(ProgressBarStyle.ASCII)
-                    .setUpdateIntervalMillis(200).setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+                    .setUpdateIntervalMillis(200).setConsumer(new ConsoleProgressBarConsumer(terminal, width)).build();
         }
 
         @Override
         void step(Trainer.StepRecord r, double tokensPerSecond, long bytesPerRank) {
-            String validation = Double.isFinite(lastValidation) ? String.format(Locale.ROOT, ", val %.4f", lastValidation) : "";
-            bar.setExtraMessage(message(r, tokensPerSecond, bytesPerRank) + validation);
+            // terse: the bar, its counts and times take half of an 80-column terminal
+            String validation = Double.isFinite(lastValidation) ? String.format(Locale.ROOT, " val %.3f", lastValidation) : "";
+            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f%s %.0f tok/s", r.trainLoss(), validation, tokensPerSecond) + bytes(bytesPerRank, " "));
             bar.stepTo(r.step());
         }
 
@@ -85,7 +98,8 @@ abstract class TrainingProgress implements AutoCloseable {
 
         @Override
         void step(Trainer.StepRecord r, double tokensPerSecond, long bytesPerRank) {
-            err.println(String.format(Locale.ROOT, "corvus: step " + width + "/%d: ", r.step(), steps) + message(r, tokensPerSecond, bytesPerRank));
+            err.println(String.format(Locale.ROOT, "corvus: step " + width + "/%d: loss %.4f, %.0f tok/s, lr %.2e, |g| %.3f", r.step(), steps, r.trainLoss(),
+                    tokensPerSecond, r.learningRate(), r.gradNorm()) + bytes(bytesPerRank, ", "));
             err.flush();
         }
 

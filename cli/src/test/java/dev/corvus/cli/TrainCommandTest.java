@@ -135,7 +135,22 @@ class TrainCommandTest {
         assertThat(otherLr.err()).contains(ckpt.toString()).contains("schedule");
         Corvus.Run done = corvus(tinyRun(dir, "--checkpoint", ckpt.toString()));
         assertThat(done.code()).as(done.err()).isZero();
-        corvus(tinyRun(dir, "--resume", ckpt.toString())).failsPlainly(Main.USAGE).err().contains("is at step 6, and --steps is 6: nothing is left to train");
+        assertThat(corvus(tinyRun(dir, "--resume", ckpt.toString())).failsPlainly(Main.USAGE).err()).contains("is at step 6, and --steps is 6: nothing is left to train");
+    }
+
+    @Test
+    void aValidationFileIsHeldOutWholeAndEveryDataSequenceTrains(@TempDir Path dir) throws Exception {
+        Path validation = Files.writeString(dir.resolve("held-out.txt"), "hello ab c xx Once upon a he ll o\n\n".repeat(12));
+        Corvus.Run r = corvus(tinyRun(dir, "--validation", validation.toString(), "--steps", "2", "--validate-every", "0"));
+        assertThat(r.code()).as(r.err()).isZero();
+        Matcher m = Pattern.compile("tiny.txt: ([0-9]+) tokens, ([0-9]+) training sequences of 17 tokens; validation over 3 held-out sequence\\(s\\) \\("
+                + Pattern.quote(validation.toString()) + "\\)").matcher(r.err());
+        assertThat(m.find()).as(r.err()).isTrue();
+        assertThat(Integer.parseInt(m.group(2))).as("no --data sequence held out").isEqualTo(Integer.parseInt(m.group(1)) / 17);
+        assertThat(r.err()).contains("step 0/2: validation loss").contains("step 2/2: validation loss").doesNotContain("step 1/2: validation");
+
+        Path tiny = Files.writeString(dir.resolve("tiny-held-out.txt"), "hello");
+        assertThat(corvus(tinyRun(dir, "--validation", tiny.toString())).failsPlainly(Main.USAGE).err()).contains("--validation tiny-held-out.txt with --seq-len 16: ");
     }
 
     /** The per-step lines from step {@code from} on, without their tokens/s (a measurement, not a result). */
