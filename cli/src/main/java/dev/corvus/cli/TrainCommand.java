@@ -118,7 +118,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out-type", paramLabel = "f32|f16|bf16|q8_0", defaultValue = "f32", description = "Type of the exported weight matrices (default ${DEFAULT-VALUE}).")
     String outType;
 
-    @Option(names = "--plot", paramLabel = "PNG", description = "Write the train and validation loss curves here as a PNG.")
+    @Option(names = "--plot", paramLabel = "PNG", description = "Write the train and validation loss curves here as a PNG (a resumed run's curves start where it resumed).")
     Path plot;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the held-out split and of the order sequences are read in (default ${DEFAULT-VALUE}).")
@@ -147,7 +147,8 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         String label() {
-            return ranks + " rank(s), " + (scheme == SpDemoCommand.Scheme.startrail ? "startrail C=" + teamSize : scheme.name());
+            if (singleDevice()) return "one device";
+            return ranks + " ranks, " + (scheme == SpDemoCommand.Scheme.startrail ? "startrail C=" + teamSize : scheme.name());
         }
     }
 

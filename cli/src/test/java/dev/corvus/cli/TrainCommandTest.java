@@ -102,7 +102,7 @@ class TrainCommandTest {
         for (String[] sp : new String[][] {{"--ranks", "4", "--scheme", "startrail", "--team-size", "2"}, {"--ranks", "2", "--scheme", "ulysses"},
             {"--ranks", "2"}}) {
             Corvus.Run r = corvus(tinyRun(dir, sp)).failsPlainly(Main.USAGE);
-            assertThat(r.err()).as(String.join(" ", sp)).contains("--ranks " + sp[1] + " (").contains("sequence-parallel training is not wired into corvus train yet");
+            assertThat(r.err()).as(String.join(" ", sp)).contains("--ranks " + sp[1] + " (" + sp[1] + " ranks, ").contains("sequence-parallel training is not wired into corvus train yet");
         }
     }
 
@@ -114,7 +114,7 @@ class TrainCommandTest {
         Corvus.Run full = corvus(tinyRun(dir, "--out", whole.toString()));
         assertThat(full.code()).as(full.err()).isZero();
         full.assertNoStackTrace();
-        assertThat(full.err()).contains("step 0/6: validation loss").contains("step 6/6: loss").contains("step 6/6: validation loss")
+        assertThat(full.err()).contains("on one device").contains("step 0/6: validation loss").contains("step 6/6: loss").contains("step 6/6: validation loss")
                 .containsPattern("held-out loss [0-9.]+ -> [0-9.]+ over 3 sequence\\(s\\) of 16 tokens; 6 step\\(s\\), 96 tokens at [0-9]+ tokens/s");
 
         Corvus.Run first = corvus(tinyRun(dir, "--stop-after", "3", "--checkpoint", ckpt.toString(), "--checkpoint-every", "2"));
