@@ -56,13 +56,13 @@ class SequenceParallelGradientsTest {
                                 SequenceParallelHarness.Step s = steps.get(r);
                                 assertThat(s.tokens()).as(what + " tokens, rank " + r).isEqualTo(ref.tokens()).isEqualTo(37);
                                 assertThat(s.lossSum()).as(what + " loss, rank " + r).isCloseTo(ref.lossSum(), Offset.offset(1e-5 * ref.tokens() * (1 + Math.abs(ref.lossSum() / ref.tokens()))));
-                                worst = Math.max(worst, SequenceParallelHarness.assertClose(what + ", rank " + r, names, ref.grads(), s.grads(), 37, 2e-6));
+                                worst = Math.max(worst, SequenceParallelHarness.assertClose(what + ", rank " + r, names, ref.grads(), s.grads(), 37, 5e-7));
                                 // the all-reduce leaves the same bits everywhere: every rank takes the same AdamW step
                                 assertThat(s.grads()).as(what + ": rank " + r + " holds rank 0's gradients").isDeepEqualTo(steps.getFirst().grads());
                                 assertThat(s.bytes()).as(what + ": bytes rank " + r + " sent")
                                         .isEqualTo(SequenceParallelGradients.expectedBytes(config, names, scheme, c, ranks, r, seq.length, 1));
                             }
-                            System.out.printf("%s: largest gradient error %.2e relative to 1 + |one device|; rank 0 sent %d bytes%n", what, worst, steps.getFirst().bytes());
+                            System.out.printf("%s: largest gradient error %.2e relative to |one device| + rms; rank 0 sent %d bytes%n", what, worst, steps.getFirst().bytes());
                         }
                     }
                 }

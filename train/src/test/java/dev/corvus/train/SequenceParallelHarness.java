@@ -55,21 +55,46 @@ final class SequenceParallelHarness {
 
     /**
      * Asserts that {@code actual}'s gradients equal the reference's within a tolerance that grows
-     * with the sequence length n (sums over n rows, in another order); returns the largest error
-     * relative to (1 + |reference|) seen.
+     * with the sequence length n (each is a sum over n rows, taken in another order): element e
+     * of a tensor may differ by perToken·n·(|reference_e| + rms(reference tensor)), the rms term
+     * standing for the cancellation in an element whose terms are as large as the tensor's typical
+     * element. Returns the largest |actual − reference| / (|reference| + rms) seen.
      */
     static double assertClose(String what, List<Parameter> params, float[][] reference, float[][] actual, int n, double perToken) {
         double allowed = perToken * n, worst = 0;
         for (int i = 0; i < reference.length; i++) {
             float[] r = reference[i], a = actual[i];
+            double squares = 0;
+            for (float x : r) squares += (double) x * x;
+            double rms = Math.sqrt(squares / r.length);
             for (int e = 0; e < r.length; e++) {
-                double err = Math.abs(a[e] - r[e]) / (1 + Math.abs(r[e]));
+                double err = Math.abs(a[e] - r[e]) / (Math.abs(r[e]) + rms + Double.MIN_NORMAL);
                 worst = Math.max(worst, err);
                 if (!(err <= allowed)) {
-                    fail(what + ": " + params.get(i).name() + " element " + e + ": " + a[e] + ", one device " + r[e] + " (allowed relative " + allowed + ")");
+                    fail(what + ": " + params.get(i).name() + " element " + e + ": " + a[e] + ", one device " + r[e] + " (tensor rms " + rms + "; allowed "
+                            + allowed + " of |one device| + rms, got " + err + ")");
                 }
             }
         }
         return worst;
+    }
+
+    /** The largest relative L2 error ||actual - reference|| / ||reference|| over the tensors, and which tensor it is. */
+    static String worstRelativeL2(List<Parameter> params, float[][] reference, float[][] actual) {
+        double worst = -1;
+        String at = "";
+        for (int i = 0; i < reference.length; i++) {
+            double diff = 0, norm = 0;
+            for (int e = 0; e < reference[i].length; e++) {
+                diff += Math.pow(actual[i][e] - reference[i][e], 2);
+                norm += Math.pow(reference[i][e], 2);
+            }
+            double rel = Math.sqrt(diff / Math.max(norm, Double.MIN_NORMAL));
+            if (rel > worst) {
+                worst = rel;
+                at = params.get(i).name();
+            }
+        }
+        return String.format(java.util.Locale.ROOT, "%.2e (%s)", worst, at);
     }
 }
