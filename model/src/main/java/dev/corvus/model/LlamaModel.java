@@ -281,10 +281,7 @@ public final class LlamaModel {
      * classifier bias and final soft-capping, which that loss would have to apply, are refused.
      */
     public Tensor trainingForward(int[] tokens) {
-        if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
-            throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
-                    + ") is not supported; the loss applies the plain classifier");
-        }
+        requirePlainClassifier();
         return run(List.of(new SequenceStep(tokens, 0, null)), true, true);
     }
 
@@ -325,12 +322,17 @@ public final class LlamaModel {
         if (config.attentionSoftcap() != 0f) {
             throw new UnsupportedOperationException("trainingForward: attention soft-capping (" + config.attentionSoftcap() + ") is not supported by a sharded forward");
         }
+        requirePlainClassifier();
+        checkCall("trainingForward", tokens, 0, null);
+        return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention));
+    }
+
+    /** The training forwards return hidden states for a loss that applies the classifier alone. */
+    private void requirePlainClassifier() {
         if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
             throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
                     + ") is not supported; the loss applies the plain classifier");
         }
-        checkCall("trainingForward", tokens, 0, null);
-        return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention));
     }
 
     /** A sharded training forward's row placement and attention (null in every other forward). */

@@ -55,7 +55,7 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
         this.comm = Objects.requireNonNull(comm, "comm");
         this.scheme = Objects.requireNonNull(scheme, "scheme");
         if (chunkRows <= 0) throw new IllegalArgumentException("SequenceParallelGradients: chunk rows " + chunkRows + " must be positive");
-        if (scheme == SequenceParallelScheme.STARTRAIL || teamSize != 1) scheme.check(comm.size(), teamSize, 1, 1);
+        scheme.checkTeamSize(comm.size(), teamSize); // the heads are checked against the model's at the first step
         this.teamSize = teamSize;
         this.chunkRows = chunkRows;
     }
@@ -189,7 +189,6 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
      */
     public static long expectedBytes(LlamaConfig config, List<Parameter> parameters, SequenceParallelScheme scheme, int teamSize, int ranks, int rank,
             int sequenceTokens, int microBatches) {
-        if (ranks == 1) return 0;
         int positions = sequenceTokens - 1, m = scheme.chunkMultiple(ranks), total = Math.ceilDiv(positions, m) * m;
         long attention = (long) config.layers() * scheme.attentionBytes(total, ranks, rank, teamSize, config.heads(), config.kvHeads(), config.headDim());
         long allReduce = 0;

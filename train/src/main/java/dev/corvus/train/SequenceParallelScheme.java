@@ -53,6 +53,12 @@ public enum SequenceParallelScheme {
      * change otherwise.
      */
     public void check(int ranks, int teamSize, int heads, int kvHeads) {
+        checkTeamSize(ranks, teamSize);
+        if (this == ULYSSES) kvExpansion(ranks, heads, kvHeads);
+    }
+
+    /** Checks that this scheme runs on {@code ranks} ranks with team size {@code teamSize} (the heads aside). */
+    public void checkTeamSize(int ranks, int teamSize) {
         if (ranks < 1) throw new IllegalArgumentException(label(teamSize) + ": " + ranks + " ranks");
         if (this == STARTRAIL) {
             if (!teamSizes(ranks).contains(teamSize)) {
@@ -62,7 +68,6 @@ public enum SequenceParallelScheme {
         } else if (teamSize != 1) {
             throw new IllegalArgumentException(label(teamSize) + ": a team size applies to startrail only, got " + teamSize);
         }
-        if (this == ULYSSES) kvExpansion(ranks, heads, kvHeads);
     }
 
     /**
