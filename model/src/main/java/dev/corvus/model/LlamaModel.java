@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * The decoder forward pass of every {@link Architecture} (Llama 2/3, Mistral, Qwen 2/3, Phi-3,
@@ -41,8 +42,10 @@ import java.util.Set;
  * {@link #forwardBatch} runs several sequences, each with its own cache, through one pass (what a
  * server batching many streams calls each step).
  * Memory: the {@link KvCache} lives in its own long-lived scope and grows as positions arrive;
- * every activation of a call lives in a scope opened by {@code forward} and freed when it
- * returns; only the logits outlive it, in the caller's current scope. Works for any weight dtype
+ * a prefill's activations live in a scope per layer, freed once the layer is done (its output
+ * is carried to the next, {@link LayerScopes}); a decode step's, a few KiB a layer, are freed
+ * when it returns; only the logits outlive the call, in the
+ * caller's current scope. The training forward keeps every activation, for the tape. Works for any weight dtype
  * {@code Ops.linear} and {@code Ops.embedding} take, on any CPU backend, and on an accelerator:
  * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there
  * (sliding windows and soft-capping are CPU-only in {@link FlashAttention} for now).
@@ -160,7 +163,7 @@ public final class LlamaModel {
      * positions are computed and appended to the cache before the chunk loop. The logits equal
      * the unchunked run's: row-independent ops do the same arithmetic on each row. The pass frees
      * each activation after its last use, so even the unchunked plan holds less than
-     * {@link #forward}, which frees them all at its end. The KV cache grows first and is not
+     * {@link #forward}, which frees them layer by layer. The KV cache grows first and is not
      * counted.
      *
      * @throws BudgetTooSmallException when no chunk plan fits the budget (it names the smallest that does)
@@ -213,7 +216,8 @@ public final class LlamaModel {
         int n = tokens.length;
         cache.reserve(startPosition + n);
         TracedDecoderOps traced = new TracedDecoderOps();
-        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false);
+        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false,
+                UnaryOperator.identity()); // the executor frees each activation after its last use
         Graph graph = traced.tracer().build(out);
         long logitsBytes = DType.F32.byteSize(config.vocabSize());
         long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
@@ -292,6 +296,14 @@ public final class LlamaModel {
         return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false);
     }
 
+    /**
+     * The eager pass frees each layer's activations when the layer is done ({@link LayerScopes})
+     * once a layer's MLP activation (rows x hidden, F32) reaches this size; below it, every
+     * layer's together stay small, and a layer scope costs: closing a shared arena measured
+     * 20-50 us (2 cores under load 16), two per layer, near a tenth of a stories15M decode step.
+     */
+    static final long FREE_PER_LAYER_BYTES = 1 << 20;
+
     /** With {@code training}, the steps' caches are null, and the hidden states come back instead of logits. */
     private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training) {
         int sequences = steps.size();
@@ -311,12 +323,13 @@ public final class LlamaModel {
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         // training keeps every activation in the caller's scope, for the tape's backward
-        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true);
+        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, UnaryOperator.identity());
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
                 config.vocabSize());
         for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
-        try (MemoryScope scope = MemoryScope.open("llama.forward")) {
-            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false);
+        boolean perLayer = (long) rows * config.hiddenDim() * Float.BYTES >= FREE_PER_LAYER_BYTES;
+        try (MemoryScope scope = MemoryScope.open("llama.forward"); LayerScopes layers = perLayer ? new LayerScopes() : null) {
+            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, perLayer ? layers::layerDone : UnaryOperator.identity());
             Ops.copyInto(out.to(Device.CPU), logits);
         }
         for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
@@ -326,8 +339,11 @@ public final class LlamaModel {
     /**
      * The decoder, written once against {@link DecoderOps}: run eagerly on tensors, or traced into
      * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row.
+     * {@code layerDone} is given each layer's output and returns what the next layer reads (the
+     * eager inference pass frees the layer's activations there, {@link LayerScopes}).
      */
-    private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training) {
+    private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training,
+            UnaryOperator<T> layerDone) {
         int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
@@ -382,7 +398,7 @@ public final class LlamaModel {
             T up = project(o, xb, w.w3(), w.b3());
             T m = project(o, o.mul(gate, up), w.w2(), w.b2());
             if (w.ffnPostNorm() != null) m = o.rmsnorm(m, w.ffnPostNorm(), eps);
-            x = o.add(x, m);
+            x = layerDone.apply(o.add(x, m));
         }
 
         // final norm and classifier, on each sequence's last row only unless every row is wanted
