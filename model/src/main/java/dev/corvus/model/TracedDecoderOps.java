@@ -9,6 +9,7 @@ import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
 import dev.corvus.tensor.op.Embedding;
+import dev.corvus.tensor.op.Narrow;
 import dev.corvus.tensor.op.Rope;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -127,7 +128,7 @@ final class TracedDecoderOps implements DecoderOps<Node> {
     @Override
     public Node narrow(Node x, int dim, int start, int length) {
         if (start == 0 && length == x.size(dim)) return x;
-        return tracer.apply(DecoderOpDefs.Narrow.OP, new DecoderOpDefs.Narrow(dim, start, length), x);
+        return tracer.apply(Narrow.OP, new Narrow(dim, start, length), x);
     }
 
     @Override
