@@ -92,6 +92,44 @@ class OpConformanceTest {
         assertThat(targets()).extracting(Target::name).as("this JVM runs at least the scalar and the vector backend").contains("scalar", "vector");
     }
 
+    /**
+     * What each backend runs with its own kernels and what falls back to the scalar reference
+     * kernel: every op with a Backend method is its own; a registry-dispatched op is its own
+     * exactly when {@link Backend#supports} says so, and then its run takes it; views compute
+     * nothing. Printed per backend, as ggml's test-backend-ops lists what each backend supports.
+     */
+    @Test
+    void everyBackendSaysWhichOpsItRunsWithItsOwnKernels() {
+        for (Target t : targets()) {
+            List<String> own = new ArrayList<>(), fallback = new ArrayList<>(), views = new ArrayList<>();
+            for (OpDef<?> op : OpRegistry.all()) {
+                boolean supported = t.backend().supports(op);
+                switch (op.kernelKind()) {
+                    case BACKEND_METHOD -> assertThat(supported).as("%s on %s", op, t.name()).isTrue();
+                    case VIEW -> assertThat(supported).as("%s on %s", op, t.name()).isFalse();
+                    case REGISTRY -> assertThat(runTakes(op, t)).as("%s on %s: run(op) takes it iff supports(op)", op, t.name()).isEqualTo(supported);
+                }
+                (op.kernelKind() == OpDef.Kernel.VIEW ? views : supported ? own : fallback).add(op.name());
+            }
+            System.out.printf("OpConformanceTest: %s runs %d ops with its own kernels %s; the scalar reference kernel for %s; views %s%n", t.name(),
+                    own.size(), own, fallback, views);
+        }
+        assertThat(Backends.scalar().supports(Softplus.OP)).as("the scalar backend's kernel for softplus is the reference").isFalse();
+    }
+
+    /** Whether the backend's run(op) takes the op's first case (operands on its device, out allocated there). */
+    private static <A extends Record> boolean runTakes(OpDef<A> op, Target target) {
+        Case c = cases(op.name()).getFirst();
+        try (MemoryScope scope = MemoryScope.open("supports")) {
+            A attrs = op.cast(c.attrs());
+            Tensor[] host = c.inputs().get();
+            Tensor[] operands = new Tensor[host.length];
+            for (int i = 0; i < host.length; i++) operands[i] = Ops.toDevice(host[i], target.device());
+            OpDef.Output o = op.infer(attrs, operands);
+            return target.backend().run(op, attrs, operands, target.backend().allocate(scope, o.dtype(), o.shape()));
+        }
+    }
+
     @TestFactory
     Stream<DynamicTest> everyOpOnEveryBackendMatchesTheScalarReference() {
         List<DynamicTest> tests = new ArrayList<>();

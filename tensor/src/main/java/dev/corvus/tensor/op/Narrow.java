@@ -60,6 +60,11 @@ public record Narrow(int dim, int start, int length) {
         }
 
         @Override
+        public Kernel kernelKind() {
+            return Kernel.VIEW;
+        }
+
+        @Override
         public boolean mayView() {
             return true;
         }
