@@ -275,7 +275,7 @@ public final class LlamaModel {
     private PrefillProgram compilePrefill(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
         int n = tokens.length;
         TracedDecoderOps traced = new TracedDecoderOps();
-        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false,
+        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false, null,
                 UnaryOperator.identity()); // the executor frees each activation after its last use
         Graph graph = traced.tracer().build(out);
         long logitsBytes = DType.F32.byteSize(config.vocabSize());
@@ -347,12 +347,63 @@ public final class LlamaModel {
      * classifier bias and final soft-capping, which that loss would have to apply, are refused.
      */
     public Tensor trainingForward(int[] tokens) {
+        requirePlainClassifier();
+        return run(List.of(new SequenceStep(tokens, 0, null)), true, true);
+    }
+
+    /**
+     * Rows [localStart, localStart + length) of a training shard hold the tokens at global
+     * positions [globalStart, globalStart + length).
+     */
+    public record PositionRun(int localStart, int globalStart, int length) {}
+
+    /**
+     * The training forward of one rank's shard of a sequence split over several ranks (sequence
+     * parallelism): the final-normed hidden states [n, dim] of {@code tokens}, the shard's n
+     * tokens in local order, which {@code runs} place in the whole sequence (each run is rotated
+     * by RoPE at its global positions, as in {@link #trainingForward(int[])}), with every layer's
+     * attention computed by {@code attention} over the whole sequence. Everything but the
+     * attention is row-local, so the rows equal those of the unsharded forward. Sliding-window
+     * layers and attention soft-capping are refused: the shard attention is plain causal.
+     *
+     * @param runs the shard's rows in order: the first at local row 0, each starting where the last ended, covering all n
+     */
+    public Tensor trainingForward(int[] tokens, List<PositionRun> runs, ShardAttention attention) {
+        Objects.requireNonNull(attention, "attention");
+        int at = 0;
+        for (PositionRun r : runs) {
+            if (r.localStart() != at || r.length() <= 0 || r.globalStart() < 0) {
+                throw new IllegalArgumentException("trainingForward: run " + r + " must start at local row " + at
+                        + " (runs cover the shard's rows in order) with a positive length and a global start >= 0; runs " + runs);
+            }
+            at += r.length();
+        }
+        if (at != tokens.length) throw new IllegalArgumentException("trainingForward: the runs " + runs + " cover " + at + " rows, the shard has " + tokens.length + " tokens");
+        for (int l = 0; l < config.layers(); l++) {
+            if (config.isSliding(l)) {
+                throw new UnsupportedOperationException("trainingForward: layer " + l + " attends over a sliding window of " + config.slidingWindow()
+                        + " positions; a sharded forward supports full causal attention only");
+            }
+        }
+        if (config.attentionSoftcap() != 0f) {
+            throw new UnsupportedOperationException("trainingForward: attention soft-capping (" + config.attentionSoftcap() + ") is not supported by a sharded forward");
+        }
+        requirePlainClassifier();
+        checkCall("trainingForward", tokens, 0, null);
+        return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
+                UnaryOperator.identity()); // the tape keeps every activation
+    }
+
+    /** The training forwards return hidden states for a loss that applies the classifier alone. */
+    private void requirePlainClassifier() {
         if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
             throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
                     + ") is not supported; the loss applies the plain classifier");
         }
-        return run(List.of(new SequenceStep(tokens, 0, null)), true, true);
     }
+
+    /** A sharded training forward's row placement and attention (null in every other forward). */
+    private record Shard(List<PositionRun> runs, ShardAttention attention) {}
 
     private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
         return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false);
@@ -385,13 +436,13 @@ public final class LlamaModel {
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         // training keeps every activation in the caller's scope, for the tape's backward
-        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, UnaryOperator.identity());
+        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, null, UnaryOperator.identity());
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
                 config.vocabSize());
         for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
         boolean perLayer = (long) rows * config.hiddenDim() * Float.BYTES >= FREE_PER_LAYER_BYTES;
         try (MemoryScope scope = MemoryScope.open("llama.forward"); LayerScopes layers = perLayer ? new LayerScopes() : null) {
-            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, perLayer ? layers::layerDone : UnaryOperator.identity());
+            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, null, perLayer ? layers::layerDone : UnaryOperator.identity());
             Ops.copyInto(out.to(Device.CPU), logits);
         }
         for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
@@ -400,12 +451,14 @@ public final class LlamaModel {
 
     /**
      * The decoder, written once against {@link DecoderOps}: run eagerly on tensors, or traced into
-     * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row.
-     * {@code layerDone} is given each layer's output and returns what the next layer reads (the
-     * eager inference pass frees the layer's activations there, {@link LayerScopes}).
+     * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row. With a
+     * {@code shard} (training only) the one sequence is a shard of a longer one: rotated run by run
+     * at its global positions, attending through the shard's attention. {@code layerDone} is given
+     * each layer's output and returns what the next layer reads (the eager inference pass frees the
+     * layer's activations there, {@link LayerScopes}).
      */
     private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training,
-            UnaryOperator<T> layerDone) {
+            Shard shard, UnaryOperator<T> layerDone) {
         int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
@@ -424,8 +477,7 @@ public final class LlamaModel {
             keys.clear();
             for (int i = 0; i < sequences; i++) {
                 SequenceStep step = steps.get(i);
-                T rotated = o.rope(o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), frequencies(sliding, step.cache()),
-                        config.ropeMagnitude(), config.ropeStyle());
+                T rotated = rope(o, o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), shard, frequencies(sliding, step.cache()));
                 // training has no cache: the sequence attends over its own keys, [1, kvHeads, T, headDim] as a cache view is
                 keys.add(training ? o.unsqueeze(o.permute(rotated, 1, 0, 2), 0) : o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
             }
@@ -443,7 +495,7 @@ public final class LlamaModel {
                 SequenceStep step = steps.get(i);
                 int n = step.tokens().length;
                 attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
-                        values.get(i)));
+                        values.get(i), shard));
             }
             T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
             T out = project(o, att, w.wo(), w.bo());
@@ -486,14 +538,25 @@ public final class LlamaModel {
      * {@code startPosition ..} are rotated and attend causally over the cached keys and values
      * [1, kvHeads, startPosition + count, headDim] (their own included). Returns [count, heads * headDim].
      */
-    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values) {
-        q = o.rope(q, startPosition, frequencies(sliding, cache), config.ropeMagnitude(), config.ropeStyle());
+    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values, Shard shard) {
+        q = rope(o, q, startPosition, shard, frequencies(sliding, cache));
         // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
         T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
         T att = cache != null ? attend(o, qh, keys, values, count, startPosition + count, sliding)
+                : shard != null ? o.shardAttention(shard.attention(), qh, keys, values, config.attentionScale())
                 : o.attention(qh, keys, values, sliding ? Mask.slidingWindowBottomRight(count, count, config.slidingWindow())
                         : Mask.causalBottomRight(count, count), config.attentionScale(), config.attentionSoftcap()); // training: no cache
         return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]
+    }
+
+    /** RoPE of x [T, heads, headDim] at positions startPosition ..; a shard's rows run by run at their global positions. */
+    private <T> T rope(DecoderOps<T> o, T x, int startPosition, Shard shard, double[] frequencies) {
+        if (shard == null) return o.rope(x, startPosition, frequencies, config.ropeMagnitude(), config.ropeStyle());
+        List<T> parts = new ArrayList<>(shard.runs().size());
+        for (PositionRun r : shard.runs()) {
+            parts.add(o.rope(o.narrow(x, 0, r.localStart(), r.length()), r.globalStart(), frequencies, config.ropeMagnitude(), config.ropeStyle()));
+        }
+        return parts.size() == 1 ? parts.getFirst() : o.concat(0, parts);
     }
 
     /** RoPE angular frequencies for a full-attention or sliding-window layer, with the cache's short or long factors. */

@@ -163,6 +163,11 @@ final class TracedDecoderOps implements DecoderOps<Node> {
     }
 
     @Override
+    public Node shardAttention(ShardAttention attention, Node q, Node k, Node v, float scale) {
+        throw new UnsupportedOperationException("a sharded training forward runs eagerly; it cannot be traced for AutoChunk");
+    }
+
+    @Override
     public Node decodeAttention(Node q, Node k, Node v, float scale, float softcap) {
         return attention(q, k, v, Mask.NONE, scale, softcap);
     }
