@@ -1,10 +1,9 @@
 package dev.corvus.dit;
 
-import dev.corvus.attention.FlashAttention;
+import dev.corvus.attention.Attention;
 import dev.corvus.attention.Mask;
 import dev.corvus.comm.Communicator;
 import dev.corvus.dit.DitConfig.Schedule;
-import dev.corvus.parallel.RingAttention;
 import dev.corvus.parallel.dsp.DspLayout;
 import dev.corvus.parallel.dsp.DspSharding;
 import dev.corvus.tensor.MemoryScope;
@@ -38,8 +37,9 @@ import java.util.function.UnaryOperator;
  *   <li>Final layer: adaLN (shift, scale), a linear back to patch values, unpatchify.
  * </ol>
  *
- * The forward is built from {@link Ops} and {@link FlashAttention} only, so a tape over those ops
- * differentiates it; there is no hand-written backward here. It runs on one device
+ * The forward is built from registry ops only ({@link Ops}, the {@link Attention} op and the
+ * collectives of {@link SequenceParallelOps}), so a tape over them differentiates it; there is no
+ * hand-written backward here ({@link DitTraining} records it). It runs on one device
  * ({@link #forward(Weights, Tensor, float[], int[], Tensor)}) or sequence-parallel over a
  * {@link Communicator} ({@link #forward(Communicator, Scheme, Weights, Tensor, float[], int[], Tensor)})
  * with the tokens sharded along S in the DSP layout (padded at the end when P does not divide S).
@@ -294,8 +294,7 @@ public final class VideoDiT {
         Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), over);
         Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), over);
         Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), over);
-        Tensor o = FlashAttention.forward(q, k, v, Mask.NONE, scale(cfg)).out();
-        return w.o().apply(SpatialTemporalTransformer.fromFlash(o, heads, over).view(h.shape()));
+        return w.o().apply(SpatialTemporalTransformer.fromFlash(attend(cfg, q, k, v), heads, over).view(h.shape()));
     }
 
     /** Every token of h [B, T', S, C] attends to the conditioning tokens ctx [B, L, C]; token-wise, so any sharding of h runs it locally. */
@@ -305,8 +304,12 @@ public final class VideoDiT {
         Tensor q = w.q().apply(h).view(batch, tokens, nh, hd).permute(0, 2, 1, 3).contiguous();
         Tensor k = w.k().apply(ctx).view(batch, l, nh, hd).permute(0, 2, 1, 3).contiguous();
         Tensor v = w.v().apply(ctx).view(batch, l, nh, hd).permute(0, 2, 1, 3).contiguous();
-        Tensor o = FlashAttention.forward(q, k, v, Mask.NONE, scale(cfg)).out();
-        return w.o().apply(o.permute(0, 2, 1, 3).reshape(s));
+        return w.o().apply(attend(cfg, q, k, v).permute(0, 2, 1, 3).reshape(s));
+    }
+
+    /** Unmasked attention of q, k, v [B, H, N, hd] through the registry op, so a recording tape differentiates it. */
+    private static Tensor attend(DitConfig cfg, Tensor q, Tensor k, Tensor v) {
+        return Attention.OP.run(new Attention(Mask.NONE, scale(cfg), 0f), q, k, v);
     }
 
     static float scale(DitConfig cfg) {
@@ -453,7 +456,7 @@ public final class VideoDiT {
 
         @Override
         public Tensor unshard(Tensor local) {
-            return DspSharding.gather(comm, local, layoutOf(global(local, patches)));
+            return SequenceParallelOps.gather(comm, local, layoutOf(global(local, patches)));
         }
 
         @Override
@@ -463,26 +466,27 @@ public final class VideoDiT {
             return switch (scheme) {
                 case DSP -> {
                     int other = SpatialTemporalTransformer.spatialSwitchDim(global[TIME]);
-                    Tensor whole = DspSharding.dynamicSwitch(comm, h, layout, other);
-                    yield DspSharding.dynamicSwitch(comm, selfAttention(cfg, w, whole, SPACE), layout.switchTo(other), SPACE);
+                    Tensor whole = SequenceParallelOps.dynamicSwitch(comm, h, layout, other);
+                    yield SequenceParallelOps.dynamicSwitch(comm, selfAttention(cfg, w, whole, SPACE), layout.switchTo(other), SPACE);
                 }
                 case ULYSSES -> {
                     // q, k, v [B, T', S/P, H, hd] switch from the S shard to a heads shard (S complete, its pad stripped) and the output back.
                     int[] heads = withHeads(h.shape(), cfg);
                     DspLayout tokens = new DspLayout(withHeads(global, cfg), SPACE, comm.size());
                     int headDim = heads.length - 2;
-                    Tensor q = DspSharding.dynamicSwitch(comm, w.q().apply(h).view(heads), tokens, headDim);
-                    Tensor k = DspSharding.dynamicSwitch(comm, w.k().apply(h).view(heads), tokens, headDim);
-                    Tensor v = DspSharding.dynamicSwitch(comm, w.v().apply(h).view(heads), tokens, headDim);
-                    Tensor o = SpatialTemporalTransformer.attend(q, k, v, SPACE, scale(cfg));
-                    yield w.o().apply(DspSharding.dynamicSwitch(comm, o, tokens.switchTo(headDim), SPACE).view(h.shape()));
+                    Tensor q = SequenceParallelOps.dynamicSwitch(comm, w.q().apply(h).view(heads), tokens, headDim);
+                    Tensor k = SequenceParallelOps.dynamicSwitch(comm, w.k().apply(h).view(heads), tokens, headDim);
+                    Tensor v = SequenceParallelOps.dynamicSwitch(comm, w.v().apply(h).view(heads), tokens, headDim);
+                    Tensor o = SpatialTemporalTransformer.fromFlash(attend(cfg, SpatialTemporalTransformer.toFlash(q, SPACE),
+                            SpatialTemporalTransformer.toFlash(k, SPACE), SpatialTemporalTransformer.toFlash(v, SPACE)), q.shape(), SPACE);
+                    yield w.o().apply(SequenceParallelOps.dynamicSwitch(comm, o, tokens.switchTo(headDim), SPACE).view(h.shape()));
                 }
                 case RING -> {
                     int[] heads = withHeads(h.shape(), cfg);
                     Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), SPACE);
                     Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), SPACE);
                     Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), SPACE);
-                    Tensor o = RingAttention.forwardPadded(comm, q, k, v, cfg.tokenPatches(), scale(cfg)).out();
+                    Tensor o = SequenceParallelOps.ringAttention(comm, q, k, v, cfg.tokenPatches(), scale(cfg));
                     yield w.o().apply(SpatialTemporalTransformer.fromFlash(o, heads, SPACE).view(h.shape()));
                 }
             };
