@@ -29,8 +29,12 @@ import java.util.Map;
 public final class DitTraining {
     private DitTraining() {}
 
-    /** The loss of the batch and the gradient of every parameter, by {@link Weights#parameters()} name, in the caller's scope. */
-    public record Step(double loss, Map<String, Tensor> gradients) {}
+    /**
+     * The loss of the batch and the gradient of every parameter, by {@link Weights#parameters()}
+     * name, in the caller's scope; {@code activationBytes} is what the tape held for the backward
+     * on this rank (the forward's activations, measured).
+     */
+    public record Step(double loss, Map<String, Tensor> gradients, long activationBytes) {}
 
     /** One batch: data and noise [B, T, H, W, Cin], a time in [0, 1] and a class per clip. */
     public record Batch(Tensor data, Tensor noise, float[] times, int[] classes) {
@@ -89,11 +93,13 @@ public final class DitTraining {
         Tensor x = batch.interpolated(), target = batch.velocity();
         Tensor[] grads;
         double loss;
+        long held;
         try (Tape tape = Tape.record()) {
             // the error is recorded (the model's output may be a view the tape cannot seed); the
             // loss's gradient with respect to it, 2 (v - target) / N, is the seed, so the mean
             // square needs no op of its own
             Tensor error = Ops.sub(forward.apply(x), target);
+            held = MemoryScope.current().liveBytes(); // the tape's activation scope is current while it records
             float[] diff = error.toFloatArray();
             loss = meanSquare(diff);
             float k = 2f / diff.length;
@@ -103,14 +109,19 @@ public final class DitTraining {
         Map<String, Tensor> out = new LinkedHashMap<>();
         int i = 0;
         for (String name : params.keySet()) out.put(name, grads[i++]);
-        return new Step(loss, out);
+        return new Step(loss, out, held);
     }
 
-    /** Sums every gradient over the ranks with one all-reduce of all of them packed together. */
+    /**
+     * Sums every gradient over the ranks with one all-reduce of all of them packed together, the
+     * buffer padded to a multiple of P so every rank's chunk is equal
+     * ({@link dev.corvus.parallel.CommVolume#dspGradientAllReduce}).
+     */
     static void sumOverRanks(Communicator comm, Map<String, Tensor> grads) {
-        if (comm.size() == 1) return;
+        int p = comm.size();
+        if (p == 1) return;
         long total = grads.values().stream().mapToLong(Tensor::numel).sum();
-        Tensor packed = Tensor.zeros(DType.F32, Math.toIntExact(total));
+        Tensor packed = Tensor.zeros(DType.F32, Math.toIntExact((total + p - 1) / p * p));
         long at = 0;
         for (Tensor g : grads.values()) {
             Ops.copyInto(g.reshape(Math.toIntExact(g.numel())), packed.narrow(0, Math.toIntExact(at), Math.toIntExact(g.numel())));

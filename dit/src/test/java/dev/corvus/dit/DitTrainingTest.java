@@ -98,7 +98,7 @@ class DitTrainingTest {
         }
     }
 
-    record RankStep(double loss, Map<String, float[]> gradients) {}
+    record RankStep(double loss, Map<String, float[]> gradients, long bytes) {}
 
     @ParameterizedTest(name = "{0} {1} P={2} B={3}")
     @CsvSource({"STDIT,DSP,1,1", "STDIT,DSP,2,2", "STDIT,DSP,4,1", "STDIT,DSP,8,2", "LATTE,DSP,4,1", "STDIT,ULYSSES,1,1",
@@ -107,13 +107,17 @@ class DitTrainingTest {
     void parallelStepEqualsOneDevice(Schedule schedule, Scheme scheme, int p, int clips) {
         DitConfig cfg = VideoDiTTest.config(schedule, schedule == Schedule.STDIT ? 2 : 3, 1);
         RankStep expected;
+        long parameters;
         try (MemoryScope scope = MemoryScope.open("reference")) {
-            expected = copy(DitTraining.step(VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope), batch(cfg, clips)));
+            expected = copy(DitTraining.step(VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope), batch(cfg, clips)), 0);
+            parameters = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope).parameters().values().stream().mapToLong(Tensor::numel).sum();
         }
         List<RankStep> ranks = InJvmCluster.run(p, VideoDiTTest.TIMEOUT, comm -> {
             try (MemoryScope scope = MemoryScope.open("rank " + comm.rank())) {
                 Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
-                return copy(DitTraining.step(comm, scheme, w, batch(cfg, clips)));
+                long before = comm.stats().totalBytes();
+                RankStep s = copy(DitTraining.step(comm, scheme, w, batch(cfg, clips)), 0);
+                return new RankStep(s.loss(), s.gradients(), comm.stats().totalBytes() - before);
             }
         });
         // fp32 sums over the 48-wide MLP and the 32 channels, then over up to 8 ranks' shares
@@ -121,6 +125,8 @@ class DitTrainingTest {
         for (int r = 0; r < p; r++) {
             RankStep got = ranks.get(r);
             assertThat(got.loss()).as("rank " + r + " loss").isCloseTo(expected.loss(), org.assertj.core.data.Offset.offset(1e-5 * expected.loss()));
+            assertThat(got.bytes()).as("rank " + r + " bytes: forward, backward and the one gradient all-reduce")
+                    .isEqualTo(DitVolume.trainingStep(cfg, scheme, clips, p, parameters));
             for (String name : expected.gradients().keySet()) {
                 Close.assertAllClose(scheme + " P=" + p + " rank " + r + " " + name, expected.gradients().get(name), got.gradients().get(name), atol,
                         1e-3);
@@ -157,9 +163,9 @@ class DitTrainingTest {
         }
     }
 
-    private static RankStep copy(DitTraining.Step s) {
+    private static RankStep copy(DitTraining.Step s, long bytes) {
         Map<String, float[]> g = new LinkedHashMap<>();
         s.gradients().forEach((k, v) -> g.put(k, v.toFloatArray()));
-        return new RankStep(s.loss(), g);
+        return new RankStep(s.loss(), g, bytes);
     }
 }
