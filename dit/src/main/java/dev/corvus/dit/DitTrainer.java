@@ -26,6 +26,7 @@ public final class DitTrainer implements AutoCloseable {
     private final Parameters parameters = Parameters.empty();
     private final AdamW optimiser;
     private final double clipNorm;
+    private long lastActivationBytes;
 
     /**
      * @param clipNorm the global gradient norm above which gradients are scaled down (positive)
@@ -56,7 +57,13 @@ public final class DitTrainer implements AutoCloseable {
         }
     }
 
+    /** The activations the last step's tape held for its backward on this rank, in bytes. */
+    public long lastActivationBytes() {
+        return lastActivationBytes;
+    }
+
     private double update(Step step, float lr) {
+        lastActivationBytes = step.activationBytes();
         if (!Double.isFinite(step.loss())) throw new IllegalStateException("DitTrainer: the loss is " + step.loss() + "; lower the learning rate");
         List<Parameter> list = parameters.list();
         Map<String, Tensor> values = weights.parameters();
