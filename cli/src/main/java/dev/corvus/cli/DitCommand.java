@@ -2,6 +2,7 @@ package dev.corvus.cli;
 
 import dev.corvus.comm.Communicator;
 import dev.corvus.comm.InJvmCluster;
+import dev.corvus.dit.DitBenchmark;
 import dev.corvus.dit.DitConfig;
 import dev.corvus.dit.DitTrainer;
 import dev.corvus.dit.DitTraining;
@@ -180,6 +181,11 @@ final class DitCommand implements Callable<Integer> {
             }
             System.out.println(line);
         }
+        if (stepCount > 1) {
+            double slowest = results.stream().mapToDouble(RankResult::stepMillis).max().orElse(0);
+            System.out.printf(Locale.ROOT, "step time %.1f ms (slowest rank): %.2f GFLOP/s over all ranks, %.2f clips/s%n", slowest,
+                    3 * cfg.forwardFlops(batch) / 1e6 / slowest, batch * 1000 / slowest);
+        }
         System.out.printf(Locale.ROOT, "peak memory of the JVM (all %d ranks together, weights and optimiser included): %.1f MiB%n", ranks,
                 MemoryStats.peakBytes() / MIB);
         if (train) {
@@ -197,38 +203,48 @@ final class DitCommand implements Callable<Integer> {
 
     private RankResult runRank(Communicator comm, DitConfig cfg, VideoDiT.Scheme sp, int stepCount) {
         boolean lead = comm.rank() == 0;
+        if (lead) {
+            System.out.printf(Locale.ROOT, "%.3f GFLOP per training step (3 forwards of %.3f GFLOP, all ranks together)%n", 3 * cfg.forwardFlops(batch) / 1e9,
+                    cfg.forwardFlops(batch) / 1e9);
+        }
+        if (!train && !sample) {
+            DitBenchmark.Result r = DitBenchmark.measure(comm, cfg, sp, batch, stepCount, seed);
+            return new RankResult(r.rank(), r.stepMillis(), r.bytesPerStep(), r.modelBytes(), r.activationBytes(), Double.NaN, Double.NaN, 0, 0, 0);
+        }
         try (MemoryScope scope = MemoryScope.open("dit rank " + comm.rank())) {
             Weights w = VideoDiT.initialise(cfg, seed, Init.ADALN_ZERO, scope);
             long parameters = w.parameters().values().stream().mapToLong(Tensor::numel).sum();
             if (lead) System.out.printf(Locale.ROOT, "%,d parameters%n", parameters);
-            MovingSquaresTask.Sampler data = train ? new MovingSquaresTask(frames, size, clips, classes).sampler(batch, seed + 1, scope) : null;
             double[] millis = new double[stepCount];
             long bytes = -1, activations = 0;
             double first = Double.NaN, window = 0, lastMean = Double.NaN;
-            int inWindow = 0;
-            long started = System.nanoTime();
-            try (DitTrainer trainer = new DitTrainer(w, new AdamW.Options(0.9f, 0.99f, 1e-8f, 0f), 1.0)) {
-                for (int i = 0; i < stepCount; i++) {
-                    try (MemoryScope step = MemoryScope.open("dit step")) {
-                        DitTraining.Batch b = data != null ? data.next() : randomBatch(cfg, i);
-                        comm.barrier();
-                        long before = comm.stats().totalBytes(), t0 = System.nanoTime();
-                        double loss = ranks == 1 ? trainer.step(b, lr) : trainer.step(comm, sp, b, lr);
-                        millis[i] = (System.nanoTime() - t0) / 1e6;
-                        long sent = comm.stats().totalBytes() - before;
-                        bytes = bytes == -1 || bytes == sent ? sent : -2; // every step sends the same; -2 flags one that did not
-                        activations = Math.max(activations, trainer.lastActivationBytes());
-                        if (i == 0) first = loss;
-                        window += loss;
-                        inWindow++;
-                        if (inWindow == logEvery || i == stepCount - 1) {
-                            lastMean = window / inWindow;
-                            if (lead && train) {
-                                System.out.printf(Locale.ROOT, "step %d/%d: mean loss %.4f over the last %d steps (%.0f s)%n", i + 1, stepCount, lastMean,
-                                        inWindow, (System.nanoTime() - started) / 1e9);
+            if (train) {
+                MovingSquaresTask.Sampler data = new MovingSquaresTask(frames, size, clips, classes).sampler(batch, seed + 1, scope);
+                int inWindow = 0;
+                long started = System.nanoTime();
+                try (DitTrainer trainer = new DitTrainer(w, new AdamW.Options(0.9f, 0.99f, 1e-8f, 0f), 1.0)) {
+                    for (int i = 0; i < stepCount; i++) {
+                        try (MemoryScope step = MemoryScope.open("dit step")) {
+                            DitTraining.Batch b = data.next();
+                            comm.barrier();
+                            long before = comm.stats().totalBytes(), t0 = System.nanoTime();
+                            double loss = ranks == 1 ? trainer.step(b, lr) : trainer.step(comm, sp, b, lr);
+                            millis[i] = (System.nanoTime() - t0) / 1e6;
+                            long sent = comm.stats().totalBytes() - before;
+                            bytes = i == 0 || bytes == sent ? sent : -2; // every step sends the same; -2 flags one that did not
+                            activations = Math.max(activations, trainer.lastActivationBytes());
+                            if (i == 0) first = loss;
+                            window += loss;
+                            inWindow++;
+                            if (inWindow == logEvery || i == stepCount - 1) {
+                                lastMean = window / inWindow;
+                                if (lead) {
+                                    System.out.printf(Locale.ROOT, "step %d/%d: mean loss %.4f over the last %d steps (%.0f s)%n", i + 1, stepCount, lastMean,
+                                            inWindow, (System.nanoTime() - started) / 1e9);
+                                }
+                                window = 0;
+                                inWindow = 0;
                             }
-                            window = 0;
-                            inWindow = 0;
                         }
                     }
                 }
@@ -251,18 +267,6 @@ final class DitCommand implements Callable<Integer> {
             }
             return new RankResult(comm.rank(), stepMillis, bytes, model, activations, first, lastMean, sampleMillis, sampleBytes, sampleModel);
         }
-    }
-
-    /** Seeded random data, noise, times and classes: what the timing mode trains on. */
-    private DitTraining.Batch randomBatch(DitConfig cfg, int step) {
-        int[] shape = {batch, cfg.frames(), cfg.height(), cfg.width(), cfg.channels()};
-        float[] times = new float[batch];
-        int[] cls = new int[batch];
-        for (int b = 0; b < batch; b++) {
-            times[b] = (b + 0.5f) / batch;
-            cls[b] = b % cfg.classes();
-        }
-        return new DitTraining.Batch(Tensor.randn(seed * 7919 + step, shape), Tensor.randn(seed * 7919 + step + 100_000, shape), times, cls);
     }
 
     private static double median(double[] values, int skip) {

@@ -254,4 +254,14 @@ class VideoDiTTest {
         for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
         return m;
     }
+
+    @ParameterizedTest
+    @CsvSource({"STDIT,2,1", "LATTE,3,2", "LATTE,4,1"})
+    void parameterCountIsWhatInitialiseMakes(Schedule schedule, int depth, int patchFrames) {
+        DitConfig cfg = config(schedule, depth, patchFrames);
+        try (MemoryScope scope = MemoryScope.open("count")) {
+            long made = VideoDiT.initialise(cfg, 1, Init.RANDOM, scope).parameters().values().stream().mapToLong(Tensor::numel).sum();
+            assertThat(cfg.parameterCount()).isEqualTo(made);
+        }
+    }
 }
