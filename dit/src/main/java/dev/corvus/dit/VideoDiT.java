@@ -59,7 +59,7 @@ public final class VideoDiT {
     private VideoDiT() {}
 
     /** Token dims [B, T', S, C]. */
-    static final int TIME = SpatialTemporalTransformer.TIME, SPACE = SpatialTemporalTransformer.SPACE;
+    static final int BATCH = 0, TIME = 1, SPACE = 2;
 
     /** How the tokens are spread over ranks in the parallel forward. */
     public enum Scheme {
@@ -244,7 +244,18 @@ public final class VideoDiT {
             throw new IllegalArgumentException("Ulysses needs the " + weights.config().heads() + " heads divisible by the " + comm.size()
                     + " ranks");
         }
-        return run(weights, video, times, classes, context, new SequenceParallel(comm, scheme, weights.config().tokenPatches()));
+        return forward(comm, scheme, weights, video, times, classes, context, 0f);
+    }
+
+    /**
+     * The parallel forward with the pad slots of the split tokens set to {@code padFill}: tests
+     * poison them with NaN to show no pad value reaches a real output (the attended dim is always
+     * complete and unpadded). Training needs the zero fill: a pad row's upstream gradient is zero,
+     * but zero times a NaN activation is not.
+     */
+    static Tensor forward(Communicator comm, Scheme scheme, Weights weights, Tensor video, float[] times, int[] classes, Tensor context,
+            float padFill) {
+        return run(weights, video, times, classes, context, new SequenceParallel(comm, scheme, weights.config().tokenPatches(), padFill));
     }
 
     private static Tensor run(Weights w, Tensor video, float[] times, int[] classes, Tensor context, Placement place) {
@@ -291,10 +302,10 @@ public final class VideoDiT {
     /** Multi-head self-attention over {@code over} (TIME or SPACE) of h [B, T', S, C] complete along that dim. */
     static Tensor selfAttention(DitConfig cfg, AttentionWeights w, Tensor h, int over) {
         int[] heads = withHeads(h.shape(), cfg);
-        Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), over);
-        Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), over);
-        Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), over);
-        return w.o().apply(SpatialTemporalTransformer.fromFlash(attend(cfg, q, k, v), heads, over).view(h.shape()));
+        Tensor q = toFlash(w.q().apply(h).view(heads), over);
+        Tensor k = toFlash(w.k().apply(h).view(heads), over);
+        Tensor v = toFlash(w.v().apply(h).view(heads), over);
+        return w.o().apply(fromFlash(attend(cfg, q, k, v), heads, over).view(h.shape()));
     }
 
     /** Every token of h [B, T', S, C] attends to the conditioning tokens ctx [B, L, C]; token-wise, so any sharding of h runs it locally. */
@@ -310,6 +321,28 @@ public final class VideoDiT {
     /** Unmasked attention of q, k, v [B, H, N, hd] through the registry op, so a recording tape differentiates it. */
     private static Tensor attend(DitConfig cfg, Tensor q, Tensor k, Tensor v) {
         return Attention.OP.run(new Attention(Mask.NONE, scale(cfg), 0f), q, k, v);
+    }
+
+    /** The dim DSP shards while S is attended: T', or the batch for images (T' = 1), papers.md 3.3. */
+    static int spatialSwitchDim(int frames) {
+        return frames > 1 ? TIME : BATCH;
+    }
+
+    /** t [B, T, S, H, hd] as flash attention's [B·T, H, S, hd] (over S) or [B·S, H, T, hd] (over T), contiguous. */
+    static Tensor toFlash(Tensor t, int over) {
+        int[] s = t.shape();
+        return switch (over) {
+            case SPACE -> t.permute(0, 1, 3, 2, 4).reshape(s[0] * s[1], s[3], s[2], s[4]);
+            case TIME -> t.permute(0, 2, 3, 1, 4).reshape(s[0] * s[2], s[3], s[1], s[4]);
+            default -> throw new IllegalArgumentException("attention runs over T (1) or S (2), not dim " + over);
+        };
+    }
+
+    /** The inverse of {@link #toFlash}: f in flash layout back to {@code shape} [B, T, S, H, hd], contiguous. */
+    static Tensor fromFlash(Tensor f, int[] shape, int over) {
+        int bs = shape[0], t = shape[1], sp = shape[2], h = shape[3], d = shape[4];
+        Tensor out = over == SPACE ? f.reshape(bs, t, h, sp, d).permute(0, 1, 3, 2, 4) : f.reshape(bs, sp, h, t, d).permute(0, 3, 1, 2, 4);
+        return out.contiguous();
     }
 
     static float scale(DitConfig cfg) {
@@ -438,7 +471,7 @@ public final class VideoDiT {
      * attention, cross attention and the token-wise layers need nothing from other ranks; only
      * spatial attention communicates, as the scheme says.
      */
-    private record SequenceParallel(Communicator comm, Scheme scheme, int patches) implements Placement {
+    private record SequenceParallel(Communicator comm, Scheme scheme, int patches, float padFill) implements Placement {
         private DspLayout layoutOf(int[] globalSizes) {
             return new DspLayout(globalSizes, SPACE, comm.size());
         }
@@ -451,7 +484,7 @@ public final class VideoDiT {
 
         @Override
         public Tensor shard(Tensor full) {
-            return DspSharding.split(comm, full, layoutOf(full.shape()), 0f);
+            return DspSharding.split(comm, full, layoutOf(full.shape()), padFill);
         }
 
         @Override
@@ -465,7 +498,7 @@ public final class VideoDiT {
             DspLayout layout = layoutOf(global);
             return switch (scheme) {
                 case DSP -> {
-                    int other = SpatialTemporalTransformer.spatialSwitchDim(global[TIME]);
+                    int other = spatialSwitchDim(global[TIME]);
                     Tensor whole = SequenceParallelOps.dynamicSwitch(comm, h, layout, other);
                     yield SequenceParallelOps.dynamicSwitch(comm, selfAttention(cfg, w, whole, SPACE), layout.switchTo(other), SPACE);
                 }
@@ -477,17 +510,17 @@ public final class VideoDiT {
                     Tensor q = SequenceParallelOps.dynamicSwitch(comm, w.q().apply(h).view(heads), tokens, headDim);
                     Tensor k = SequenceParallelOps.dynamicSwitch(comm, w.k().apply(h).view(heads), tokens, headDim);
                     Tensor v = SequenceParallelOps.dynamicSwitch(comm, w.v().apply(h).view(heads), tokens, headDim);
-                    Tensor o = SpatialTemporalTransformer.fromFlash(attend(cfg, SpatialTemporalTransformer.toFlash(q, SPACE),
-                            SpatialTemporalTransformer.toFlash(k, SPACE), SpatialTemporalTransformer.toFlash(v, SPACE)), q.shape(), SPACE);
+                    Tensor o = fromFlash(attend(cfg, toFlash(q, SPACE),
+                            toFlash(k, SPACE), toFlash(v, SPACE)), q.shape(), SPACE);
                     yield w.o().apply(SequenceParallelOps.dynamicSwitch(comm, o, tokens.switchTo(headDim), SPACE).view(h.shape()));
                 }
                 case RING -> {
                     int[] heads = withHeads(h.shape(), cfg);
-                    Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), SPACE);
-                    Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), SPACE);
-                    Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), SPACE);
+                    Tensor q = toFlash(w.q().apply(h).view(heads), SPACE);
+                    Tensor k = toFlash(w.k().apply(h).view(heads), SPACE);
+                    Tensor v = toFlash(w.v().apply(h).view(heads), SPACE);
                     Tensor o = SequenceParallelOps.ringAttention(comm, q, k, v, cfg.tokenPatches(), scale(cfg));
-                    yield w.o().apply(SpatialTemporalTransformer.fromFlash(o, heads, SPACE).view(h.shape()));
+                    yield w.o().apply(fromFlash(o, heads, SPACE).view(h.shape()));
                 }
             };
         }
