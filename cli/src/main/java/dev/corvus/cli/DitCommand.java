@@ -17,6 +17,7 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.MemoryStats;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.train.AdamW;
+import dev.corvus.train.LearningRateSchedule;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -80,7 +81,7 @@ final class DitCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "Clips per training step (default: ${DEFAULT-VALUE}).")
     int batch = 2;
 
-    @Option(names = "--lr", description = "AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", description = "Peak AdamW learning rate; --train warms up to it and decays along a cosine to lr/20 (default: ${DEFAULT-VALUE}).")
     float lr = 2e-3f;
 
     @Option(names = "--train", description = "Train on moving-squares clips (class c holds c + 1 squares).")
@@ -222,13 +223,15 @@ final class DitCommand implements Callable<Integer> {
                 MovingSquaresTask.Sampler data = new MovingSquaresTask(frames, size, clips, classes).sampler(batch, seed + 1, scope);
                 int inWindow = 0;
                 long started = System.nanoTime();
+                // warm-up, then a cosine decay to lr/20: the last steps' small updates are what clean up the samples
+                LearningRateSchedule rates = LearningRateSchedule.warmupCosine(lr, lr / 20, stepCount >= 10 ? Math.min(20, stepCount / 10) : 0, stepCount);
                 try (DitTrainer trainer = new DitTrainer(w, new AdamW.Options(0.9f, 0.99f, 1e-8f, 0f), 1.0)) {
                     for (int i = 0; i < stepCount; i++) {
                         try (MemoryScope step = MemoryScope.open("dit step")) {
                             DitTraining.Batch b = data.next();
                             comm.barrier();
                             long before = comm.stats().totalBytes(), t0 = System.nanoTime();
-                            double loss = ranks == 1 ? trainer.step(b, lr) : trainer.step(comm, sp, b, lr);
+                            double loss = ranks == 1 ? trainer.step(b, rates.at(i)) : trainer.step(comm, sp, b, rates.at(i));
                             millis[i] = (System.nanoTime() - t0) / 1e6;
                             long sent = comm.stats().totalBytes() - before;
                             bytes = i == 0 || bytes == sent ? sent : -2; // every step sends the same; -2 flags one that did not
