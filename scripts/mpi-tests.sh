@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The MPI communicator's tests across processes: 4 ranks under mpirun, one JVM each.
-#   1. equivalence: ring, StarTrail (every valid C), Ulysses and DSP forward/backward, and the video
-#      DiT's forward under DSP, Ulysses and ring (STDiT and Latte) equal the
-#      single-device results on every rank, and every rank's bytes equal CommVolume's formulas;
+#   1. equivalence: ring, StarTrail (every valid C) and Ulysses forward/backward, and the video
+#      DiT's forward and rectified-flow training step (loss, every gradient) under DSP, Ulysses and
+#      ring (STDiT and Latte) equal the single-device results on every rank, and every rank's bytes
+#      equal CommVolume's / DitVolume's formulas;
 #      the collectives equal plain sums (MpiEquivalenceMain; rank 0 prints "N passed, M failed").
 #   2. fail-early: one rank exits before a collective; the others must fail with a CommException
 #      within the communicator's timeout, and the job must end (not hang).

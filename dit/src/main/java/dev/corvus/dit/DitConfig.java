@@ -98,6 +98,44 @@ public record DitConfig(int frames, int height, int width, int channels, int pat
         return hidden / heads;
     }
 
+    /** Values in every weight {@link VideoDiT#initialise} makes: what the gradient all-reduce sends, without building the model. */
+    public long parameterCount() {
+        long c = hidden, attention = 4 * (c * c + c);
+        long n = (c * patchValues() + c) + (c * frequencyDim + c) + (c * c + c) + (long) classes * c + (long) classes * contextTokens * contextChannels
+                + (c * contextChannels + c);
+        for (int i = 0; i < depth; i++) {
+            boolean spatial = schedule == Schedule.STDIT || i % 2 == 0, temporal = schedule == Schedule.STDIT || i % 2 == 1;
+            long modulated = (spatial ? 1 : 0) + (temporal ? 1 : 0) + 1;
+            n += 3 * modulated * c * c + 3 * modulated * c;
+            n += ((spatial ? 1 : 0) + (temporal ? 1 : 0) + 1) * attention;
+            n += (mlpHidden * c + mlpHidden) + (c * mlpHidden + c);
+        }
+        return n + (2 * c * c + 2 * c) + ((long) patchValues() * c + patchValues());
+    }
+
+    /**
+     * Multiply-add FLOPs (2 per multiply-add) of one forward over {@code batch} clips: the patch
+     * embedding and final projection, per block the q/k/v/o projections and the score and value
+     * products of every attention it runs (spatial over S, temporal over T', cross over the L
+     * conditioning tokens, whose k and v are projected once per clip) and the MLP. Element-wise ops,
+     * norms and the per-clip conditioning MLPs are left out (they are O(C) per token, not O(C²)).
+     * A training step is counted as 3 forwards (the backward's two products per forward product),
+     * the usual model-FLOP convention: attention's recomputation in the backward is not counted.
+     */
+    public double forwardFlops(int batch) {
+        double tokens = (double) batch * tokenFrames() * tokenPatches(), c = hidden;
+        double perToken = 2.0 * patchValues() * c * 2; // patch embedding in, final projection out
+        for (int i = 0; i < depth; i++) {
+            boolean spatial = schedule == Schedule.STDIT || i % 2 == 0, temporal = schedule == Schedule.STDIT || i % 2 == 1;
+            if (spatial) perToken += 8 * c * c + 4.0 * tokenPatches() * c;
+            if (temporal) perToken += 8 * c * c + 4.0 * tokenFrames() * c;
+            perToken += 4 * c * c + 4.0 * contextTokens * c; // cross attention: q and o projections, scores and values
+            perToken += 4 * c * mlpHidden;
+        }
+        double crossKv = (double) batch * depth * contextTokens * 4 * c * c; // k and v of the conditioning tokens
+        return tokens * perToken + crossKv;
+    }
+
     /** Blocks that attend over space: all of them for STDiT, the even ones for Latte. */
     public int spatialBlocks() {
         return schedule == Schedule.STDIT ? depth : (depth + 1) / 2;

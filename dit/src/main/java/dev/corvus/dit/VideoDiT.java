@@ -1,10 +1,9 @@
 package dev.corvus.dit;
 
-import dev.corvus.attention.FlashAttention;
+import dev.corvus.attention.Attention;
 import dev.corvus.attention.Mask;
 import dev.corvus.comm.Communicator;
 import dev.corvus.dit.DitConfig.Schedule;
-import dev.corvus.parallel.RingAttention;
 import dev.corvus.parallel.dsp.DspLayout;
 import dev.corvus.parallel.dsp.DspSharding;
 import dev.corvus.tensor.MemoryScope;
@@ -38,8 +37,9 @@ import java.util.function.UnaryOperator;
  *   <li>Final layer: adaLN (shift, scale), a linear back to patch values, unpatchify.
  * </ol>
  *
- * The forward is built from {@link Ops} and {@link FlashAttention} only, so a tape over those ops
- * differentiates it; there is no hand-written backward here. It runs on one device
+ * The forward is built from registry ops only ({@link Ops}, the {@link Attention} op and the
+ * collectives of {@link SequenceParallelOps}), so a tape over them differentiates it; there is no
+ * hand-written backward here ({@link DitTraining} records it). It runs on one device
  * ({@link #forward(Weights, Tensor, float[], int[], Tensor)}) or sequence-parallel over a
  * {@link Communicator} ({@link #forward(Communicator, Scheme, Weights, Tensor, float[], int[], Tensor)})
  * with the tokens sharded along S in the DSP layout (padded at the end when P does not divide S).
@@ -59,7 +59,7 @@ public final class VideoDiT {
     private VideoDiT() {}
 
     /** Token dims [B, T', S, C]. */
-    static final int TIME = SpatialTemporalTransformer.TIME, SPACE = SpatialTemporalTransformer.SPACE;
+    static final int BATCH = 0, TIME = 1, SPACE = 2;
 
     /** How the tokens are spread over ranks in the parallel forward. */
     public enum Scheme {
@@ -244,7 +244,18 @@ public final class VideoDiT {
             throw new IllegalArgumentException("Ulysses needs the " + weights.config().heads() + " heads divisible by the " + comm.size()
                     + " ranks");
         }
-        return run(weights, video, times, classes, context, new SequenceParallel(comm, scheme, weights.config().tokenPatches()));
+        return forward(comm, scheme, weights, video, times, classes, context, 0f);
+    }
+
+    /**
+     * The parallel forward with the pad slots of the split tokens set to {@code padFill}: tests
+     * poison them with NaN to show no pad value reaches a real output (the attended dim is always
+     * complete and unpadded). Training needs the zero fill: a pad row's upstream gradient is zero,
+     * but zero times a NaN activation is not.
+     */
+    static Tensor forward(Communicator comm, Scheme scheme, Weights weights, Tensor video, float[] times, int[] classes, Tensor context,
+            float padFill) {
+        return run(weights, video, times, classes, context, new SequenceParallel(comm, scheme, weights.config().tokenPatches(), padFill));
     }
 
     private static Tensor run(Weights w, Tensor video, float[] times, int[] classes, Tensor context, Placement place) {
@@ -291,11 +302,10 @@ public final class VideoDiT {
     /** Multi-head self-attention over {@code over} (TIME or SPACE) of h [B, T', S, C] complete along that dim. */
     static Tensor selfAttention(DitConfig cfg, AttentionWeights w, Tensor h, int over) {
         int[] heads = withHeads(h.shape(), cfg);
-        Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), over);
-        Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), over);
-        Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), over);
-        Tensor o = FlashAttention.forward(q, k, v, Mask.NONE, scale(cfg)).out();
-        return w.o().apply(SpatialTemporalTransformer.fromFlash(o, heads, over).view(h.shape()));
+        Tensor q = toFlash(w.q().apply(h).view(heads), over);
+        Tensor k = toFlash(w.k().apply(h).view(heads), over);
+        Tensor v = toFlash(w.v().apply(h).view(heads), over);
+        return w.o().apply(fromFlash(attend(cfg, q, k, v), heads, over).view(h.shape()));
     }
 
     /** Every token of h [B, T', S, C] attends to the conditioning tokens ctx [B, L, C]; token-wise, so any sharding of h runs it locally. */
@@ -305,8 +315,34 @@ public final class VideoDiT {
         Tensor q = w.q().apply(h).view(batch, tokens, nh, hd).permute(0, 2, 1, 3).contiguous();
         Tensor k = w.k().apply(ctx).view(batch, l, nh, hd).permute(0, 2, 1, 3).contiguous();
         Tensor v = w.v().apply(ctx).view(batch, l, nh, hd).permute(0, 2, 1, 3).contiguous();
-        Tensor o = FlashAttention.forward(q, k, v, Mask.NONE, scale(cfg)).out();
-        return w.o().apply(o.permute(0, 2, 1, 3).reshape(s));
+        return w.o().apply(attend(cfg, q, k, v).permute(0, 2, 1, 3).reshape(s));
+    }
+
+    /** Unmasked attention of q, k, v [B, H, N, hd] through the registry op, so a recording tape differentiates it. */
+    private static Tensor attend(DitConfig cfg, Tensor q, Tensor k, Tensor v) {
+        return Attention.OP.run(new Attention(Mask.NONE, scale(cfg), 0f), q, k, v);
+    }
+
+    /** The dim DSP shards while S is attended: T', or the batch for images (T' = 1), papers.md 3.3. */
+    static int spatialSwitchDim(int frames) {
+        return frames > 1 ? TIME : BATCH;
+    }
+
+    /** t [B, T, S, H, hd] as flash attention's [B·T, H, S, hd] (over S) or [B·S, H, T, hd] (over T), contiguous. */
+    static Tensor toFlash(Tensor t, int over) {
+        int[] s = t.shape();
+        return switch (over) {
+            case SPACE -> t.permute(0, 1, 3, 2, 4).reshape(s[0] * s[1], s[3], s[2], s[4]);
+            case TIME -> t.permute(0, 2, 3, 1, 4).reshape(s[0] * s[2], s[3], s[1], s[4]);
+            default -> throw new IllegalArgumentException("attention runs over T (1) or S (2), not dim " + over);
+        };
+    }
+
+    /** The inverse of {@link #toFlash}: f in flash layout back to {@code shape} [B, T, S, H, hd], contiguous. */
+    static Tensor fromFlash(Tensor f, int[] shape, int over) {
+        int bs = shape[0], t = shape[1], sp = shape[2], h = shape[3], d = shape[4];
+        Tensor out = over == SPACE ? f.reshape(bs, t, h, sp, d).permute(0, 1, 3, 2, 4) : f.reshape(bs, sp, h, t, d).permute(0, 3, 1, 2, 4);
+        return out.contiguous();
     }
 
     static float scale(DitConfig cfg) {
@@ -435,7 +471,7 @@ public final class VideoDiT {
      * attention, cross attention and the token-wise layers need nothing from other ranks; only
      * spatial attention communicates, as the scheme says.
      */
-    private record SequenceParallel(Communicator comm, Scheme scheme, int patches) implements Placement {
+    private record SequenceParallel(Communicator comm, Scheme scheme, int patches, float padFill) implements Placement {
         private DspLayout layoutOf(int[] globalSizes) {
             return new DspLayout(globalSizes, SPACE, comm.size());
         }
@@ -448,12 +484,12 @@ public final class VideoDiT {
 
         @Override
         public Tensor shard(Tensor full) {
-            return DspSharding.split(comm, full, layoutOf(full.shape()), 0f);
+            return DspSharding.split(comm, full, layoutOf(full.shape()), padFill);
         }
 
         @Override
         public Tensor unshard(Tensor local) {
-            return DspSharding.gather(comm, local, layoutOf(global(local, patches)));
+            return SequenceParallelOps.gather(comm, local, layoutOf(global(local, patches)));
         }
 
         @Override
@@ -462,28 +498,29 @@ public final class VideoDiT {
             DspLayout layout = layoutOf(global);
             return switch (scheme) {
                 case DSP -> {
-                    int other = SpatialTemporalTransformer.spatialSwitchDim(global[TIME]);
-                    Tensor whole = DspSharding.dynamicSwitch(comm, h, layout, other);
-                    yield DspSharding.dynamicSwitch(comm, selfAttention(cfg, w, whole, SPACE), layout.switchTo(other), SPACE);
+                    int other = spatialSwitchDim(global[TIME]);
+                    Tensor whole = SequenceParallelOps.dynamicSwitch(comm, h, layout, other);
+                    yield SequenceParallelOps.dynamicSwitch(comm, selfAttention(cfg, w, whole, SPACE), layout.switchTo(other), SPACE);
                 }
                 case ULYSSES -> {
                     // q, k, v [B, T', S/P, H, hd] switch from the S shard to a heads shard (S complete, its pad stripped) and the output back.
                     int[] heads = withHeads(h.shape(), cfg);
                     DspLayout tokens = new DspLayout(withHeads(global, cfg), SPACE, comm.size());
                     int headDim = heads.length - 2;
-                    Tensor q = DspSharding.dynamicSwitch(comm, w.q().apply(h).view(heads), tokens, headDim);
-                    Tensor k = DspSharding.dynamicSwitch(comm, w.k().apply(h).view(heads), tokens, headDim);
-                    Tensor v = DspSharding.dynamicSwitch(comm, w.v().apply(h).view(heads), tokens, headDim);
-                    Tensor o = SpatialTemporalTransformer.attend(q, k, v, SPACE, scale(cfg));
-                    yield w.o().apply(DspSharding.dynamicSwitch(comm, o, tokens.switchTo(headDim), SPACE).view(h.shape()));
+                    Tensor q = SequenceParallelOps.dynamicSwitch(comm, w.q().apply(h).view(heads), tokens, headDim);
+                    Tensor k = SequenceParallelOps.dynamicSwitch(comm, w.k().apply(h).view(heads), tokens, headDim);
+                    Tensor v = SequenceParallelOps.dynamicSwitch(comm, w.v().apply(h).view(heads), tokens, headDim);
+                    Tensor o = fromFlash(attend(cfg, toFlash(q, SPACE),
+                            toFlash(k, SPACE), toFlash(v, SPACE)), q.shape(), SPACE);
+                    yield w.o().apply(SequenceParallelOps.dynamicSwitch(comm, o, tokens.switchTo(headDim), SPACE).view(h.shape()));
                 }
                 case RING -> {
                     int[] heads = withHeads(h.shape(), cfg);
-                    Tensor q = SpatialTemporalTransformer.toFlash(w.q().apply(h).view(heads), SPACE);
-                    Tensor k = SpatialTemporalTransformer.toFlash(w.k().apply(h).view(heads), SPACE);
-                    Tensor v = SpatialTemporalTransformer.toFlash(w.v().apply(h).view(heads), SPACE);
-                    Tensor o = RingAttention.forwardPadded(comm, q, k, v, cfg.tokenPatches(), scale(cfg)).out();
-                    yield w.o().apply(SpatialTemporalTransformer.fromFlash(o, heads, SPACE).view(h.shape()));
+                    Tensor q = toFlash(w.q().apply(h).view(heads), SPACE);
+                    Tensor k = toFlash(w.k().apply(h).view(heads), SPACE);
+                    Tensor v = toFlash(w.v().apply(h).view(heads), SPACE);
+                    Tensor o = SequenceParallelOps.ringAttention(comm, q, k, v, cfg.tokenPatches(), scale(cfg));
+                    yield w.o().apply(fromFlash(o, heads, SPACE).view(h.shape()));
                 }
             };
         }

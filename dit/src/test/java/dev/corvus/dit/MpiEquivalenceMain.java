@@ -5,12 +5,6 @@ import dev.corvus.parallel.ParallelHarness;
 import dev.corvus.parallel.CommVolume;
 import dev.corvus.attention.FlashAttention;
 import dev.corvus.attention.Mask;
-import dev.corvus.parallel.dsp.DspLayout;
-import dev.corvus.parallel.dsp.DspSharding;
-import dev.corvus.dit.SpatialTemporalTransformer;
-import dev.corvus.dit.SpatialTemporalTransformer.Backward;
-import dev.corvus.dit.SpatialTemporalTransformer.Config;
-import dev.corvus.dit.SpatialTemporalTransformer.Weights;
 import dev.corvus.comm.CommException;
 import dev.corvus.comm.Communicator;
 import dev.corvus.comm.Communicators;
@@ -28,8 +22,8 @@ import java.util.List;
  * The sequence-parallel equivalence checks over MPI, one rank per process: run by
  * {@code scripts/mpi-tests.sh} as {@code mpirun -np 4 java ... MpiEquivalenceMain equivalence}.
  * Every process computes the single-device reference itself from the same seeds and compares its
- * own shard (ring, StarTrail for every valid C, Ulysses, DSP forward and backward, the video
- * DiT's forward under DSP, Ulysses and ring, and the collectives against plain sums), plus its bytes against {@link CommVolume}. Rank 0 prints one
+ * own shard (ring, StarTrail for every valid C, Ulysses, the video DiT's forward and training step
+ * (loss, every gradient, bytes) under DSP, Ulysses and ring, and the collectives against plain sums), plus its bytes against {@link CommVolume}. Rank 0 prints one
  * line per check (failed on any rank = FAIL) and "N passed, M failed"; the exit code is 1 on
  * any failure.
  *
@@ -77,19 +71,15 @@ public final class MpiEquivalenceMain {
             names.add("ulysses P=" + p + " causal=" + causal + " heads " + uHeads + "/" + uKv);
             checks.add(c -> attention(c, ParallelHarness.ULYSSES, "ulysses", causal, uHeads, uKv, Kind.ULYSSES, 0));
         }
-        for (int[] shape : new int[][] {{1, 5, 6, 16}, {2, 5, 7, 16}}) {
-            names.add("dsp forward " + Arrays.toString(shape));
-            checks.add(c -> dspForward(c, shape));
-            names.add("dsp backward " + Arrays.toString(shape));
-            checks.add(c -> dspBackward(c, shape));
-        }
-        // The video DiT's forward under each scheme (8 heads: Ulysses needs heads % P == 0, so P in {1, 2, 4, 8}).
+        // The video DiT's forward and training step under each scheme (8 heads: Ulysses needs heads % P == 0, so P in {1, 2, 4, 8}).
         for (DitConfig.Schedule schedule : DitConfig.Schedule.values()) {
             for (VideoDiT.Scheme scheme : VideoDiT.Scheme.values()) {
                 if (scheme == VideoDiT.Scheme.ULYSSES && 8 % p != 0) continue;
                 DitConfig cfg = VideoDiTTest.config(schedule, schedule == DitConfig.Schedule.STDIT ? 2 : 3, 1);
                 names.add("video DiT " + schedule + " " + scheme + " forward");
                 checks.add(c -> VideoDiTTest.checkRank(c, cfg, scheme, 2));
+                names.add("video DiT " + schedule + " " + scheme + " training step (loss, every gradient, bytes)");
+                checks.add(c -> DitTrainingTest.checkRank(c, cfg, scheme, 2));
             }
         }
 
@@ -268,60 +258,6 @@ public final class MpiEquivalenceMain {
             expect(what + " forward bytes", fwd, afterForward - before);
             expect(what + " backward bytes", bwd, afterBackward - afterForward);
         }
-    }
-
-    private static final int DSP_BLOCKS = 2, DSP_C = 16;
-
-    private static Config dspConfig() {
-        return new Config(DSP_C, 2, 2 * DSP_C, 1e-5f);
-    }
-
-    private static void dspForward(Communicator comm, int[] shape) {
-        int p = comm.size();
-        try (MemoryScope s = MemoryScope.open("dsp-forward")) {
-            Weights w = SpatialTemporalTransformer.random(dspConfig(), DSP_BLOCKS, 21, s);
-            Tensor x = Tensor.randn(22, shape);
-            float[] expected = SpatialTemporalTransformer.forward(w, x).toFloatArray();
-            DspLayout layout = new DspLayout(shape, SpatialTemporalTransformer.SPACE, p);
-            Tensor local = DspSharding.split(comm, x, layout, Float.NaN);
-            long a2a = comm.stats().bytes(OpKind.ALL_TO_ALL), ag = comm.stats().bytes(OpKind.ALL_GATHER);
-            float[] got = DspSharding.gather(comm, SpatialTemporalTransformer.forwardDsp(comm, w, local, layout), layout).toFloatArray();
-            Close.assertAllClose("dsp forward", expected, got, Close.reductionTolerance(Math.max(2 * DSP_C, Math.max(shape[1], shape[2])), 1e-5), 1e-5);
-            CommVolume.VideoProblem vp = new CommVolume.VideoProblem(shape[0], shape[1], shape[2], DSP_C, p);
-            expect("dsp all-to-all bytes", DSP_BLOCKS * CommVolume.dspStPair(vp), comm.stats().bytes(OpKind.ALL_TO_ALL) - a2a);
-            expect("dsp gather bytes", CommVolume.dspGather(vp), comm.stats().bytes(OpKind.ALL_GATHER) - ag);
-        }
-    }
-
-    private static void dspBackward(Communicator comm, int[] shape) {
-        int p = comm.size();
-        try (MemoryScope s = MemoryScope.open("dsp-backward")) {
-            Weights w = SpatialTemporalTransformer.random(dspConfig(), DSP_BLOCKS, 21, s);
-            Backward ref = SpatialTemporalTransformer.backward(w, Tensor.randn(22, shape), Tensor.randn(23, shape));
-            DspLayout layout = new DspLayout(shape, SpatialTemporalTransformer.SPACE, p);
-            Tensor localX = DspSharding.split(comm, Tensor.randn(22, shape), layout, Float.NaN);
-            Tensor dYLocal = DspSharding.split(comm, Tensor.randn(23, shape), layout, Float.NaN);
-            long a2a0 = comm.stats().bytes(OpKind.ALL_TO_ALL), ar0 = comm.stats().bytes(OpKind.ALL_REDUCE), ag0 = comm.stats().bytes(OpKind.ALL_GATHER);
-            Backward b = SpatialTemporalTransformer.backwardDsp(comm, w, localX, dYLocal, layout);
-            long a2a = comm.stats().bytes(OpKind.ALL_TO_ALL) - a2a0, ar = comm.stats().bytes(OpKind.ALL_REDUCE) - ar0;
-            Tensor dx = DspSharding.splitBackward(comm, b.dx(), layout);
-            long ag = comm.stats().bytes(OpKind.ALL_GATHER) - ag0;
-            assertClose("dsp dx", ref.dx().toFloatArray(), dx.toFloatArray(), Math.max(2 * DSP_C, Math.max(shape[1], shape[2])));
-            List<Tensor> want = ref.gradients().tensors(), got = b.gradients().tensors();
-            int tokens = shape[0] * shape[1] * shape[2];
-            for (int i = 0; i < want.size(); i++) assertClose("dsp parameter " + i, want.get(i).toFloatArray(), got.get(i).toFloatArray(), tokens);
-            CommVolume.VideoProblem vp = new CommVolume.VideoProblem(shape[0], shape[1], shape[2], DSP_C, p);
-            long params = DSP_BLOCKS * CommVolume.stBlockParameters(DSP_C, 2 * DSP_C);
-            expect("dsp backward bytes", DSP_BLOCKS * CommVolume.dspStPair(vp) + CommVolume.dspBackward(vp, DSP_BLOCKS, params), a2a + ar);
-            expect("dsp gradient all-reduce bytes", CommVolume.dspGradientAllReduce(params, p), ar);
-            expect("dsp entry split backward bytes", CommVolume.dspGather(vp), ag);
-        }
-    }
-
-    private static void assertClose(String what, float[] expected, float[] actual, int terms) {
-        double max = 0;
-        for (float e : expected) max = Math.max(max, Math.abs(e));
-        Close.assertAllClose(what, expected, actual, Close.reductionTolerance(terms, 1e-5) * Math.max(1, max), 1e-4);
     }
 
     private static void expect(String what, long want, long got) {

@@ -254,4 +254,39 @@ class VideoDiTTest {
         for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
         return m;
     }
+
+    @ParameterizedTest
+    @CsvSource({"STDIT,2,1", "LATTE,3,2", "LATTE,4,1"})
+    void parameterCountIsWhatInitialiseMakes(Schedule schedule, int depth, int patchFrames) {
+        DitConfig cfg = config(schedule, depth, patchFrames);
+        try (MemoryScope scope = MemoryScope.open("count")) {
+            long made = VideoDiT.initialise(cfg, 1, Init.RANDOM, scope).parameters().values().stream().mapToLong(Tensor::numel).sum();
+            assertThat(cfg.parameterCount()).isEqualTo(made);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} P={1}")
+    @CsvSource({"DSP,4", "ULYSSES,8", "RING,4"})
+    void nanInPadSlotsNeverReachesTheOutput(Scheme scheme, int p) {
+        // S = 9 over 4 or 8 ranks: the last ranks hold pad patch tokens, all NaN from the split on
+        DitConfig cfg = config(Schedule.STDIT, 2, 1);
+        float[] expected = reference(cfg, 1);
+        List<float[]> runs = InJvmCluster.run(p, TIMEOUT, comm -> {
+            try (MemoryScope scope = MemoryScope.open("rank")) {
+                Weights w = VideoDiT.initialise(cfg, WEIGHT_SEED, Init.RANDOM, scope);
+                return VideoDiT.forward(comm, scheme, w, video(cfg, 1), times(1), classes(1), null, Float.NaN).toFloatArray();
+            }
+        });
+        for (int r = 0; r < p; r++) Close.assertAllClose(scheme + " with NaN pad, rank " + r, expected, runs.get(r), Close.reductionTolerance(cfg.mlpHidden(), 1e-5), 1e-4);
+    }
+
+    @ParameterizedTest(name = "P={0} B={1}")
+    @CsvSource({"2,3", "4,2", "8,3"})
+    void imageModeSwitchesOverTheBatch(int p, int batch) {
+        // one frame (T' = 1): DSP's spatial switch scatters the batch instead, padded when P does not divide it
+        DitConfig cfg = new DitConfig(1, 6, 6, 3, 1, 2, 2, 32, 8, 2, 48, 3, 2, 12, 16, Schedule.STDIT, 1e-6f);
+        float[] expected = reference(cfg, batch);
+        List<RankRun> runs = InJvmCluster.run(p, TIMEOUT, comm -> runRank(comm, cfg, Scheme.DSP, batch));
+        for (int r = 0; r < p; r++) assertRank(cfg, Scheme.DSP, batch, p, r, expected, runs.get(r));
+    }
 }
