@@ -9,6 +9,10 @@
 #   3. mismatch: ranks pass disagreeing shapes, dims, dtypes or collectives; every rank must fail
 #      with a CommException naming both arguments, and the group must still work afterwards
 #      (MpiMismatchMain; rank 0 prints "N passed, M failed").
+#   4. sequence-parallel training: the tiny decoders' loss and every gradient under ring, StarTrail
+#      (every valid C) and Ulysses, and two whole Trainer steps, equal one device on every rank, and
+#      every rank's bytes equal CommVolume's attention traffic plus the gradient all-reduce
+#      (SequenceParallelMpiMain; rank 0 prints "N passed, M failed").
 # Usage: scripts/mpi-tests.sh [-np N]   (N = 4 by default; needs openmpi-bin, libopenmpi-dev)
 # Builds the test classes first (./mvnw test-compile, into $CORVUS_BUILD_DIR, default target).
 set -euo pipefail
@@ -27,14 +31,14 @@ fi
 export JAVA_HOME
 
 echo "mpi-tests: compiling the test classes"
-./mvnw -q -B "-Dcorvus.buildDir=$build" -pl dit -am test-compile
+./mvnw -q -B "-Dcorvus.buildDir=$build" -pl dit,train -am test-compile
 
 assertj_version=$(sed -n 's:.*<assertj.version>\(.*\)</assertj.version>.*:\1:p' pom.xml)
 repo="${MAVEN_REPO:-$HOME/.m2/repository}"
 assertj="$repo/org/assertj/assertj-core/$assertj_version/assertj-core-$assertj_version.jar"
 [ -f "$assertj" ] || { echo "mpi-tests: $assertj missing (the test-compile above should have fetched it)" >&2; exit 1; }
 cp=""
-for m in tensor vector-backend comm attention parallel dit; do cp="$cp:$m/$build/classes:$m/$build/test-classes"; done
+for m in tensor vector-backend comm attention parallel dit chunking model train; do cp="$cp:$m/$build/classes:$m/$build/test-classes"; done
 cp="${cp#:}:$assertj"
 
 run_as_root=()
@@ -84,6 +88,14 @@ rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" != 0 ] || ! grep -q '^[0-9]* passed, 0 failed$' "$log"; then
   echo "mpi-tests: mismatch FAILED (exit $rc)"; status=1
+fi
+echo "mpi-tests: sequence-parallel training on $np ranks"
+set +e
+timeout 600 "${mpirun_cmd[@]}" "${java_cmd[@]}" -Dcorvus.mpi.timeoutSeconds=120 dev.corvus.train.SequenceParallelMpiMain 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 0 ] || ! grep -q '^[0-9]* passed, 0 failed$' "$log"; then
+  echo "mpi-tests: sequence-parallel training FAILED (exit $rc)"; status=1
 fi
 rm -f "$log"
 exit $status

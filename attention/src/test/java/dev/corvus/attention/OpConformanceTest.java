@@ -20,10 +20,14 @@ import dev.corvus.tensor.op.Argmax;
 import dev.corvus.tensor.op.Binary;
 import dev.corvus.tensor.op.Concat;
 import dev.corvus.tensor.op.Contiguous;
+import dev.corvus.tensor.op.Convert;
+import dev.corvus.tensor.op.Copy;
+import dev.corvus.tensor.op.CopyInto;
 import dev.corvus.tensor.op.Embedding;
 import dev.corvus.tensor.op.LayerNorm;
 import dev.corvus.tensor.op.Linear;
 import dev.corvus.tensor.op.Matmul;
+import dev.corvus.tensor.op.Narrow;
 import dev.corvus.tensor.op.OpDef;
 import dev.corvus.tensor.op.OpRegistry;
 import dev.corvus.tensor.op.Permute;
@@ -86,6 +90,44 @@ class OpConformanceTest {
     void everyRegisteredOpHasCases() {
         for (OpDef<?> op : OpRegistry.all()) assertThat(cases(op.name())).as("conformance cases for %s", op).isNotEmpty();
         assertThat(targets()).extracting(Target::name).as("this JVM runs at least the scalar and the vector backend").contains("scalar", "vector");
+    }
+
+    /**
+     * What each backend runs with its own kernels and what falls back to the scalar reference
+     * kernel: every op with a Backend method is its own; a registry-dispatched op is its own
+     * exactly when {@link Backend#supports} says so, and then its run takes it; views compute
+     * nothing. Printed per backend, as ggml's test-backend-ops lists what each backend supports.
+     */
+    @Test
+    void everyBackendSaysWhichOpsItRunsWithItsOwnKernels() {
+        for (Target t : targets()) {
+            List<String> own = new ArrayList<>(), fallback = new ArrayList<>(), views = new ArrayList<>();
+            for (OpDef<?> op : OpRegistry.all()) {
+                boolean supported = t.backend().supports(op);
+                switch (op.kernelKind()) {
+                    case BACKEND_METHOD -> assertThat(supported).as("%s on %s", op, t.name()).isTrue();
+                    case VIEW -> assertThat(supported).as("%s on %s", op, t.name()).isFalse();
+                    case REGISTRY -> assertThat(runTakes(op, t)).as("%s on %s: run(op) takes it iff supports(op)", op, t.name()).isEqualTo(supported);
+                }
+                (op.kernelKind() == OpDef.Kernel.VIEW ? views : supported ? own : fallback).add(op.name());
+            }
+            System.out.printf("OpConformanceTest: %s runs %d ops with its own kernels %s; the scalar reference kernel for %s; views %s%n", t.name(),
+                    own.size(), own, fallback, views);
+        }
+        assertThat(Backends.scalar().supports(Softplus.OP)).as("the scalar backend's kernel for softplus is the reference").isFalse();
+    }
+
+    /** Whether the backend's run(op) takes the op's first case (operands on its device, out allocated there). */
+    private static <A extends Record> boolean runTakes(OpDef<A> op, Target target) {
+        Case c = cases(op.name()).getFirst();
+        try (MemoryScope scope = MemoryScope.open("supports")) {
+            A attrs = op.cast(c.attrs());
+            Tensor[] host = c.inputs().get();
+            Tensor[] operands = new Tensor[host.length];
+            for (int i = 0; i < host.length; i++) operands[i] = Ops.toDevice(host[i], target.device());
+            OpDef.Output o = op.infer(attrs, operands);
+            return target.backend().run(op, attrs, operands, target.backend().allocate(scope, o.dtype(), o.shape()));
+        }
     }
 
     @TestFactory
@@ -297,6 +339,48 @@ class OpConformanceTest {
             case "contiguous" -> {
                 cs.add(new Case("strided [13,7]^T", Contiguous.ATTRS, () -> of(rand(114, 13, 7).t()), 0, false));
                 cs.add(new Case("already contiguous", Contiguous.ATTRS, () -> of(rand(115, 33)), 0, false));
+            }
+            case "copy" -> {
+                for (int n : SIZES) cs.add(new Case("[3," + n + "]", Copy.ATTRS, () -> of(rand(130, 3, n)), 0, false));
+                cs.add(new Case("strided [13,7]^T", Copy.ATTRS, () -> of(rand(131, 13, 7).t()), 0, false));
+                cs.add(new Case("F16 strided", Copy.ATTRS, () -> of(Ops.convert(rand(132, 31, 5), DType.F16).t()), 0, false));
+                cs.add(new Case("Q8_0 [3,64]", Copy.ATTRS, () -> of(Ops.quantize(rand(133, 3, 64))), 0, true));
+                cs.add(new Case("I32", Copy.ATTRS, () -> of(Tensor.ofInts(new int[] {4, -1, 7, 0, 9}, 5)), 0, false));
+            }
+            case "convert" -> {
+                for (int n : SIZES) {
+                    cs.add(new Case("F32 -> F16 [2," + n + "]", new Convert(DType.F16), () -> of(rand(134, 2, n)), 0, false));
+                    cs.add(new Case("F32 -> BF16 [" + n + ",3]^T", new Convert(DType.BF16), () -> of(rand(135, n, 3).t()), 0, false));
+                }
+                cs.add(new Case("F16 -> F32", new Convert(DType.F32), () -> of(Ops.convert(rand(136, LARGE), DType.F16)), 0, false));
+                cs.add(new Case("BF16 -> F16", new Convert(DType.F16), () -> of(Ops.convert(rand(137, 7, 13), DType.BF16)), 0, false));
+                // values 8-bit block coding holds exactly, so every backend's rounding must give the same blocks
+                cs.add(new Case("F32 -> Q8_0 [5,96]", new Convert(DType.Q8_0), () -> of(eightBitExact(138, 5, 96)), 0, true));
+                cs.add(new Case("Q8_0 -> F32 [3,64]", new Convert(DType.F32), () -> of(Ops.quantize(rand(139, 3, 64))), 0, true));
+                cs.add(new Case("Q8_0 -> F16 (through F32)", new Convert(DType.F16), () -> of(Ops.quantize(rand(140, 2, 32))), 0, true));
+                cs.add(new Case("I32 -> I32", new Convert(DType.I32), () -> of(Tensor.ofInts(new int[] {3, 1, 2}, 3)), 0, false));
+            }
+            case "copyInto" -> { // operands: destination, source
+                for (int n : SIZES) {
+                    cs.add(new Case("[5," + n + "] into zeros", CopyInto.ATTRS, () -> of(Tensor.zeros(DType.F32, 5, n), rand(141, 5, n)), 0, false));
+                    cs.add(new Case("strided into a row slice of [9," + n + "]", CopyInto.ATTRS,
+                            () -> of(Tensor.zeros(DType.F32, 9, n).narrow(0, 2, 3), rand(142, n, 3).t()), 0, false));
+                }
+                cs.add(new Case("F32 into F16", CopyInto.ATTRS, () -> of(Tensor.zeros(DType.F16, 7, 13), rand(143, 7, 13)), 0, false));
+                cs.add(new Case("F32 into Q8_0", CopyInto.ATTRS, () -> of(Tensor.zeros(DType.Q8_0, 3, 64), eightBitExact(144, 3, 64)), 0, true));
+                cs.add(new Case("Q8_0 into F32", CopyInto.ATTRS, () -> of(Tensor.zeros(DType.F32, 2, 64), Ops.quantize(rand(145, 2, 64))), 0, true));
+                cs.add(new Case("a matrix's transpose into itself", CopyInto.ATTRS, () -> {
+                    Tensor m = rand(146, 17, 17);
+                    return of(m, m.t());
+                }, 0, false));
+            }
+            case "narrow" -> {
+                for (int n : SIZES) {
+                    cs.add(new Case("[7," + n + "] rows [2,5)", new Narrow(0, 2, 3), () -> of(rand(147, 7, n)), 0, false));
+                    cs.add(new Case("last column of [3," + n + "]", new Narrow(-1, n - 1, 1), () -> of(rand(148, 3, n)), 0, false));
+                }
+                cs.add(new Case("strided [13,7]^T dim 1", new Narrow(1, 4, 9), () -> of(rand(149, 13, 7).t()), 0, false));
+                cs.add(new Case("Q8_0 [4,64] rows [1,3)", new Narrow(0, 1, 2), () -> of(Ops.quantize(rand(150, 4, 64))), 0, true));
             }
             case "attention" -> {
                 for (int d : new int[] {8, 13, 64}) {

@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "corvus", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Pure-JVM compute for long-sequence transformer workloads.",
         subcommands = {CommandLine.HelpCommand.class, InfoCommand.class, BenchCommand.class, GenerateCommand.class, ChatCommand.class, PlanCommand.class,
-            ChunkCommand.class, ConvertCommand.class, SpDemoCommand.class, LogitsCommand.class, PerplexityCommand.class, ServeCommand.class,
+            ChunkCommand.class, ConvertCommand.class, SpDemoCommand.class, LogitsCommand.class, PerplexityCommand.class, ServeCommand.class, TrainCommand.class,
             LauncherCommands.Test.class, LauncherCommands.Jmh.class},
         footerHeading = "%nEnvironment:%n",
         footer = {"  CORVUS_JAVA_OPTS  JVM options for ./corvus, e.g. -Xmx8g -Dcorvus.backend=scalar",

@@ -165,7 +165,7 @@ public final class SplitLinear implements AutoCloseable {
         return new Stats(chunks.get(), reuses.get(), waited.get(), broken.get());
     }
 
-    /** x [..., K] (host) times Wᵀ: [..., n] F32 on the host, in the current scope (else x's). */
+    /** x [..., K] (host) times Wᵀ: [..., n] F32 on the host, in the output scope every op uses ({@link MemoryScope#forOutputOf}). */
     public Tensor apply(Tensor x) {
         if (x.size(-1) != kIn) {
             throw new IllegalArgumentException("split linear " + name + ": input " + Arrays.toString(x.shape()) + " and weight "
@@ -173,8 +173,7 @@ public final class SplitLinear implements AutoCloseable {
         }
         if (!x.storage().isHost()) throw new IllegalArgumentException("split linear " + name + ": the input must be on the host, got " + x.device());
         Tensor x2 = x.dtype() == DType.F32 ? x.reshape(-1, kIn).contiguous() : Ops.convert(x, DType.F32).reshape(-1, kIn);
-        MemoryScope scope = MemoryScope.current() != null ? MemoryScope.current() : x.scope();
-        Tensor out = Tensor.zeros(scope, DType.F32, x2.size(0), n);
+        Tensor out = Tensor.zeros(MemoryScope.forOutputOf(x), DType.F32, x2.size(0), n);
         apply(x2, out);
         int[] shape = x.shape();
         shape[shape.length - 1] = n;

@@ -9,57 +9,13 @@ import dev.corvus.tensor.op.OpDef;
 import dev.corvus.tensor.op.Operand;
 
 /**
- * The two ops the traced decoder needs beyond the registry's: a narrowed view (the last row
- * before the classifier) and the KV-cache append, a side-effecting sink. Both return views, so
- * they cost no activation memory; neither can be cut by a chunk loop (their dimension rules say
- * so), which leaves the keys and values of a chunked prefill computed whole before the loop and
- * the queries chunked against them.
+ * The op the traced decoder needs beyond the registry's: the KV-cache append, a side-effecting
+ * sink. It returns a view, so it costs no activation memory, and cannot be cut by a chunk loop
+ * (its dimension rule says so), which leaves the keys and values of a chunked prefill computed
+ * whole before the loop and the queries chunked against them.
  */
 final class DecoderOpDefs {
     private DecoderOpDefs() {}
-
-    /** {@link Tensor#narrow}: positions [start, start + length) of dim. */
-    record Narrow(int dim, int start, int length) {
-        static final OpDef<Narrow> OP = new OpDef<>("narrow", "Tensor.narrow", Narrow.class) {
-            @Override
-            public Output infer(Narrow attrs, Operand... in) {
-                if (in.length != 1) throw new IllegalArgumentException("narrow: " + in.length + " operands, expected 1");
-                int[] shape = in[0].shape();
-                int d = Shapes.dim("narrow", attrs.dim(), shape.length);
-                if (attrs.start() < 0 || attrs.length() < 1 || (long) attrs.start() + attrs.length() > shape[d]) {
-                    throw new IllegalArgumentException("narrow: [" + attrs.start() + ", " + ((long) attrs.start() + attrs.length())
-                            + ") is outside dim " + d + " of " + Shapes.str(shape));
-                }
-                shape[d] = attrs.length();
-                return new Output(in[0].dtype(), shape);
-            }
-
-            @Override
-            public Tensor run(Backend backend, Narrow attrs, Tensor... in) {
-                return in[0].narrow(attrs.dim(), attrs.start(), attrs.length());
-            }
-
-            @Override
-            public int[] flow(Narrow attrs, Operand[] in, int[] outShape, int d) {
-                return d == attrs.dim() ? null : firstAlong(1, d);
-            }
-
-            @Override
-            public boolean mayView() {
-                return true;
-            }
-
-            @Override
-            public boolean isView(Narrow attrs, Layout[] in) {
-                return true;
-            }
-
-            @Override
-            public Layout outputLayout(Narrow attrs, Layout[] in, int[] outShape) {
-                return in[0].narrow(attrs.dim(), attrs.length());
-            }
-        };
-    }
 
     /**
      * The KV-cache append of operands (cache [1, kvHeads, capacity, headDim], x [T, kvHeads,

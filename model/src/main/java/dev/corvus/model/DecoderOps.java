@@ -67,6 +67,9 @@ interface DecoderOps<T> {
     /** Flash attention of q [1, heads, Nq, headDim] over k, v [1, kvHeads, Nk, headDim]. */
     T attention(T q, T k, T v, Mask mask, float scale, float softcap);
 
+    /** A sharded training forward's attention through the caller's op (eager only: a traced graph has no communicator). */
+    T shardAttention(ShardAttention attention, T q, T k, T v, float scale);
+
     /** Attention of one query q [1, heads, 1, headDim] over all of k, v (the decode path). */
     T decodeAttention(T q, T k, T v, float scale, float softcap);
 }

@@ -132,6 +132,11 @@ final class EagerDecoderOps implements DecoderOps<Tensor> {
     }
 
     @Override
+    public Tensor shardAttention(ShardAttention attention, Tensor q, Tensor k, Tensor v, float scale) {
+        return attention.attend(q, k, v, scale);
+    }
+
+    @Override
     public Tensor decodeAttention(Tensor q, Tensor k, Tensor v, float scale, float softcap) {
         return FlashAttention.decode(q, k, v, k.size(2), scale, softcap);
     }

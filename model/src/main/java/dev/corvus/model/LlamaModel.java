@@ -19,10 +19,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * The decoder forward pass of every {@link Architecture} (Llama 2/3, Mistral, Qwen 2/3, Phi-3,
@@ -42,8 +45,10 @@ import java.util.Set;
  * {@link #forwardBatch} runs several sequences, each with its own cache, through one pass (what a
  * server batching many streams calls each step).
  * Memory: the {@link KvCache} lives in its own long-lived scope and grows as positions arrive;
- * every activation of a call lives in a scope opened by {@code forward} and freed when it
- * returns; only the logits outlive it, in the caller's current scope. Works for any weight dtype
+ * a prefill's activations live in a scope per layer, freed once the layer is done (its output
+ * is carried to the next, {@link LayerScopes}); a decode step's, a few KiB a layer, are freed
+ * when it returns; only the logits outlive the call, in the
+ * caller's current scope. The training forward keeps every activation, for the tape. Works for any weight dtype
  * {@code Ops.linear} and {@code Ops.embedding} take, on any CPU backend, and on an accelerator:
  * give it weights moved there ({@link LlamaWeights#to}) and everything but the logits stays there
  * (sliding windows and soft-capping are CPU-only in {@link FlashAttention} for now).
@@ -148,7 +153,8 @@ public final class LlamaModel {
      * prefill was chunked, AutoChunk's plan ({@link ChunkedProgram#explain()}), its estimated peak,
      * the unchunked graph's estimated peak, the activation peak the run measured (live bytes;
      * the KV cache and the weights are not activations), and the time tracing and compiling took
-     * and the time the run took.
+     * (near zero when the program was kept from an earlier prefill of the same shape) and the time
+     * the run took.
      */
     public record BudgetedForward(Tensor logits, boolean chunked, String plan, long estimatedPeakBytes, long unchunkedPeakBytes,
             long measuredPeakBytes, long compileNanos, long runNanos) {}
@@ -157,11 +163,12 @@ public final class LlamaModel {
      * As {@link #forward}, with the activations held within {@code activationBudgetBytes}: the
      * forward pass is traced (this class's own decoder, through {@link TracedDecoderOps}) and run
      * by AutoChunk, which cuts the positions into chunks where the unchunked peak would exceed the
-     * budget. Each chunk's queries attend to every key so far; the keys and values of all new
+     * budget; the compiled program is kept for the next prefill of the same shape and budget
+     * ({@link #PREFILL_PLANS_KEPT} of them). Each chunk's queries attend to every key so far; the keys and values of all new
      * positions are computed and appended to the cache before the chunk loop. The logits equal
      * the unchunked run's: row-independent ops do the same arithmetic on each row. The pass frees
      * each activation after its last use, so even the unchunked plan holds less than
-     * {@link #forward}, which frees them all at its end. The KV cache grows first and is not
+     * {@link #forward}, which frees them layer by layer. The KV cache grows first and is not
      * counted.
      *
      * @throws BudgetTooSmallException when no chunk plan fits the budget (it names the smallest that does)
@@ -173,10 +180,11 @@ public final class LlamaModel {
         int n = tokens.length;
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, config.vocabSize());
         long t0 = System.nanoTime();
-        ChunkedProgram program = compilePrefill(tokens, startPosition, cache, activationBudgetBytes);
+        PrefillProgram prefill = prefillProgram(n, startPosition, cache, activationBudgetBytes);
+        ChunkedProgram program = prefill.program();
         long t1 = System.nanoTime(), measured;
         try (MemoryScope scope = MemoryScope.open("llama.forward (ids)");
-                Execution run = program.run(Tensor.ofInts(scope, tokens, n))) {
+                Execution run = program.run(prefill.inputs(Tensor.ofInts(scope, tokens, n), cache))) {
             Ops.copyInto(run.output(0).view(config.vocabSize()), logits);
             measured = run.peakBytes();
         }
@@ -196,13 +204,64 @@ public final class LlamaModel {
      * @throws BudgetTooSmallException when no chunk plan fits the budget
      */
     public ChunkedProgram prefillPlan(int positions, int startPosition, KvCache cache, long activationBudgetBytes) {
-        int[] ids = new int[positions];
-        checkCall("prefillPlan", ids, startPosition, cache);
-        return compilePrefill(ids, startPosition, cache, activationBudgetBytes);
+        checkCall("prefillPlan", new int[positions], startPosition, cache);
+        return prefillProgram(positions, startPosition, cache, activationBudgetBytes).program();
     }
 
-    /** Traces the decoder for these tokens (their count alone matters) and compiles it for the budget. */
-    private ChunkedProgram compilePrefill(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
+    /**
+     * What a budgeted prefill's compiled program depends on besides the model: the positions, the
+     * cached ones before them, the cache's capacity (the shape of its tensors, the graph's inputs)
+     * and RoPE factors, and the budget. Token values are an input; the cache's own tensors too.
+     */
+    private record PrefillKey(int positions, int startPosition, int cacheCapacity, boolean longRope, long budgetBytes) {}
+
+    /**
+     * A compiled budgeted prefill and how to bind it: per graph input after the token ids, the
+     * cache tensor it takes as {@code 2 * layer} (keys) or {@code 2 * layer + 1} (values).
+     */
+    private record PrefillProgram(ChunkedProgram program, int[] cacheSlots) {
+        Tensor[] inputs(Tensor ids, KvCache cache) {
+            Tensor[] in = new Tensor[1 + cacheSlots.length];
+            in[0] = ids;
+            for (int i = 0; i < cacheSlots.length; i++) in[i + 1] = (cacheSlots[i] % 2 == 0 ? cache.keys : cache.values)[cacheSlots[i] / 2];
+            return in;
+        }
+    }
+
+    /**
+     * Programs a budgeted prefill compiled, most recently used last: a second prefill of the same
+     * shape (a server's requests, a benchmark's repetitions) skips tracing and the 0.4-2 s search.
+     * Each holds its graph and plan only (weights are the model's, cache tensors are inputs).
+     */
+    static final int PREFILL_PLANS_KEPT = 16;
+
+    private final Map<PrefillKey, PrefillProgram> prefillPlans = Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<PrefillKey, PrefillProgram> eldest) {
+            return size() > PREFILL_PLANS_KEPT;
+        }
+    });
+
+    /** The compiled program for a prefill of this shape under this budget: the one kept from before, or a fresh compile kept for next time. */
+    private PrefillProgram prefillProgram(int positions, int startPosition, KvCache cache, long activationBudgetBytes) {
+        checkBudgetedRun(activationBudgetBytes);
+        cache.reserve(startPosition + positions);
+        PrefillKey key = new PrefillKey(positions, startPosition, cache.capacity(), cache.longRope, activationBudgetBytes);
+        PrefillProgram kept = prefillPlans.get(key);
+        if (kept != null) return kept;
+        PrefillProgram compiled = compilePrefill(new int[positions], startPosition, cache, activationBudgetBytes);
+        prefillPlans.put(key, compiled);
+        return compiled;
+    }
+
+    /** Prefill programs kept now (for tests). */
+    int prefillPlansKept() {
+        return prefillPlans.size();
+    }
+
+    private void checkBudgetedRun(long activationBudgetBytes) {
         if (activationBudgetBytes <= 0) throw new IllegalArgumentException("forward: the memory budget must be positive, got " + activationBudgetBytes);
         if (linear != Linear.OPS) {
             throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk, which traces Ops.linear;"
@@ -211,15 +270,22 @@ public final class LlamaModel {
         if (!device.equals(Device.CPU)) {
             throw new UnsupportedOperationException("forward: a memory budget runs the decoder through AutoChunk on the CPU; the weights are on " + device);
         }
+    }
+
+    /** Traces the decoder for these tokens (their count alone matters) and compiles it for the budget; the cache holds their positions. */
+    private PrefillProgram compilePrefill(int[] tokens, int startPosition, KvCache cache, long activationBudgetBytes) {
         int n = tokens.length;
-        cache.reserve(startPosition + n);
         TracedDecoderOps traced = new TracedDecoderOps();
-        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false, false);
+        Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false, null,
+                UnaryOperator.identity(), false); // the executor frees each activation after its last use
         Graph graph = traced.tracer().build(out);
         long logitsBytes = DType.F32.byteSize(config.vocabSize());
         long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
+        List<Tensor> cacheInputs = traced.cacheInputs();
+        int[] slots = new int[cacheInputs.size()];
+        for (int i = 0; i < slots.length; i++) slots[i] = cache.slotOf(cacheInputs.get(i));
         try {
-            return AutoChunk.compile(graph, Math.max(1, planBudget));
+            return new PrefillProgram(AutoChunk.compile(graph, Math.max(1, planBudget)), slots);
         } catch (AutoChunk.BudgetTooSmallException e) {
             throw new BudgetTooSmallException(n, activationBudgetBytes, (long) Math.ceil(e.smallestBudgetBytes() / PLAN_SHARE_OF_BUDGET) + logitsBytes,
                     e.unchunkedPeakBytes(), e);
@@ -294,16 +360,75 @@ public final class LlamaModel {
      * gradients are the same (the block is recomputed by the same kernels).
      */
     public Tensor trainingForward(int[] tokens, boolean checkpointBlocks) {
+        requirePlainClassifier();
+        return run(List.of(new SequenceStep(tokens, 0, null)), true, true, checkpointBlocks);
+    }
+
+    /**
+     * Rows [localStart, localStart + length) of a training shard hold the tokens at global
+     * positions [globalStart, globalStart + length).
+     */
+    public record PositionRun(int localStart, int globalStart, int length) {}
+
+    /**
+     * The training forward of one rank's shard of a sequence split over several ranks (sequence
+     * parallelism): the final-normed hidden states [n, dim] of {@code tokens}, the shard's n
+     * tokens in local order, which {@code runs} place in the whole sequence (each run is rotated
+     * by RoPE at its global positions, as in {@link #trainingForward(int[])}), with every layer's
+     * attention computed by {@code attention} over the whole sequence. Everything but the
+     * attention is row-local, so the rows equal those of the unsharded forward. Sliding-window
+     * layers and attention soft-capping are refused: the shard attention is plain causal.
+     *
+     * @param runs the shard's rows in order: the first at local row 0, each starting where the last ended, covering all n
+     */
+    public Tensor trainingForward(int[] tokens, List<PositionRun> runs, ShardAttention attention) {
+        Objects.requireNonNull(attention, "attention");
+        int at = 0;
+        for (PositionRun r : runs) {
+            if (r.localStart() != at || r.length() <= 0 || r.globalStart() < 0) {
+                throw new IllegalArgumentException("trainingForward: run " + r + " must start at local row " + at
+                        + " (runs cover the shard's rows in order) with a positive length and a global start >= 0; runs " + runs);
+            }
+            at += r.length();
+        }
+        if (at != tokens.length) throw new IllegalArgumentException("trainingForward: the runs " + runs + " cover " + at + " rows, the shard has " + tokens.length + " tokens");
+        for (int l = 0; l < config.layers(); l++) {
+            if (config.isSliding(l)) {
+                throw new UnsupportedOperationException("trainingForward: layer " + l + " attends over a sliding window of " + config.slidingWindow()
+                        + " positions; a sharded forward supports full causal attention only");
+            }
+        }
+        if (config.attentionSoftcap() != 0f) {
+            throw new UnsupportedOperationException("trainingForward: attention soft-capping (" + config.attentionSoftcap() + ") is not supported by a sharded forward");
+        }
+        requirePlainClassifier();
+        checkCall("trainingForward", tokens, 0, null);
+        return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
+                UnaryOperator.identity(), false); // the tape keeps every activation
+    }
+
+    /** The training forwards return hidden states for a loss that applies the classifier alone. */
+    private void requirePlainClassifier() {
         if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
             throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
                     + ") is not supported; the loss applies the plain classifier");
         }
-        return run(List.of(new SequenceStep(tokens, 0, null)), true, true, checkpointBlocks);
     }
+
+    /** A sharded training forward's row placement and attention (null in every other forward). */
+    private record Shard(List<PositionRun> runs, ShardAttention attention) {}
 
     private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
         return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false, false);
     }
+
+    /**
+     * The eager pass frees each layer's activations when the layer is done ({@link LayerScopes})
+     * once a layer's MLP activation (rows x hidden, F32) reaches this size; below it, every
+     * layer's together stay small, and a layer scope costs: closing a shared arena measured
+     * 20-50 us (2 cores under load 16), two per layer, near a tenth of a stories15M decode step.
+     */
+    static final long FREE_PER_LAYER_BYTES = 1 << 20;
 
     /** With {@code training}, the steps' caches are null, and the hidden states come back instead of logits. */
     private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training, boolean checkpointBlocks) {
@@ -324,12 +449,13 @@ public final class LlamaModel {
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         // training keeps every activation in the caller's scope, for the tape's backward
-        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, checkpointBlocks);
+        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, null, UnaryOperator.identity(), checkpointBlocks);
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
                 config.vocabSize());
         for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
-        try (MemoryScope scope = MemoryScope.open("llama.forward")) {
-            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, false);
+        boolean perLayer = (long) rows * config.hiddenDim() * Float.BYTES >= FREE_PER_LAYER_BYTES;
+        try (MemoryScope scope = MemoryScope.open("llama.forward"); LayerScopes layers = perLayer ? new LayerScopes() : null) {
+            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, null, perLayer ? layers::layerDone : UnaryOperator.identity(), false);
             Ops.copyInto(out.to(Device.CPU), logits);
         }
         for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
@@ -338,11 +464,15 @@ public final class LlamaModel {
 
     /**
      * The decoder, written once against {@link DecoderOps}: run eagerly on tensors, or traced into
-     * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row.
+     * an AutoChunk graph. Returns the logits of each sequence's last row, or of every row. With a
+     * {@code shard} (training only) the one sequence is a shard of a longer one: rotated run by run
+     * at its global positions, attending through the shard's attention. {@code layerDone} is given
+     * each layer's output and returns what the next layer reads (the eager inference pass frees the
+     * layer's activations there, {@link LayerScopes}).
      */
     @SuppressWarnings("unchecked") // a checkpointed block runs eagerly: T is Tensor there
     private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training,
-            boolean checkpointBlocks) {
+            Shard shard, UnaryOperator<T> layerDone, boolean checkpointBlocks) {
         int sequences = steps.size(), rows = tokens.length;
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
@@ -351,10 +481,11 @@ public final class LlamaModel {
             int layer = l;
             if (training && checkpointBlocks) {
                 // the block recomputed in backward instead of its activations held: only x between blocks is kept
-                x = (T) Tape.checkpoint("block " + l, in -> (Tensor) block((DecoderOps<T>) o, (T) in[0], layer, tokens, steps, firstRow, training),
-                        blockInputs((Tensor) x, weights.layers().get(l)));
+                x = layerDone.apply((T) Tape.checkpoint("block " + l,
+                        in -> (Tensor) block((DecoderOps<T>) o, (T) in[0], layer, tokens, steps, firstRow, training, shard),
+                        blockInputs((Tensor) x, weights.layers().get(l))));
             } else {
-                x = block(o, x, layer, tokens, steps, firstRow, training);
+                x = layerDone.apply(block(o, x, layer, tokens, steps, firstRow, training, shard));
             }
         }
 
@@ -377,7 +508,7 @@ public final class LlamaModel {
     }
 
     /** Decoder block {@code l} on x [rows, dim]: attention and the gated MLP, each with its residual add. */
-    private <T> T block(DecoderOps<T> o, T x, int l, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean training) {
+    private <T> T block(DecoderOps<T> o, T x, int l, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean training, Shard shard) {
         int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         float eps = config.normEps();
         List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
@@ -393,8 +524,7 @@ public final class LlamaModel {
         keys.clear();
         for (int i = 0; i < sequences; i++) {
             SequenceStep step = steps.get(i);
-            T rotated = o.rope(o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), frequencies(sliding, step.cache()),
-                    config.ropeMagnitude(), config.ropeStyle());
+            T rotated = rope(o, o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), shard, frequencies(sliding, step.cache()));
             // training has no cache: the sequence attends over its own keys, [1, kvHeads, T, headDim] as a cache view is
             keys.add(training ? o.unsqueeze(o.permute(rotated, 1, 0, 2), 0) : o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
         }
@@ -412,7 +542,7 @@ public final class LlamaModel {
             SequenceStep step = steps.get(i);
             int n = step.tokens().length;
             attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
-                    values.get(i)));
+                    values.get(i), shard));
         }
         T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
         T out = project(o, att, w.wo(), w.bo());
@@ -454,14 +584,25 @@ public final class LlamaModel {
      * {@code startPosition ..} are rotated and attend causally over the cached keys and values
      * [1, kvHeads, startPosition + count, headDim] (their own included). Returns [count, heads * headDim].
      */
-    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values) {
-        q = o.rope(q, startPosition, frequencies(sliding, cache), config.ropeMagnitude(), config.ropeStyle());
+    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values, Shard shard) {
+        q = rope(o, q, startPosition, shard, frequencies(sliding, cache));
         // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
         T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
         T att = cache != null ? attend(o, qh, keys, values, count, startPosition + count, sliding)
+                : shard != null ? o.shardAttention(shard.attention(), qh, keys, values, config.attentionScale())
                 : o.attention(qh, keys, values, sliding ? Mask.slidingWindowBottomRight(count, count, config.slidingWindow())
                         : Mask.causalBottomRight(count, count), config.attentionScale(), config.attentionSoftcap()); // training: no cache
         return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]
+    }
+
+    /** RoPE of x [T, heads, headDim] at positions startPosition ..; a shard's rows run by run at their global positions. */
+    private <T> T rope(DecoderOps<T> o, T x, int startPosition, Shard shard, double[] frequencies) {
+        if (shard == null) return o.rope(x, startPosition, frequencies, config.ropeMagnitude(), config.ropeStyle());
+        List<T> parts = new ArrayList<>(shard.runs().size());
+        for (PositionRun r : shard.runs()) {
+            parts.add(o.rope(o.narrow(x, 0, r.localStart(), r.length()), r.globalStart(), frequencies, config.ropeMagnitude(), config.ropeStyle()));
+        }
+        return parts.size() == 1 ? parts.getFirst() : o.concat(0, parts);
     }
 
     /** RoPE angular frequencies for a full-attention or sliding-window layer, with the cache's short or long factors. */
@@ -597,6 +738,15 @@ public final class LlamaModel {
                 throw new IllegalArgumentException("KV cache: cannot truncate to " + newLength + ", it holds " + length + " positions");
             }
             length = newLength;
+        }
+
+        /** Where t sits: {@code 2 * layer} for a layer's keys, {@code 2 * layer + 1} for its values. */
+        int slotOf(Tensor t) {
+            for (int l = 0; l < layers; l++) {
+                if (keys[l] == t) return 2 * l;
+                if (values[l] == t) return 2 * l + 1;
+            }
+            throw new IllegalArgumentException("KV cache: " + t + " is none of its tensors");
         }
 
         /** Layer {@code layer}'s keys [1, kvHeads, capacity, headDim]; a later forward that grows the cache replaces the tensor. */

@@ -68,6 +68,16 @@ public interface Tokenizer {
         return Tokenizers.fromGguf(gguf);
     }
 
+    /**
+     * "&lt;0xXX&gt;" (upper-case hex, as SentencePiece spells it): the text of the byte token for
+     * {@code b}. Not String.format: vocabularies build 256 of these while the launch still runs
+     * interpreted, where each format call parses its pattern again.
+     */
+    static String byteTokenText(int b) {
+        String hex = "0123456789ABCDEF";
+        return "<0x" + hex.charAt(b >> 4 & 15) + hex.charAt(b & 15) + ">";
+    }
+
     /** The byte of a "&lt;0xXX&gt;" piece, or -1. */
     static int parseByteToken(String piece) {
         if (piece.length() != 6 || !piece.startsWith("<0x") || piece.charAt(5) != '>') return -1;

@@ -9,6 +9,7 @@ import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.UnaryOp;
 import dev.corvus.tensor.op.Embedding;
+import dev.corvus.tensor.op.Narrow;
 import dev.corvus.tensor.op.Rope;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -17,15 +18,26 @@ import java.util.Map;
 /**
  * {@link DecoderOps} that record: each method traces the op the eager one runs, so
  * {@link LlamaModel}'s forward pass becomes an AutoChunk graph. Every weight tensor becomes one
- * parameter (the same tensor, the same node); the graph's one input is the token ids.
+ * parameter (the same tensor, the same node); the graph's inputs are the token ids and the KV
+ * cache's tensors ({@link #cacheInputs}), so its program does not hold one cache's memory.
  */
 final class TracedDecoderOps implements DecoderOps<Node> {
     private final Tracer tracer = new Tracer();
     private final Map<Tensor, Node> params = new IdentityHashMap<>();
+    /** The KV-cache tensors written and read, each a graph input (after the token ids) in this order. */
+    private final Map<Tensor, Node> cacheInputs = new java.util.LinkedHashMap<>();
     private Node tokens;
 
     Tracer tracer() {
         return tracer;
+    }
+
+    /**
+     * The cache tensors the graph takes as inputs, in input order after the token ids: bound when
+     * the program runs, so one compiled program serves every cache of the same capacity.
+     */
+    List<Tensor> cacheInputs() {
+        return List.copyOf(cacheInputs.keySet());
     }
 
     private Node param(Tensor t) {
@@ -127,7 +139,7 @@ final class TracedDecoderOps implements DecoderOps<Node> {
     @Override
     public Node narrow(Node x, int dim, int start, int length) {
         if (start == 0 && length == x.size(dim)) return x;
-        return tracer.apply(DecoderOpDefs.Narrow.OP, new DecoderOpDefs.Narrow(dim, start, length), x);
+        return tracer.apply(Narrow.OP, new Narrow(dim, start, length), x);
     }
 
     @Override
@@ -137,12 +149,22 @@ final class TracedDecoderOps implements DecoderOps<Node> {
 
     @Override
     public Node appendToCache(Tensor cache, Node x, int start) {
-        return tracer.apply(DecoderOpDefs.CacheAppend.OP, new DecoderOpDefs.CacheAppend(start), param(cache), x);
+        Node c = cacheInputs.get(cache);
+        if (c == null) {
+            c = tracer.input("cache" + cacheInputs.size(), cache.dtype(), cache.shape());
+            cacheInputs.put(cache, c);
+        }
+        return tracer.apply(DecoderOpDefs.CacheAppend.OP, new DecoderOpDefs.CacheAppend(start), c, x);
     }
 
     @Override
     public Node attention(Node q, Node k, Node v, Mask mask, float scale, float softcap) {
         return tracer.apply(Attention.OP, new Attention(mask, scale, softcap), q, k, v);
+    }
+
+    @Override
+    public Node shardAttention(ShardAttention attention, Node q, Node k, Node v, float scale) {
+        throw new UnsupportedOperationException("a sharded training forward runs eagerly; it cannot be traced for AutoChunk");
     }
 
     @Override

@@ -43,4 +43,23 @@ class LlamaModelOpenClTest {
             }
         }
     }
+
+    /** A prefill long enough that the eager pass frees each layer's activations (LlamaModel.FREE_PER_LAYER_BYTES), on the device. */
+    @org.junit.jupiter.api.Test
+    void aPrefillFreedLayerByLayerOnTheDeviceEqualsTheCpu() {
+        Optional<String> why = OpenClDevices.unavailableReason();
+        assumeTrue(why.isEmpty(), () -> "no OpenCL: " + why.orElse(""));
+        int hidden = 2048, rows = (int) (LlamaModel.FREE_PER_LAYER_BYTES / (4 * hidden)) + 5;
+        LlamaConfig config = new LlamaConfig(64, hidden, 3, 4, 2, 50, rows, 10000f, 1e-5f, dev.corvus.tensor.RopeStyle.INTERLEAVED, true);
+        try (MemoryScope scope = MemoryScope.open("test")) {
+            LlamaWeights cpuWeights = TinyLlama.randomWeights(scope, config, 12);
+            LlamaModel cpu = new LlamaModel(config, cpuWeights), gpu = new LlamaModel(config, cpuWeights.to(Backends.device("opencl"), scope));
+            int[] prompt = new int[rows];
+            for (int i = 0; i < rows; i++) prompt[i] = (i * 13 + 1) % config.vocabSize();
+            try (LlamaModel.KvCache cpuCache = cpu.newCache(rows); LlamaModel.KvCache gpuCache = gpu.newCache(rows)) {
+                Close.assertAllClose("prefill logits", cpu.forward(prompt, 0, cpuCache).toFloatArray(), gpu.forward(prompt, 0, gpuCache).toFloatArray(),
+                        1e-4, 1e-3);
+            }
+        }
+    }
 }

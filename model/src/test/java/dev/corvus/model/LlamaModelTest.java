@@ -140,6 +140,32 @@ class LlamaModelTest {
         }
     }
 
+    /** The eager prefill frees each layer's activations when the layer is done: its peak does not grow with the depth. */
+    @Test
+    void prefillPeakDoesNotGrowWithTheLayerCount() {
+        // enough rows x hidden for the pass to free per layer (LlamaModel.FREE_PER_LAYER_BYTES)
+        int[] tokens = new int[(int) (LlamaModel.FREE_PER_LAYER_BYTES / (4 * HIDDEN)) + 3];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = (i * 7) % 50;
+        long shallow = prefillPeak(1, tokens), deep = prefillPeak(6, tokens);
+        // the deeper pass holds at most the output of one more layer ([T, dim] F32) at once
+        assertThat(deep).isLessThanOrEqualTo(shallow + 4L * tokens.length * 64).isGreaterThan(0);
+    }
+
+    private static final int HIDDEN = 2048;
+
+    private static long prefillPeak(int layers, int[] tokens) {
+        LlamaConfig c = new LlamaConfig(64, HIDDEN, layers, 4, 2, 50, tokens.length, 10000f, 1e-5f, dev.corvus.tensor.RopeStyle.INTERLEAVED, true);
+        try (MemoryScope weights = MemoryScope.detached("weights")) {
+            LlamaModel model = new LlamaModel(c, TinyLlama.randomWeights(weights, c, 3));
+            try (LlamaModel.KvCache cache = model.newCache(); MemoryScope scope = MemoryScope.open("caller")) {
+                long before = MemoryStats.liveBytes();
+                MemoryStats.resetPeak();
+                model.forward(tokens, 0, cache);
+                return MemoryStats.peakBytes() - before;
+            }
+        }
+    }
+
     @Test
     void rejectsCallsTheCacheCannotServe() {
         LlamaConfig c = TinyLlama.config(4, 4);

@@ -120,6 +120,33 @@ class ModelStoreTest {
         }
     }
 
+    @Test
+    void aVerifiedFileIsTrustedByItsStampInLaterJvmsUntilItChanges() throws IOException {
+        Path file = dir.resolve("weights.bin");
+        Files.write(file, "first contents".getBytes(StandardCharsets.UTF_8));
+        String sha = ModelStore.sha256(file);
+        assertThat(ModelStore.verified(file, "0".repeat(64))).as("a wrong hash").isFalse();
+        assertThat(ModelStore.stampFile(file)).as("no stamp for a file that failed").doesNotExist();
+        assertThat(ModelStore.verified(file, sha)).isTrue();
+        assertThat(ModelStore.stampFile(file)).exists();
+
+        // the stamp vouches without hashing: same size, inode and mtime pass even with other bytes
+        java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(file);
+        Files.write(file, "other contents".getBytes(StandardCharsets.UTF_8));
+        Files.setLastModifiedTime(file, mtime);
+        ModelStore.forgetVerifiedInThisJvm();
+        assertThat(ModelStore.verified(file, sha)).as("trusted by its stamp").isTrue();
+
+        // a write moves the mtime (or the size): hashed again, and the new bytes fail
+        Files.write(file, "third contents".getBytes(StandardCharsets.UTF_8));
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(mtime.toMillis() + 5000));
+        ModelStore.forgetVerifiedInThisJvm();
+        assertThat(ModelStore.verified(file, sha)).as("changed since its stamp").isFalse();
+        Files.write(file, "first contents, longer".getBytes(StandardCharsets.UTF_8));
+        Files.setLastModifiedTime(file, mtime);
+        assertThat(ModelStore.verified(file, sha)).as("another size").isFalse();
+    }
+
     // ---------------------------------------------------------------- tar
 
     private static byte[] header(String name, String prefix, long size, char type) {

@@ -33,6 +33,14 @@ class TokenizerTest {
     }
 
     @Test
+    void byteTokenTextsAreSentencePiecesSpelling() {
+        for (int b = 0; b < 256; b++) {
+            assertThat(Tokenizer.byteTokenText(b)).isEqualTo(String.format("<0x%02X>", b));
+            assertThat(Tokenizer.parseByteToken(Tokenizer.byteTokenText(b))).isEqualTo(b);
+        }
+    }
+
+    @Test
     void emptyTextGetsNoDummySpace() {
         assertThat(tok.encode("", false, false)).isEmpty();
         assertThat(tok.encode("", true, false)).containsExactly(1);
@@ -107,12 +115,14 @@ class TokenizerTest {
     void tokenizerBinMustHoldTheModelsVocabulary() throws IOException {
         Path file = Files.write(dir.resolve("tokenizer.bin"), TestModels.tokenizerBin());
         assertThatThrownBy(() -> Tokenizer.loadLlama2c(file, TestModels.vocabSize() + 1)).isInstanceOf(CheckpointException.class)
-                .hasMessageStartingWith(file.toString()).hasMessageContaining("truncated");
+                .hasMessageStartingWith(file.toString()).hasMessageContaining("truncated")
+                .hasMessageContaining("score of token " + TestModels.vocabSize());
         assertThatThrownBy(() -> Tokenizer.loadLlama2c(file, TestModels.vocabSize() - 1)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("trailing bytes");
         byte[] bytes = TestModels.tokenizerBin();
         Path cut = Files.write(dir.resolve("cut.bin"), Arrays.copyOf(bytes, bytes.length - 2));
-        assertThatThrownBy(() -> Tokenizer.loadLlama2c(cut)).isInstanceOf(CheckpointException.class).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> Tokenizer.loadLlama2c(cut)).isInstanceOf(CheckpointException.class).hasMessageContaining("truncated")
+                .hasMessageContaining("token " + (TestModels.vocabSize() - 1) + " needs");
         assertThatThrownBy(() -> Tokenizer.loadLlama2c(dir.resolve("none.bin"))).isInstanceOf(CheckpointException.class).hasMessageContaining("no such file");
     }
 

@@ -47,6 +47,20 @@ import java.lang.foreign.ValueLayout;
 public final class OpenClBackend implements Backend, AutoCloseable {
     private static final String EXACT = "-cl-fp32-correctly-rounded-divide-sqrt";
 
+    /**
+     * Build options of elementwise.cl and reduce.cl: their op codes, {@code -DOP_ADD=0 ...} from
+     * the Java enums (a kernel's op argument is the constant's ordinal), so the one list is the enum.
+     */
+    static final String ELEMENTWISE = EXACT + codes("OP_", BinaryOp.values()) + codes("U_", UnaryOp.values()),
+            REDUCE = codes("R_", ReduceOp.values());
+
+    /** {@code -D<prefix><NAME>=<ordinal>} for every constant. */
+    static String codes(String prefix, Enum<?>[] constants) {
+        StringBuilder sb = new StringBuilder();
+        for (Enum<?> c : constants) sb.append(" -D").append(prefix).append(c.name()).append('=').append(c.ordinal());
+        return sb.toString();
+    }
+
     private final ClDevice clDevice;
     private final Device device;
     private final ClContext context;
@@ -316,34 +330,21 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         long n = a.numel(), m = b.numel();
-        int code = switch (op) {
-            case ADD -> 0;
-            case SUB -> 1;
-            case MUL -> 2;
-            case DIV -> 3;
-        };
-        launch1("elementwise.cl", EXACT, "binary_f32", n, k -> k.arg(0, buffer(a)).arg(1, a.offset()).arg(2, buffer(b)).arg(3, b.offset())
+        int code = op.ordinal(); // OP_* in elementwise.cl, by ELEMENTWISE
+        launch1("elementwise.cl", ELEMENTWISE, "binary_f32", n, k -> k.arg(0, buffer(a)).arg(1, a.offset()).arg(2, buffer(b)).arg(3, b.offset())
                 .arg(4, m).arg(5, buffer(out)).arg(6, out.offset()).arg(7, code));
     }
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
-        int code = switch (op) {
-            case EXP -> 0;
-            case SILU -> 1;
-            case RELU -> 2;
-            case NEG -> 3;
-            case TANH -> 4;
-            case GELU_TANH -> 5;
-            case GELU_ERF -> 6;
-        };
-        launch1("elementwise.cl", EXACT, "unary_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out))
+        int code = op.ordinal(); // U_* in elementwise.cl, by ELEMENTWISE
+        launch1("elementwise.cl", ELEMENTWISE, "unary_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out))
                 .arg(3, out.offset()).arg(4, code));
     }
 
     @Override
     public void scale(Tensor x, float factor, Tensor out) {
-        launch1("elementwise.cl", EXACT, "scale_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, factor)
+        launch1("elementwise.cl", ELEMENTWISE, "scale_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, factor)
                 .arg(3, buffer(out)).arg(4, out.offset()));
     }
 
@@ -351,12 +352,8 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     public void reduce(ReduceOp op, Tensor x, Tensor out) {
         int cols = cols(x);
         long rows = out.numel();
-        int code = switch (op) {
-            case SUM -> 0;
-            case MEAN -> 1;
-            case MAX -> 2;
-        };
-        ClKernel k = programs.kernel("reduce.cl", "", "reduce_f32");
+        int code = op.ordinal(); // R_* in reduce.cl, by REDUCE
+        ClKernel k = programs.kernel("reduce.cl", REDUCE, "reduce_f32");
         int wg = groupSize(k);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).arg(5, code).local(6, 4L * wg);
@@ -368,7 +365,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     public void argmax(Tensor x, Tensor out) {
         int cols = cols(x);
         long rows = out.numel();
-        ClKernel k = programs.kernel("reduce.cl", "", "argmax_f32");
+        ClKernel k = programs.kernel("reduce.cl", REDUCE, "argmax_f32");
         int wg = groupSize(k);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).local(5, 4L * wg).local(6, 4L * wg);

@@ -185,10 +185,20 @@ public interface Backend {
     }
 
     /**
+     * Whether this backend computes {@code op} with a kernel of its own: every op with a method
+     * above ({@link dev.corvus.tensor.op.OpDef.Kernel#BACKEND_METHOD}); an op without one
+     * ({@link dev.corvus.tensor.op.OpDef.Kernel#REGISTRY}) only where this backend's {@link #run}
+     * takes it, else the op's scalar reference kernel runs on the host; a view computes nothing.
+     */
+    default boolean supports(dev.corvus.tensor.op.OpDef<?> op) {
+        return op.kernelKind() == dev.corvus.tensor.op.OpDef.Kernel.BACKEND_METHOD;
+    }
+
+    /**
      * Runs a registry op that has no method of its own above (see {@link dev.corvus.tensor.op.OpDef}):
-     * out is allocated and the operands laid out as the op's definition says. Returns false when
-     * this backend has no kernel for it; the op's scalar reference kernel then runs instead, so a
-     * new op needs only its registry entry and a backend adds a fast path when it wants one.
+     * out is allocated and the operands laid out as the op's definition says. Called only for the
+     * ops {@link #supports} names; returns false for any other. A new op needs only its registry
+     * entry, and a backend adds a fast path when it wants one (supports and run both).
      */
     default boolean run(dev.corvus.tensor.op.OpDef<?> op, Record attrs, Tensor[] in, Tensor out) {
         return false;

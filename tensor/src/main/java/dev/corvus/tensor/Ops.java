@@ -3,10 +3,14 @@ package dev.corvus.tensor;
 import dev.corvus.tensor.op.Argmax;
 import dev.corvus.tensor.op.Binary;
 import dev.corvus.tensor.op.Concat;
+import dev.corvus.tensor.op.Convert;
+import dev.corvus.tensor.op.Copy;
+import dev.corvus.tensor.op.CopyInto;
 import dev.corvus.tensor.op.Embedding;
 import dev.corvus.tensor.op.LayerNorm;
 import dev.corvus.tensor.op.Linear;
 import dev.corvus.tensor.op.Matmul;
+import dev.corvus.tensor.op.Narrow;
 import dev.corvus.tensor.op.Reduce;
 import dev.corvus.tensor.op.RmsNorm;
 import dev.corvus.tensor.op.Rope;
@@ -70,120 +74,21 @@ public final class Ops {
 
     /** A contiguous copy with the same dtype. */
     public static Tensor copy(Tensor x) {
-        Backend be = backend("copy", x);
-        if (x.dtype().isQuantized() && !x.isContiguous()) {
-            throw new IllegalArgumentException("copy: a non-contiguous " + x.dtype() + " view cannot be re-blocked; convert it to F32 instead");
-        }
-        Tensor out = newOutput(x, x.dtype(), x.shape());
-        be.copy(x, out);
-        return out;
+        return Copy.OP.run(Copy.ATTRS, x);
     }
 
     /**
-     * Copies src into dst (same shape; dst may be a view, e.g. a slice of a larger tensor). The
-     * result is always as if src were read whole before dst is written: when the two may share
-     * memory ({@code copyInto(m.t(), m)}, overlapping slices of one tensor) src goes through a
-     * temporary first, since the backends copy element by element and would otherwise read values
-     * they had already overwritten; src and dst the very same view is a no-op. A dst whose
-     * elements share memory with each other (a stride-0 dimension, as {@link Tensor#expand}
-     * makes) is refused: which write would win is undefined.
+     * Copies src into dst (same shape; dst may be a view, e.g. a slice of a larger tensor), as if
+     * src were read whole first even when the two share memory; an expanded dst is refused
+     * ({@link CopyInto} says how). A write, not a value: a recording {@link dev.corvus.tensor.op.Tape} does not see it.
      */
     public static void copyInto(Tensor src, Tensor dst) {
-        Backend be = backend("copyInto", src, dst);
-        if (!Arrays.equals(src.shape(), dst.shape())) {
-            throw new IllegalArgumentException("copyInto: source shape " + Shapes.str(src.shape()) + " and destination shape "
-                    + Shapes.str(dst.shape()) + " differ");
-        }
-        checkConversion("copyInto", src.dtype(), dst.dtype());
-        if (dst.dtype().isQuantized() && (!dst.isContiguous() || src.dtype() != DType.F32)) {
-            throw new IllegalArgumentException("copyInto: a " + dst.dtype() + " destination must be contiguous and fed from F32");
-        }
-        if (src.dtype().isQuantized() && dst.dtype() != DType.F32 && dst.dtype() != src.dtype()) {
-            throw new IllegalArgumentException("copyInto: " + src.dtype() + " can only be dequantized to F32, not " + dst.dtype());
-        }
-        int[] shape = dst.shape();
-        long[] strides = dst.strides();
-        for (int d = 0; d < shape.length; d++) {
-            if (shape[d] > 1 && strides[d] == 0) {
-                throw new IllegalArgumentException("copyInto: destination " + Shapes.str(shape) + " with strides " + Arrays.toString(strides)
-                        + " repeats memory along dim " + d + " (an expanded view), so its elements cannot each get their own value;"
-                        + " copy into a tensor of its own instead");
-            }
-        }
-        if (!sharesMemory(src, dst)) {
-            be.copy(src, dst);
-        } else if (src.storage() != dst.storage() || src.dtype() != dst.dtype() || src.offset() != dst.offset()
-                || !Arrays.equals(src.strides(), strides)) {
-            // Staged in dst's dtype: the conversion happens on the way in, and the way out is a plain copy into a layout dst accepts.
-            try (MemoryScope staging = MemoryScope.detached("copyInto staging")) {
-                Tensor tmp = be.allocate(staging, dst.dtype(), src.shape());
-                be.copy(src, tmp);
-                be.copy(tmp, dst);
-            }
-        }
-    }
-
-    /**
-     * Whether a and b may touch the same bytes: their byte extents intersect in one storage, or in
-     * one piece of host memory seen through two storages. Conservative for interleaved views (two
-     * columns of one matrix), which then take copyInto's temporary: correct, only slower.
-     */
-    static boolean sharesMemory(Tensor a, Tensor b) {
-        if (a.numel() == 0 || b.numel() == 0) return false;
-        Storage sa = a.storage(), sb = b.storage();
-        long baseA = 0, baseB = 0;
-        if (sa != sb) {
-            if (!sa.isHost() || !sb.isHost()) return false;
-            java.lang.foreign.MemorySegment x = sa.segment(), y = sb.segment();
-            if (x.isNative() != y.isNative() || (!x.isNative() && x.heapBase().orElse(null) != y.heapBase().orElse(null))) return false;
-            baseA = x.address();
-            baseB = y.address();
-        }
-        long[] ea = byteExtent(a), eb = byteExtent(b);
-        return baseA + ea[0] < baseB + eb[1] && baseB + eb[0] < baseA + ea[1];
-    }
-
-    /** [first byte, last byte + 1) that t's elements occupy in its storage (whole blocks for quantised types). */
-    private static long[] byteExtent(Tensor t) {
-        long lo = t.offset(), hi = t.offset();
-        int[] shape = t.shape();
-        long[] strides = t.strides();
-        for (int d = 0; d < shape.length; d++) {
-            long reach = (shape[d] - 1) * strides[d];
-            if (reach < 0) lo += reach;
-            else hi += reach;
-        }
-        DType dt = t.dtype();
-        if (dt.isQuantized()) return new long[] {lo / dt.blockSize() * dt.blockBytes(), (hi / dt.blockSize() + 1) * dt.blockBytes()};
-        return new long[] {lo * dt.elementBytes(), (hi + 1) * dt.elementBytes()};
+        CopyInto.OP.run(backend("copyInto", src, dst), CopyInto.ATTRS, dst, src);
     }
 
     /** A contiguous copy converted to {@code target}. */
     public static Tensor convert(Tensor x, DType target) {
-        checkConversion("convert", x.dtype(), target);
-        Backend be = backend("convert", x);
-        if (x.dtype() == target) return copy(x);
-        Tensor src = x;
-        // Quantised types only talk to F32; other pairs go through it.
-        if ((target.isQuantized() && x.dtype() != DType.F32) || (x.dtype().isQuantized() && target != DType.F32)) {
-            src = convert(x, DType.F32);
-        }
-        Tensor out = newOutput(x, target, x.shape());
-        be.copy(src, out);
-        return out;
-    }
-
-    /** What to do instead of quantising to a type Corvus has no quantiser for. */
-    static final String QUANTISE_ELSEWHERE = "Corvus quantises only to Q8_0; make other types with llama.cpp's llama-quantize "
-            + "(e.g. llama-quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M) and load the result";
-
-    private static void checkConversion(String op, DType from, DType to) {
-        if ((from == DType.I32) != (to == DType.I32)) {
-            throw new IllegalArgumentException(op + ": cannot convert " + from + " to " + to + " (I32 holds indices, not values)");
-        }
-        if (to.isQuantized() && to != DType.Q8_0 && from != to) {
-            throw new UnsupportedOperationException(op + ": cannot quantise " + from + " to " + to + "; " + QUANTISE_ELSEWHERE);
-        }
+        return Convert.OP.run(new Convert(target), x);
     }
 
     /** F32 to Q8_0 (GGUF blocks of 32 along the last dimension). */
@@ -385,10 +290,11 @@ public final class Ops {
             throw new IllegalArgumentException("split: sizes " + Arrays.toString(sizes) + " add up to " + sum + ", but dimension " + d
                     + " of " + Shapes.str(x.shape()) + " has size " + x.size(d));
         }
+        Backend be = backend("split", x);
         Tensor[] parts = new Tensor[sizes.length];
         int at = 0;
         for (int i = 0; i < sizes.length; i++) {
-            parts[i] = x.narrow(d, at, sizes[i]);
+            parts[i] = Narrow.OP.run(be, new Narrow(d, at, sizes[i]), x); // views, as Tensor.narrow: a tape traces them through the storage
             at += sizes[i];
         }
         return parts;

@@ -84,7 +84,7 @@ final class ScalarBackend implements Backend {
                 for (int i = 0; i < size; i++) out.set(ValueLayout.JAVA_BYTE, base + 2 + i, FloatFormats.q8Quantize(block[i], inv));
             }
         } else if (dst.dtype().isQuantized()) {
-            throw new IllegalArgumentException("copy: " + src.dtype() + " cannot be quantised to " + dst.dtype() + " here; " + Ops.QUANTISE_ELSEWHERE);
+            throw new IllegalArgumentException("copy: " + src.dtype() + " cannot be quantised to " + dst.dtype() + " here; " + dev.corvus.tensor.op.Convert.QUANTISE_ELSEWHERE);
         } else if (src.dtype() == DType.I32) {
             for (long i = 0; i < n; i++) out.set(I, 4 * dst.elementIndex(i), in.get(I, 4 * src.elementIndex(i)));
         } else {

@@ -29,6 +29,17 @@ public final class Trainer<B> implements AutoCloseable {
     @FunctionalInterface
     public interface LossFunction<B> {
         CrossEntropy.Loss accumulate(B batch, Parameters parameters);
+
+        /**
+         * Called once per step after its micro-batches with their summed loss; returns the
+         * step's loss, by which the trainer scales. A sequence-parallel loss sums the gradients
+         * and the loss over its group of ranks here ({@link SequenceParallelGradients}), so that
+         * every rank divides by the global token count and clips by the same global norm. By
+         * default the loss is this process's alone.
+         */
+        default CrossEntropy.Loss combine(CrossEntropy.Loss local, Parameters parameters) {
+            return local;
+        }
     }
 
     /** The loss on held-out data, without gradients. */
@@ -134,6 +145,9 @@ public final class Trainer<B> implements AutoCloseable {
             sum += l.sum();
             tokens += l.tokens();
         }
+        CrossEntropy.Loss combined = loss.combine(new CrossEntropy.Loss(sum, tokens), parameters);
+        sum = combined.sum();
+        tokens = combined.tokens();
         if (tokens == 0) throw new IllegalStateException("step " + (step + 1) + ": the " + options.microBatches() + " micro-batch(es) scored no token");
         parameters.scaleGrads((float) (1.0 / tokens));
         double norm = Double.isInfinite(options.maxGradNorm()) ? parameters.gradNorm() : parameters.clipGradNorm(options.maxGradNorm());

@@ -12,6 +12,11 @@
  * {@link dev.corvus.train.TrainingCheckpoint} saves and resumes a run bit for bit;
  * {@link dev.corvus.train.TokenDataset} packs tokenised text into sequences; and
  * {@link dev.corvus.train.Parameters#exportGguf} writes the result as a GGUF model.
+ * {@link dev.corvus.train.SequenceParallelGradients} is the same loss with the sequence split
+ * over the ranks of a {@link dev.corvus.comm.Communicator} (ring, StarTrail or Ulysses attention,
+ * {@link dev.corvus.train.SequenceParallelScheme}, as the tape op
+ * {@link dev.corvus.train.SequenceParallelAttention}; gradients all-reduced, the loss the global
+ * token mean), so every rank takes the one-device step.
  *
  * <p>The update loops run on the Vector API when the CPU backend chosen is the vector one; run
  * with {@code --add-modules jdk.incubator.vector}.

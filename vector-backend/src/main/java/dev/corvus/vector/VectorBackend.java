@@ -97,6 +97,11 @@ final class VectorBackend implements Backend {
     }
 
     @Override
+    public boolean supports(OpDef<?> op) {
+        return op == Softplus.OP || Backend.super.supports(op);
+    }
+
+    @Override
     public boolean run(OpDef<?> op, Record attrs, Tensor[] in, Tensor out) {
         if (op != Softplus.OP) return false;
         int n = dense("softplus", in[0]);

@@ -47,7 +47,7 @@ public final class BpeTokenizer extends AbstractTokenizer {
             if (text.length() == 1) bmpToken[text.charAt(0)] = id;
             tokenByte[id] = v.types[id] == TokenType.BYTE ? Tokenizer.parseByteToken(text) : -1;
         }
-        for (int b = 0; b < 256; b++) byteToken[b] = ids.getOrDefault(String.format("<0x%02X>", b), -1);
+        for (int b = 0; b < 256; b++) byteToken[b] = ids.getOrDefault(Tokenizer.byteTokenText(b), -1);
         this.mergeLeft = mergeLeft.clone();
         this.mergeRight = mergeRight.clone();
         this.mergeResult = mergeResult.clone();

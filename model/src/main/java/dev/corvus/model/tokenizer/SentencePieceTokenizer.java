@@ -80,7 +80,7 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
         SentencePieceTokenizer t = new SentencePieceTokenizer(v, pieces, scores.clone(), ids, tokenByte, addSpacePrefix, true, Float.NEGATIVE_INFINITY);
         // the fallback for a byte goes by text, whatever the token's kind, then to a one-byte token
         for (int b = 0; b < 256; b++) {
-            Integer id = ids.get(String.format("<0x%02X>", b));
+            Integer id = ids.get(Tokenizer.byteTokenText(b));
             if (id == null && b < 0x80) id = ids.get(String.valueOf((char) b));
             t.byteToken[b] = id == null ? -1 : id;
         }
@@ -112,7 +112,7 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
             tokenByte[id] = types[id] == TokenType.BYTE ? byteOf[id] : -1;
             rendered[id] = types[id] == TokenType.BYTE ? new byte[] {(byte) byteOf[id]} : pieces.get(id).clone();
             v.texts[id] = switch (types[id]) {
-                case BYTE -> String.format("<0x%02X>", byteOf[id]);
+                case BYTE -> Tokenizer.byteTokenText(byteOf[id]);
                 case CONTROL -> piece.strip();
                 default -> piece.replace(' ', '\u2581');
             };
@@ -146,18 +146,27 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
         if (maxLength <= 0 || maxLength > MAX_PIECE_BYTES) {
             throw new CheckpointException(file, "not a llama2.c tokenizer: max_token_length is " + maxLength + " (expected 1.." + MAX_PIECE_BYTES + ")");
         }
-        List<byte[]> pieces = new ArrayList<>();
-        List<Float> scoreList = new ArrayList<>();
+        List<byte[]> pieces = new ArrayList<>(Math.max(0, vocabSize));
+        float[] scoreList = new float[Math.max(16, vocabSize)];
+        // The labels naming a field in errors are built only for a read that fails: spelled for
+        // each of the 32,000 tokens, their concatenations were a good part of loading this file at
+        // launch, when the loop still runs interpreted (and C2 then spent its first compiles on them).
         while (vocabSize < 0 ? in.remaining() > 0 : pieces.size() < vocabSize) {
             int id = pieces.size();
-            float score = in.f32("score of token " + id);
-            int length = in.i32("length of token " + id);
+            if (in.remaining() < 8) {
+                in.f32("score of token " + id);
+                in.i32("length of token " + id);
+            }
+            float score = in.f32("score");
+            int length = in.i32("length");
             if (length < 0 || length > maxLength) {
                 throw new CheckpointException(file, "token " + id + " at offset " + (in.position() - 4) + " has length " + length
                         + " (max_token_length is " + maxLength + ")");
             }
-            pieces.add(in.bytes(length, "token " + id));
-            scoreList.add(score);
+            if (in.remaining() < length) in.bytes(length, "token " + id);
+            pieces.add(in.bytes(length, "token"));
+            if (id == scoreList.length) scoreList = Arrays.copyOf(scoreList, 2 * id);
+            scoreList[id] = score;
         }
         if (in.remaining() > 0) {
             throw new CheckpointException(file, "trailing bytes: " + in.remaining() + " bytes after the " + vocabSize + " tokens the model expects");
@@ -168,7 +177,7 @@ public final class SentencePieceTokenizer extends AbstractTokenizer {
         TokenType[] types = new TokenType[n];
         int[] byteOf = new int[n];
         for (int id = 0; id < n; id++) {
-            scores[id] = scoreList.get(id);
+            scores[id] = scoreList[id];
             byteOf[id] = -1;
             types[id] = switch (id) {
                 case 0 -> TokenType.UNKNOWN;

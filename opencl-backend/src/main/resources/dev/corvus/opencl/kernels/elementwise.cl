@@ -1,10 +1,8 @@
 // Element-wise F32 kernels: one work item per output element; contiguous operands.
 #include "common.cl"
 
-#define OP_ADD 0
-#define OP_SUB 1
-#define OP_MUL 2
-#define OP_DIV 3
+// OP_ADD, OP_SUB, ... and U_EXP, U_SILU, ... are build options (-DOP_ADD=0 ...) made from the
+// Java enums BinaryOp and UnaryOp (OpenClBackend.ELEMENTWISE): the codes are kept in one list.
 
 // out[i] = a[i] op b[i % m]  (m == n: same shape; m == 1: scalar; else a repeating row)
 kernel void binary_f32(global const float* a, long aoff, global const float* b, long boff, long m,
@@ -21,13 +19,6 @@ kernel void binary_f32(global const float* a, long aoff, global const float* b, 
     out[ooff + i] = r;
 }
 
-#define U_EXP 0
-#define U_SILU 1
-#define U_RELU 2
-#define U_NEG 3
-#define U_TANH 4
-#define U_GELU_TANH 5
-#define U_GELU_ERF 6
 
 kernel void unary_f32(global const float* x, long xoff, global float* out, long ooff, int op) {
     long i = get_global_id(0);

@@ -3,9 +3,7 @@
 // This is the pattern softmax / rmsnorm / layernorm kernels can follow.
 #include "common.cl"
 
-#define R_SUM 0
-#define R_MEAN 1
-#define R_MAX 2
+// R_SUM, R_MEAN, R_MAX are build options made from the Java enum ReduceOp (OpenClBackend.REDUCE).
 
 kernel void reduce_f32(global const float* x, long xoff, global float* out, long ooff, int cols, int op, local float* scratch) {
     long row = get_group_id(0);

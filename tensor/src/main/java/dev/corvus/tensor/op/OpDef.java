@@ -40,6 +40,24 @@ public abstract class OpDef<A extends Record> {
         this.attrsType = attrsType;
     }
 
+    /** How an op computes on a {@link Backend}. */
+    public enum Kernel {
+        /** Through a method of {@link Backend} (matmul, binary, copy, ...): every backend has its own kernel. */
+        BACKEND_METHOD,
+        /**
+         * Through {@link Backend#run}: a backend's own kernel where {@link Backend#supports} says it
+         * has one, else the op's {@link #referenceKernel} on the host.
+         */
+        REGISTRY,
+        /** None: the op returns a view of its operand. */
+        VIEW
+    }
+
+    /** How this op computes; most ops through a {@link Backend} method. */
+    public Kernel kernelKind() {
+        return Kernel.BACKEND_METHOD;
+    }
+
     /** What an op produces: the output's dtype and shape. */
     public record Output(DType dtype, int[] shape) {}
 
@@ -114,12 +132,16 @@ public abstract class OpDef<A extends Record> {
     }
 
     /**
-     * Runs an op that has no method of its own on {@link Backend}: the backend's kernel when
-     * {@link Backend#run} has one, else {@link #referenceKernel} on the host (operands on a
-     * device go there and back).
+     * Runs a {@link Kernel#REGISTRY} op: the backend's kernel when it {@link Backend#supports}
+     * the op, else {@link #referenceKernel} on the host (operands on a device go there and back).
      */
     protected final void dispatch(Backend backend, A attrs, Tensor[] in, Tensor out) {
-        if (backend.run(this, attrs, in, out)) return;
+        if (backend.supports(this)) {
+            if (!backend.run(this, attrs, in, out)) {
+                throw new IllegalStateException(backend.name() + " says it supports " + name + " but its run(op) did not take it");
+            }
+            return;
+        }
         if (out.storage().isHost()) {
             referenceKernel(attrs, in, out);
             return;

@@ -65,6 +65,11 @@ public record Permute(int[] order) {
         }
 
         @Override
+        public Kernel kernelKind() {
+            return Kernel.VIEW;
+        }
+
+        @Override
         public boolean mayView() {
             return true;
         }

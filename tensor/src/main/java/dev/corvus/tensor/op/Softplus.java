@@ -14,6 +14,11 @@ public record Softplus() {
     public static final Softplus ATTRS = new Softplus();
     public static final OpDef<Softplus> OP = new ElementwiseDef<>("softplus", "Ops.softplus", Softplus.class) {
         @Override
+        public Kernel kernelKind() {
+            return Kernel.REGISTRY;
+        }
+
+        @Override
         void kernel(Backend backend, Softplus attrs, Tensor x, Tensor out) {
             dispatch(backend, attrs, new Tensor[] {x}, out);
         }

@@ -193,6 +193,27 @@ class BackwardRulesTest {
     }
 
     @Test
+    void copyConvertAndNarrowPassTheGradientThrough() {
+        try (MemoryScope scope = MemoryScope.open()) {
+            GradCheck.check("copy of a strided view", in -> Ops.mul(Ops.copy(in[0].t()), in[1]), input(7, 13), input(13, 7));
+            GradCheck.check("convert F32 to F32", in -> Ops.tanh(Ops.convert(in[0], dev.corvus.tensor.DType.F32)), input(5, 3));
+            GradCheck.check("narrow op, rows", in -> Ops.tanh(Narrow.OP.run(new Narrow(0, 2, 3), Ops.scale(in[0], 2f))), input(7, 5));
+            GradCheck.check("narrow op, last dim of a transposed view", in -> Ops.exp(Narrow.OP.run(new Narrow(-1, 1, 4), in[0].t())), input(7, 5));
+            GradCheck.check("split pieces", in -> {
+                Tensor[] parts = Ops.split(in[0], 1, 2, 5, 6);
+                return Ops.add(Ops.mul(parts[0], parts[0]), Ops.sum(Ops.mul(parts[2], Ops.exp(parts[1].narrow(1, 0, 1))), 1, true));
+            }, input(3, 13));
+            // convert's rounding is straight through: an F16 result's gradient reaches the F32 input unchanged
+            Tensor x = input(4, 6), seed = input(4, 6);
+            try (Tape tape = Tape.record()) {
+                Tensor y = Ops.convert(Ops.scale(x, 1f), dev.corvus.tensor.DType.F16);
+                float[] g = tape.backward(y, seed, x)[0].toFloatArray();
+                assertThat(g).containsExactly(seed.toFloatArray());
+            }
+        }
+    }
+
+    @Test
     void gradientsOfUnusedTensorsAreZeroAndTheTapeRunsOnce() {
         try (MemoryScope scope = MemoryScope.open()) {
             Tensor x = input(3), unused = input(4);

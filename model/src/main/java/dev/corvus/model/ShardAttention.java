@@ -1,0 +1,23 @@
+package dev.corvus.model;
+
+import dev.corvus.tensor.Tensor;
+
+/**
+ * The attention of a sharded training forward ({@link LlamaModel#trainingForward(int[], java.util.List, ShardAttention)}):
+ * this rank's rows of a sequence split over several ranks attend causally over the whole
+ * sequence, which only the caller can reach (a ring, StarTrail or Ulysses op over a communicator,
+ * in the train module; the model does not depend on them). The result must come from a registry
+ * op with a backward rule, so that a recording {@link dev.corvus.tensor.op.Tape} differentiates
+ * through it.
+ */
+@FunctionalInterface
+public interface ShardAttention {
+    /**
+     * @param q     this rank's queries [1, heads, n, headDim], rotated at their global positions, rows in local order
+     * @param k     its keys [1, kvHeads, n, headDim], rotated likewise
+     * @param v     its values [1, kvHeads, n, headDim]
+     * @param scale the model's attention scale
+     * @return out [1, heads, n, headDim] F32: each row's causal attention over every key of the whole sequence
+     */
+    Tensor attend(Tensor q, Tensor k, Tensor v, float scale);
+}
