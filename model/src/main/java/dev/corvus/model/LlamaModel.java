@@ -14,6 +14,7 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.RopeTable;
 import dev.corvus.tensor.Tensor;
+import dev.corvus.tensor.op.Tape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -276,7 +277,7 @@ public final class LlamaModel {
         int n = tokens.length;
         TracedDecoderOps traced = new TracedDecoderOps();
         Node out = decode(traced, tokens, List.of(new SequenceStep(tokens, startPosition, cache)), new int[] {0, n}, false, false, null,
-                UnaryOperator.identity()); // the executor frees each activation after its last use
+                UnaryOperator.identity(), false); // the executor frees each activation after its last use
         Graph graph = traced.tracer().build(out);
         long logitsBytes = DType.F32.byteSize(config.vocabSize());
         long planBudget = (long) ((activationBudgetBytes - logitsBytes) * PLAN_SHARE_OF_BUDGET);
@@ -335,7 +336,7 @@ public final class LlamaModel {
      * product over more rows. Each cache may appear once.
      */
     public Tensor forwardBatch(List<SequenceStep> steps) {
-        return run(steps, false, false);
+        return run(steps, false, false, false);
     }
 
     /**
@@ -347,8 +348,20 @@ public final class LlamaModel {
      * classifier bias and final soft-capping, which that loss would have to apply, are refused.
      */
     public Tensor trainingForward(int[] tokens) {
+        return trainingForward(tokens, false);
+    }
+
+    /**
+     * As {@link #trainingForward(int[])}; with {@code checkpointBlocks}, each decoder block runs
+     * as a {@link dev.corvus.tensor.op.Tape#checkpoint} segment: a recording tape keeps only the
+     * block's input x [T, dim] and runs the block again in backward, so the activations held from
+     * forward to backward are one [T, dim] per block (plus the embedding and final norm) instead of
+     * every block's, for one more forward of each block. The hidden states and, under a tape, the
+     * gradients are the same (the block is recomputed by the same kernels).
+     */
+    public Tensor trainingForward(int[] tokens, boolean checkpointBlocks) {
         requirePlainClassifier();
-        return run(List.of(new SequenceStep(tokens, 0, null)), true, true);
+        return run(List.of(new SequenceStep(tokens, 0, null)), true, true, checkpointBlocks);
     }
 
     /**
@@ -391,7 +404,7 @@ public final class LlamaModel {
         requirePlainClassifier();
         checkCall("trainingForward", tokens, 0, null);
         return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
-                UnaryOperator.identity()); // the tape keeps every activation
+                UnaryOperator.identity(), false); // the tape keeps every activation
     }
 
     /** The training forwards return hidden states for a loss that applies the classifier alone. */
@@ -406,7 +419,7 @@ public final class LlamaModel {
     private record Shard(List<PositionRun> runs, ShardAttention attention) {}
 
     private Tensor run(int[] tokens, int startPosition, KvCache cache, boolean everyPosition) {
-        return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false);
+        return run(List.of(new SequenceStep(tokens, startPosition, cache)), everyPosition, false, false);
     }
 
     /**
@@ -418,7 +431,7 @@ public final class LlamaModel {
     static final long FREE_PER_LAYER_BYTES = 1 << 20;
 
     /** With {@code training}, the steps' caches are null, and the hidden states come back instead of logits. */
-    private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training) {
+    private Tensor run(List<SequenceStep> steps, boolean everyPosition, boolean training, boolean checkpointBlocks) {
         int sequences = steps.size();
         if (sequences == 0) throw new IllegalArgumentException("forwardBatch: no sequences given");
         int[] firstRow = new int[sequences + 1];
@@ -436,13 +449,13 @@ public final class LlamaModel {
         int[] tokens = new int[rows];
         for (int i = 0; i < sequences; i++) System.arraycopy(steps.get(i).tokens(), 0, tokens, firstRow[i], steps.get(i).tokens().length);
         // training keeps every activation in the caller's scope, for the tape's backward
-        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, null, UnaryOperator.identity());
+        if (training) return decode(eager, tokens, steps, firstRow, everyPosition, true, null, UnaryOperator.identity(), checkpointBlocks);
         Tensor logits = Tensor.zeros(MemoryScope.require("LlamaModel.forward (the logits)"), DType.F32, everyPosition ? rows : sequences,
                 config.vocabSize());
         for (SequenceStep step : steps) step.cache().reserve(step.startPosition() + step.tokens().length);
         boolean perLayer = (long) rows * config.hiddenDim() * Float.BYTES >= FREE_PER_LAYER_BYTES;
         try (MemoryScope scope = MemoryScope.open("llama.forward"); LayerScopes layers = perLayer ? new LayerScopes() : null) {
-            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, null, perLayer ? layers::layerDone : UnaryOperator.identity());
+            Tensor out = decode(eager, tokens, steps, firstRow, everyPosition, false, null, perLayer ? layers::layerDone : UnaryOperator.identity(), false);
             Ops.copyInto(out.to(Device.CPU), logits);
         }
         for (SequenceStep step : steps) step.cache().length = step.startPosition() + step.tokens().length;
@@ -457,62 +470,23 @@ public final class LlamaModel {
      * each layer's output and returns what the next layer reads (the eager inference pass frees the
      * layer's activations there, {@link LayerScopes}).
      */
+    @SuppressWarnings("unchecked") // a checkpointed block runs eagerly: T is Tensor there
     private <T> T decode(DecoderOps<T> o, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean everyPosition, boolean training,
-            Shard shard, UnaryOperator<T> layerDone) {
-        int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+            Shard shard, UnaryOperator<T> layerDone, boolean checkpointBlocks) {
+        int sequences = steps.size(), rows = tokens.length;
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
         if (config.embeddingScale() != 1f) x = o.scale(x, config.embeddingScale());
-        List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
         for (int l = 0; l < config.layers(); l++) {
-            LlamaWeights.Layer w = weights.layers().get(l);
-            boolean sliding = config.isSliding(l);
-
-            // attention: k and v for the new positions of every sequence at once, appended to each
-            // sequence's cache before q is computed, so that a chunked prefill holds neither k nor v
-            // (the cache does) while its query chunks attend
-            T xb = o.rmsnorm(x, w.attentionNorm(), eps);
-            T k = o.view(project(o, xb, w.wk(), w.bk()), rows, kvHeads, headDim);
-            if (w.kNorm() != null) k = o.rmsnorm(k, w.kNorm(), eps);
-            keys.clear();
-            for (int i = 0; i < sequences; i++) {
-                SequenceStep step = steps.get(i);
-                T rotated = rope(o, o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), shard, frequencies(sliding, step.cache()));
-                // training has no cache: the sequence attends over its own keys, [1, kvHeads, T, headDim] as a cache view is
-                keys.add(training ? o.unsqueeze(o.permute(rotated, 1, 0, 2), 0) : o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
+            int layer = l;
+            if (training && checkpointBlocks) {
+                // the block recomputed in backward instead of its activations held: only x between blocks is kept
+                x = layerDone.apply((T) Tape.checkpoint("block " + l,
+                        in -> (Tensor) block((DecoderOps<T>) o, (T) in[0], layer, tokens, steps, firstRow, training, shard),
+                        blockInputs((Tensor) x, weights.layers().get(l))));
+            } else {
+                x = layerDone.apply(block(o, x, layer, tokens, steps, firstRow, training, shard));
             }
-            T v = o.view(project(o, xb, w.wv(), w.bv()), rows, kvHeads, headDim);
-            values.clear();
-            for (int i = 0; i < sequences; i++) {
-                SequenceStep step = steps.get(i);
-                T own = o.narrow(v, 0, firstRow[i], step.tokens().length);
-                values.add(training ? o.unsqueeze(o.permute(own, 1, 0, 2), 0) : o.appendToCache(step.cache().values[l], own, step.startPosition()));
-            }
-            T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
-            if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
-            attended.clear();
-            for (int i = 0; i < sequences; i++) {
-                SequenceStep step = steps.get(i);
-                int n = step.tokens().length;
-                attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
-                        values.get(i), shard));
-            }
-            T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
-            T out = project(o, att, w.wo(), w.bo());
-            if (w.attentionPostNorm() != null) out = o.rmsnorm(out, w.attentionPostNorm(), eps);
-            x = o.add(x, out);
-
-            // gated MLP: down(act(gate x) · up x)
-            xb = o.rmsnorm(x, w.ffnNorm(), eps);
-            T gate = project(o, xb, w.w1(), w.b1());
-            gate = switch (config.activation()) {
-                case SILU -> o.silu(gate);
-                case GELU_TANH -> o.gelu(gate, true);
-            };
-            T up = project(o, xb, w.w3(), w.b3());
-            T m = project(o, o.mul(gate, up), w.w2(), w.b2());
-            if (w.ffnPostNorm() != null) m = o.rmsnorm(m, w.ffnPostNorm(), eps);
-            x = layerDone.apply(o.add(x, m));
         }
 
         // final norm and classifier, on each sequence's last row only unless every row is wanted
@@ -522,15 +496,87 @@ public final class LlamaModel {
         } else if (sequences == 1) {
             last = o.narrow(x, 0, rows - 1, 1);
         } else {
-            attended.clear();
-            for (int i = 0; i < sequences; i++) attended.add(o.narrow(x, 0, firstRow[i + 1] - 1, 1));
-            last = o.concat(0, attended);
+            List<T> lastRows = new ArrayList<>(sequences);
+            for (int i = 0; i < sequences; i++) lastRows.add(o.narrow(x, 0, firstRow[i + 1] - 1, 1));
+            last = o.concat(0, lastRows);
         }
         if (training) return o.rmsnorm(last, weights.finalNorm(), eps);
         T out = project(o, o.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
         float cap = config.finalSoftcap();
         if (cap != 0f) out = o.scale(o.tanh(o.scale(out, 1f / cap)), cap);
         return out;
+    }
+
+    /** Decoder block {@code l} on x [rows, dim]: attention and the gated MLP, each with its residual add. */
+    private <T> T block(DecoderOps<T> o, T x, int l, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean training, Shard shard) {
+        int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
+        float eps = config.normEps();
+        List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
+        LlamaWeights.Layer w = weights.layers().get(l);
+        boolean sliding = config.isSliding(l);
+
+        // attention: k and v for the new positions of every sequence at once, appended to each
+        // sequence's cache before q is computed, so that a chunked prefill holds neither k nor v
+        // (the cache does) while its query chunks attend
+        T xb = o.rmsnorm(x, w.attentionNorm(), eps);
+        T k = o.view(project(o, xb, w.wk(), w.bk()), rows, kvHeads, headDim);
+        if (w.kNorm() != null) k = o.rmsnorm(k, w.kNorm(), eps);
+        keys.clear();
+        for (int i = 0; i < sequences; i++) {
+            SequenceStep step = steps.get(i);
+            T rotated = rope(o, o.narrow(k, 0, firstRow[i], step.tokens().length), step.startPosition(), shard, frequencies(sliding, step.cache()));
+            // training has no cache: the sequence attends over its own keys, [1, kvHeads, T, headDim] as a cache view is
+            keys.add(training ? o.unsqueeze(o.permute(rotated, 1, 0, 2), 0) : o.appendToCache(step.cache().keys[l], rotated, step.startPosition()));
+        }
+        T v = o.view(project(o, xb, w.wv(), w.bv()), rows, kvHeads, headDim);
+        values.clear();
+        for (int i = 0; i < sequences; i++) {
+            SequenceStep step = steps.get(i);
+            T own = o.narrow(v, 0, firstRow[i], step.tokens().length);
+            values.add(training ? o.unsqueeze(o.permute(own, 1, 0, 2), 0) : o.appendToCache(step.cache().values[l], own, step.startPosition()));
+        }
+        T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
+        if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
+        attended.clear();
+        for (int i = 0; i < sequences; i++) {
+            SequenceStep step = steps.get(i);
+            int n = step.tokens().length;
+            attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
+                    values.get(i), shard));
+        }
+        T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
+        T out = project(o, att, w.wo(), w.bo());
+        if (w.attentionPostNorm() != null) out = o.rmsnorm(out, w.attentionPostNorm(), eps);
+        x = o.add(x, out);
+
+        // gated MLP: down(act(gate x) · up x)
+        xb = o.rmsnorm(x, w.ffnNorm(), eps);
+        T gate = project(o, xb, w.w1(), w.b1());
+        gate = switch (config.activation()) {
+            case SILU -> o.silu(gate);
+            case GELU_TANH -> o.gelu(gate, true);
+        };
+        T up = project(o, xb, w.w3(), w.b3());
+        T m = project(o, o.mul(gate, up), w.w2(), w.b2());
+        if (w.ffnPostNorm() != null) m = o.rmsnorm(m, w.ffnPostNorm(), eps);
+        x = o.add(x, m);
+        return x;
+    }
+
+    /** What a checkpointed block reads that has a gradient: its input and every weight of the layer (each record component that is a tensor). */
+    private static Tensor[] blockInputs(Tensor x, LlamaWeights.Layer layer) {
+        List<Tensor> inputs = new ArrayList<>();
+        inputs.add(x);
+        for (java.lang.reflect.RecordComponent c : LlamaWeights.Layer.class.getRecordComponents()) {
+            if (c.getType() != Tensor.class) continue;
+            try {
+                Tensor t = (Tensor) c.getAccessor().invoke(layer);
+                if (t != null) inputs.add(t);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("LlamaWeights.Layer." + c.getName() + " could not be read", e);
+            }
+        }
+        return inputs.toArray(Tensor[]::new);
     }
 
     /**

@@ -16,10 +16,11 @@ import java.util.Arrays;
  * gradients are dL/dH = dl·W and dL/dW = dlᵀ·H.
  *
  * <p>Scratch per chunk of C rows, freed before the next: the chunk's logits [C, vocab], turned into
- * dl in place, a transposed copy of dl for dlᵀ·H, the chunk's dW share [vocab, dim] before it is
- * added into dW, and dH's chunk [C, dim]: {@link #scratchBytes} = 4·(2·C·vocab + vocab·dim + C·dim)
- * bytes at most. Logits come from the backend's F32 GEMM; each row's log-sum-exp and the loss
- * sums are kept in double. The logits are H·Wᵀ alone: a classifier bias or final-logit
+ * dl in place (dlᵀ·H reads dl through its transpose, no copy), the chunk's dW share [vocab, dim]
+ * before it is added into dW, and dH's chunk [C, dim]: {@link #scratchBytes} =
+ * 4·(C·vocab + vocab·dim + C·dim) bytes at most. Logits come from the backend's F32 GEMM; the rows' softmax runs in parallel on
+ * float lanes ({@link UpdateKernels#crossEntropyRows}), each row's log-sum-exp and the loss sums
+ * in double. The logits are H·Wᵀ alone: a classifier bias or final-logit
  * soft-capping (Qwen2's, Gemma 2's) is not applied here.
  */
 public final class CrossEntropy {
@@ -43,7 +44,7 @@ public final class CrossEntropy {
 
     /** Upper bound on the bytes one call allocates at a time with chunks of {@code chunkRows}. */
     public static long scratchBytes(int chunkRows, int vocab, int dim) {
-        return 4L * (2L * chunkRows * vocab + (long) vocab * dim + (long) chunkRows * dim);
+        return 4L * ((long) chunkRows * vocab + (long) vocab * dim + (long) chunkRows * dim);
     }
 
     /** Scored rows of {@code targets}. */
@@ -88,42 +89,16 @@ public final class CrossEntropy {
                 Tensor hc = h.narrow(0, r0, c);
                 Tensor logits = Ops.matmul(hc, w.t());
                 MemorySegment rows = logits.segment().asSlice(logits.byteOffset(), 4L * c * vocab);
-                for (int i = 0; i < c; i++) {
-                    int t = chunkTargets[i];
-                    MemorySegment row = rows.asSlice(4L * i * vocab, 4L * vocab);
-                    if (t == IGNORE) {
-                        row.fill((byte) 0);
-                        continue;
-                    }
-                    sum += rowLossAndGradient(row, vocab, t, gradScale);
-                    scored++;
-                }
+                sum += UpdateKernels.crossEntropyRows(rows, c, vocab, targets, r0, gradScale);
+                scored += scoredTokens(chunkTargets);
                 if (dH != null) Ops.copyInto(Ops.matmul(logits, w), dH.narrow(0, r0, c));
                 if (dW != null) {
-                    Tensor share = Ops.matmul(logits.t().contiguous(), hc);
+                    Tensor share = Ops.matmul(logits.t(), hc); // the GEMM packs dlᵀ straight from dl's rows
                     UpdateKernels.addInto(UpdateKernels.memory(dW), UpdateKernels.memory(share), (long) vocab * dim);
                 }
             }
         }
         return new Loss(sum, scored);
-    }
-
-    /**
-     * The loss of one row of logits, log-sum-exp minus the target's logit, and the row replaced by
-     * scale·(softmax − onehot(target)).
-     */
-    static double rowLossAndGradient(MemorySegment row, int vocab, int target, float scale) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < vocab; j++) max = Math.max(max, row.getAtIndex(UpdateKernels.F32, j));
-        double sumExp = 0;
-        for (int j = 0; j < vocab; j++) sumExp += Math.exp((double) row.getAtIndex(UpdateKernels.F32, j) - max);
-        double lse = max + Math.log(sumExp);
-        double loss = lse - row.getAtIndex(UpdateKernels.F32, target);
-        for (int j = 0; j < vocab; j++) {
-            double p = Math.exp(row.getAtIndex(UpdateKernels.F32, j) - lse);
-            row.setAtIndex(UpdateKernels.F32, j, (float) (scale * (j == target ? p - 1 : p)));
-        }
-        return loss;
     }
 
     private static void check(Tensor h, Tensor w, int[] targets, int chunkRows, Tensor dH, Tensor dW) {

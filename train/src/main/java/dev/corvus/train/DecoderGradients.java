@@ -18,16 +18,33 @@ import java.util.List;
  * A {@link Trainer.LossFunction} over packed sequences of T + 1 tokens: inputs are the first T,
  * targets the last T.
  *
- * <p>Memory: every activation of the sequence is held until the backward (no activation
- * checkpointing yet), plus the cross-entropy's chunk scratch.
+ * <p>Memory: every activation of the sequence is held until the backward, plus the
+ * cross-entropy's chunk scratch; with {@code checkpointBlocks} only each block's input [T, dim] is
+ * held and the block's activations are recomputed, one block at a time, in backward
+ * ({@link LlamaModel#trainingForward(int[], boolean)}); the gradients are the same.
  */
 public final class DecoderGradients implements Trainer.LossFunction<int[]> {
     private final int chunkRows;
+    private final boolean checkpointBlocks;
 
     /** @param chunkRows rows of the cross-entropy per chunk (its [chunkRows, vocab] logits are the largest buffer) */
     public DecoderGradients(int chunkRows) {
+        this(chunkRows, false);
+    }
+
+    /**
+     * @param chunkRows        rows of the cross-entropy per chunk
+     * @param checkpointBlocks recompute each decoder block's activations in backward instead of holding them
+     */
+    public DecoderGradients(int chunkRows, boolean checkpointBlocks) {
         if (chunkRows <= 0) throw new IllegalArgumentException("DecoderGradients: chunk rows " + chunkRows + " must be positive");
         this.chunkRows = chunkRows;
+        this.checkpointBlocks = checkpointBlocks;
+    }
+
+    /** Whether each decoder block is recomputed in backward. */
+    public boolean checkpointBlocks() {
+        return checkpointBlocks;
     }
 
     @Override
@@ -40,7 +57,7 @@ public final class DecoderGradients implements Trainer.LossFunction<int[]> {
         Tensor[] values = new Tensor[wanted.size()];
         for (int i = 0; i < values.length; i++) values[i] = wanted.get(i).value();
         try (MemoryScope scope = MemoryScope.open("decoder gradients"); Tape tape = Tape.record()) {
-            Tensor h = model.trainingForward(inputs);
+            Tensor h = model.trainingForward(inputs, checkpointBlocks);
             Tensor dH = Tensor.zeros(scope, DType.F32, h.shape());
             // the summed loss (the trainer divides by the tokens of all micro-batches); dW straight into the classifier's gradient
             CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.compute(h, classifier.value(), targets, chunkRows, 1f, dH, classifier.grad()));

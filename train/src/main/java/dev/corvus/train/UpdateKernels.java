@@ -135,4 +135,49 @@ final class UpdateKernels {
     static void addIntoScalar(MemorySegment dst, MemorySegment src, long n) {
         for (long i = 0; i < n; i++) dst.set(F32, 4 * i, dst.get(F32, 4 * i) + src.get(F32, 4 * i));
     }
+
+    /**
+     * Rows [0, rows) of logits [rows, vocab] (contiguous F32): returns Σ over the scored rows of
+     * log-sum-exp minus the target's logit and replaces each scored row by
+     * scale·(softmax − onehot(target)), each row with {@link CrossEntropy#IGNORE} as its target by
+     * zeros. Rows run in parallel (one row's work is the same whichever thread takes it, and the
+     * per-row losses are added in row order, so the sum does not depend on the thread count).
+     */
+    static double crossEntropyRows(MemorySegment logits, int rows, int vocab, int[] targets, int targetOffset, float scale) {
+        double[] losses = new double[rows];
+        long rowBytes = 4L * vocab;
+        // a row of a 32000-word vocabulary is ~100k exps: a task of 4 rows outweighs the fork by far
+        Parallel.forRange(rows, 4, (start, end) -> {
+            for (int i = start; i < end; i++) {
+                MemorySegment row = logits.asSlice(i * rowBytes, rowBytes);
+                int t = targets[targetOffset + i];
+                if (t == CrossEntropy.IGNORE) {
+                    row.fill((byte) 0);
+                    continue;
+                }
+                losses[i] = VECTOR ? VectorUpdateKernels.rowLossAndGradient(row, vocab, t, scale) : rowLossAndGradientScalar(row, vocab, t, scale);
+            }
+        });
+        double sum = 0;
+        for (double l : losses) sum += l;
+        return sum;
+    }
+
+    /**
+     * The reference for one row of logits, in double: log-sum-exp minus the target's logit, and the
+     * row replaced by scale·(softmax − onehot(target)).
+     */
+    static double rowLossAndGradientScalar(MemorySegment row, int vocab, int target, float scale) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < vocab; j++) max = Math.max(max, row.getAtIndex(F32, j));
+        double sumExp = 0;
+        for (int j = 0; j < vocab; j++) sumExp += Math.exp((double) row.getAtIndex(F32, j) - max);
+        double lse = max + Math.log(sumExp);
+        double loss = lse - row.getAtIndex(F32, target);
+        for (int j = 0; j < vocab; j++) {
+            double p = Math.exp(row.getAtIndex(F32, j) - lse);
+            row.setAtIndex(F32, j, (float) (scale * (j == target ? p - 1 : p)));
+        }
+        return loss;
+    }
 }

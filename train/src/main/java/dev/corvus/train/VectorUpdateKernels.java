@@ -74,4 +74,37 @@ final class VectorUpdateKernels {
         }
         UpdateKernels.addIntoScalar(dst.asSlice(4 * bound), src.asSlice(4 * bound), n - bound);
     }
+
+    /**
+     * {@link UpdateKernels#rowLossAndGradientScalar} on float lanes: the max, then Σ exp(x − max)
+     * in float lanes per {@link #SUM_BLOCK} elements (each block's partial moved to double), then
+     * the row rewritten as scale·exp(x − lse) with the target's element lowered by scale. The loss
+     * is taken from the target's logit before the row is overwritten, as the reference does.
+     */
+    static double rowLossAndGradient(MemorySegment row, int vocab, int target, float scale) {
+        long bound = vocab - vocab % FL;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (long j = 0; j < bound; j += FL) mv = mv.max(FloatVector.fromMemorySegment(F, row, 4 * j, LE));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (long j = bound; j < vocab; j++) max = Math.max(max, row.getAtIndex(UpdateKernels.F32, j));
+        FloatVector shift = FloatVector.broadcast(F, max);
+        double sumExp = 0;
+        long j = 0;
+        while (j < bound) {
+            long blockEnd = Math.min(bound, j + SUM_BLOCK);
+            FloatVector acc = FloatVector.zero(F);
+            for (; j < blockEnd; j += FL) acc = acc.add(FloatVector.fromMemorySegment(F, row, 4 * j, LE).sub(shift).lanewise(VectorOperators.EXP));
+            sumExp += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (j = bound; j < vocab; j++) sumExp += Math.exp((double) row.getAtIndex(UpdateKernels.F32, j) - max);
+        double lse = max + Math.log(sumExp);
+        double loss = lse - row.getAtIndex(UpdateKernels.F32, target);
+        FloatVector lseV = FloatVector.broadcast(F, (float) lse), scaleV = FloatVector.broadcast(F, scale);
+        for (j = 0; j < bound; j += FL) {
+            FloatVector.fromMemorySegment(F, row, 4 * j, LE).sub(lseV).lanewise(VectorOperators.EXP).mul(scaleV).intoMemorySegment(row, 4 * j, LE);
+        }
+        for (j = bound; j < vocab; j++) row.setAtIndex(UpdateKernels.F32, j, (float) (scale * Math.exp(row.getAtIndex(UpdateKernels.F32, j) - lse)));
+        row.setAtIndex(UpdateKernels.F32, target, row.getAtIndex(UpdateKernels.F32, target) - scale);
+        return loss;
+    }
 }

@@ -120,4 +120,53 @@ class UpdateKernelsTest {
             assertSameFloats(a2, a, n);
         }
     }
+
+    /** Logits of `rows` rows: spread over ±spread, so the softmax has real mass far from the max and tiny probabilities. */
+    static MemorySegment logits(Arena arena, int rows, int vocab, long seed, double spread) {
+        return random(arena, (long) rows * vocab, seed, -spread, spread);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 16, 17, 1023, 1025, 32_003})
+    void crossEntropyRowOnFloatLanesMatchesTheDoubleReference(int vocab) {
+        try (Arena arena = Arena.ofShared()) {
+            float scale = 1f / 37;
+            for (double spread : new double[] {0.5, 12, 40}) {
+                MemorySegment got = logits(arena, 1, vocab, vocab + (long) spread, spread);
+                MemorySegment expected = arena.allocate(got.byteSize(), 64).copyFrom(got);
+                int target = vocab / 3;
+                double lossRef = UpdateKernels.rowLossAndGradientScalar(expected, vocab, target, scale);
+                double loss = VectorUpdateKernels.rowLossAndGradient(got, vocab, target, scale);
+                // float exps summed in float lanes per block, then double: the log-sum-exp within ~1e-6 relative of the sum
+                assertThat(loss).as("loss, vocab %d, spread %s", vocab, spread).isCloseTo(lossRef, org.assertj.core.data.Offset.offset(2e-5 * (1 + Math.abs(lossRef))));
+                for (int j = 0; j < vocab; j++) {
+                    double e = expected.getAtIndex(UpdateKernels.F32, j), g = got.getAtIndex(UpdateKernels.F32, j);
+                    // exp(x - lse) in float: x - lse is rounded at |x - lse| up to 2·spread, so the relative error grows with the spread
+                    double tol = (1e-5 + 4 * Math.ulp((float) (2 * spread))) * Math.abs(e) + 2 * Math.ulp(scale);
+                    if (Math.abs(g - e) > tol) throw new AssertionError("vocab " + vocab + ", spread " + spread + ": element " + j + " = " + g + ", expected " + e);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5, 33})
+    void crossEntropyRowsSkipIgnoredRowsAndEqualTheRowKernelOneByOne(int rows) {
+        try (Arena arena = Arena.ofShared()) {
+            int vocab = 1000, offset = 3;
+            MemorySegment all = logits(arena, rows, vocab, 11, 8), oneByOne = arena.allocate(all.byteSize(), 64).copyFrom(all);
+            int[] targets = new int[offset + rows];
+            for (int i = 0; i < targets.length; i++) targets[i] = i % 4 == 1 ? CrossEntropy.IGNORE : (i * 131) % vocab;
+            double sum = UpdateKernels.crossEntropyRows(all, rows, vocab, targets, offset, 0.25f);
+            double expected = 0;
+            for (int i = 0; i < rows; i++) {
+                MemorySegment row = oneByOne.asSlice(4L * i * vocab, 4L * vocab);
+                int t = targets[offset + i];
+                if (t == CrossEntropy.IGNORE) row.fill((byte) 0);
+                else expected += UpdateKernels.VECTOR ? VectorUpdateKernels.rowLossAndGradient(row, vocab, t, 0.25f) : UpdateKernels.rowLossAndGradientScalar(row, vocab, t, 0.25f);
+            }
+            assertThat(sum).isEqualTo(expected);
+            assertSameFloats(all, oneByOne, (long) rows * vocab);
+        }
+    }
 }

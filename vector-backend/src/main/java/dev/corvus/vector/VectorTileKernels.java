@@ -28,7 +28,8 @@ import jdk.incubator.vector.VectorOperators;
  * straight from the rows of A and B, four columns at a time, with no transpose (for one row
  * the transpose would cost as much as the product); gemmNN and gemmTN accumulate rows of B
  * scaled by the row's elements of A (axpy form) in strips of four register accumulators.
- * Column tails run an MR x 1 tile with a lane mask, or for single rows one masked vector.
+ * Column tails run an MR x 1 tile (on 8-row panels: unmasked for a whole last vector, two masked
+ * 4 x 1 tiles for a partial one), or for single rows one masked vector.
  *
  * <p>Every kernel is kept small on purpose: C1 gave up on an earlier 8 x 1 tile that also
  * clamped missing rows ("out of virtual registers"), and a method C1 cannot compile at tier 3
@@ -115,9 +116,15 @@ final class VectorTileKernels implements TileKernels {
                 else tile6x2(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate);
             }
             for (; j < n; j += L) {
-                VectorMask<Float> cols = F.indexInRange(j, n);
-                if (MR == 8) tile8x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, cols);
-                else tile6x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, cols);
+                if (MR == 8 && j + L <= n) {
+                    tile8x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate);
+                } else if (MR == 8) {
+                    VectorMask<Float> cols = F.indexInRange(j, n);
+                    tile4x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, cols);
+                    tile4x1(k, a, ai + 4 * ars, ars, acs, b, bOff + j, ldb, c, ci + j + 4 * ldc, ldc, accumulate, cols);
+                } else {
+                    tile6x1(k, a, ai, ars, acs, b, bOff + j, ldb, c, ci + j, ldc, accumulate, F.indexInRange(j, n));
+                }
             }
         }
         for (int i = panels; i < m; i++) {
@@ -316,9 +323,15 @@ final class VectorTileKernels implements TileKernels {
         s70.intoArray(c, c7); s71.intoArray(c, c7 + L);
     }
 
-    /** 8 x 1 masked vector: the column tail, 8 accumulators. */
+    /**
+     * 8 x 1 whole vector: a column tail of exactly L lanes (head dim 48 on 16 lanes), 8
+     * accumulators, no mask. The masked 8 x 1 tile this replaces failed C1's tier-3 compile ("out
+     * of virtual registers in LIR generator", its OSR compile skipped) and stayed in tier-2 code
+     * for the whole run: in a stories15M training step at N = 1024 (head dim 48, 2 threads) 55%
+     * of the profile's samples were that tile's Vector API fallbacks.
+     */
     private static void tile8x1(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
-            float[] c, int ci, int ldc, boolean accumulate, VectorMask<Float> cols) {
+            float[] c, int ci, int ldc, boolean accumulate) {
         int a0 = ai, c0 = ci;
         int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
         int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
@@ -329,20 +342,20 @@ final class VectorTileKernels implements TileKernels {
         int a7 = ai + 7 * ars, c7 = ci + 7 * ldc;
         FloatVector s0, s1, s2, s3, s4, s5, s6, s7;
         if (accumulate) {
-            s0 = FloatVector.fromArray(F, c, c0, cols);
-            s1 = FloatVector.fromArray(F, c, c1, cols);
-            s2 = FloatVector.fromArray(F, c, c2, cols);
-            s3 = FloatVector.fromArray(F, c, c3, cols);
-            s4 = FloatVector.fromArray(F, c, c4, cols);
-            s5 = FloatVector.fromArray(F, c, c5, cols);
-            s6 = FloatVector.fromArray(F, c, c6, cols);
-            s7 = FloatVector.fromArray(F, c, c7, cols);
+            s0 = FloatVector.fromArray(F, c, c0);
+            s1 = FloatVector.fromArray(F, c, c1);
+            s2 = FloatVector.fromArray(F, c, c2);
+            s3 = FloatVector.fromArray(F, c, c3);
+            s4 = FloatVector.fromArray(F, c, c4);
+            s5 = FloatVector.fromArray(F, c, c5);
+            s6 = FloatVector.fromArray(F, c, c6);
+            s7 = FloatVector.fromArray(F, c, c7);
         } else {
             s0 = FloatVector.zero(F);
             s1 = s0; s2 = s0; s3 = s0; s4 = s0; s5 = s0; s6 = s0; s7 = s0;
         }
         for (int p = 0, ap = 0; p < k; p++, ap += acs, bi += ldb) {
-            FloatVector b0 = FloatVector.fromArray(F, b, bi, cols);
+            FloatVector b0 = FloatVector.fromArray(F, b, bi);
             s0 = FloatVector.broadcast(F, a[a0 + ap]).fma(b0, s0);
             s1 = FloatVector.broadcast(F, a[a1 + ap]).fma(b0, s1);
             s2 = FloatVector.broadcast(F, a[a2 + ap]).fma(b0, s2);
@@ -352,14 +365,44 @@ final class VectorTileKernels implements TileKernels {
             s6 = FloatVector.broadcast(F, a[a6 + ap]).fma(b0, s6);
             s7 = FloatVector.broadcast(F, a[a7 + ap]).fma(b0, s7);
         }
+        s0.intoArray(c, c0);
+        s1.intoArray(c, c1);
+        s2.intoArray(c, c2);
+        s3.intoArray(c, c3);
+        s4.intoArray(c, c4);
+        s5.intoArray(c, c5);
+        s6.intoArray(c, c6);
+        s7.intoArray(c, c7);
+    }
+
+    /** 4 x 1 masked vector: half of an 8-row panel's partial last vector (small enough for C1 with the mask). */
+    private static void tile4x1(int k, float[] a, int ai, int ars, int acs, float[] b, int bi, int ldb,
+            float[] c, int ci, int ldc, boolean accumulate, VectorMask<Float> cols) {
+        int a0 = ai, c0 = ci;
+        int a1 = ai + 1 * ars, c1 = ci + 1 * ldc;
+        int a2 = ai + 2 * ars, c2 = ci + 2 * ldc;
+        int a3 = ai + 3 * ars, c3 = ci + 3 * ldc;
+        FloatVector s0, s1, s2, s3;
+        if (accumulate) {
+            s0 = FloatVector.fromArray(F, c, c0, cols);
+            s1 = FloatVector.fromArray(F, c, c1, cols);
+            s2 = FloatVector.fromArray(F, c, c2, cols);
+            s3 = FloatVector.fromArray(F, c, c3, cols);
+        } else {
+            s0 = FloatVector.zero(F);
+            s1 = s0; s2 = s0; s3 = s0;
+        }
+        for (int p = 0, ap = 0; p < k; p++, ap += acs, bi += ldb) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi, cols);
+            s0 = FloatVector.broadcast(F, a[a0 + ap]).fma(b0, s0);
+            s1 = FloatVector.broadcast(F, a[a1 + ap]).fma(b0, s1);
+            s2 = FloatVector.broadcast(F, a[a2 + ap]).fma(b0, s2);
+            s3 = FloatVector.broadcast(F, a[a3 + ap]).fma(b0, s3);
+        }
         s0.intoArray(c, c0, cols);
         s1.intoArray(c, c1, cols);
         s2.intoArray(c, c2, cols);
         s3.intoArray(c, c3, cols);
-        s4.intoArray(c, c4, cols);
-        s5.intoArray(c, c5, cols);
-        s6.intoArray(c, c6, cols);
-        s7.intoArray(c, c7, cols);
     }
 
     /** 6 x 2L register tile: 12 accumulators, 2 B vectors, 1 broadcast. */

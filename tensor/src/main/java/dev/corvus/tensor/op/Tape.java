@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Reverse-mode differentiation over the op registry. While a tape records on a thread, every
@@ -47,13 +48,20 @@ import java.util.Map;
  * closed inside the recording must not hold tensors the backward still needs (it would report
  * them closed, naming the scope). {@link #close()} without a backward frees the activations.
  *
+ * <p><b>Checkpointing.</b> {@link #checkpoint} keeps only a segment's output and re-runs the
+ * segment in backward (under a tape of its own) instead of holding its activations.
+ *
  * <p>One tape per thread; a tape is not reentrant (ops run by a rule during backward are not
  * recorded, and neither are the ops an op runs inside its own {@code run}).
  */
 public final class Tape implements AutoCloseable {
     private static final ThreadLocal<Tape> RECORDING = new ThreadLocal<>();
 
-    private record Entry(OpDef<?> op, Record attrs, Tensor[] inputs, Tensor output) {}
+    /** One recorded application: an op (segment null), or a checkpointed segment (op and attrs null). */
+    private record Entry(OpDef<?> op, Record attrs, Tensor[] inputs, Tensor output, Segment segment) {}
+
+    /** A checkpointed segment: its label for errors and the function {@link #checkpoint} re-runs in backward. */
+    private record Segment(String label, Function<Tensor[], Tensor> body) {}
 
     private final List<Entry> entries = new ArrayList<>();
     /** Recorded outputs and their entry index. */
@@ -124,11 +132,65 @@ public final class Tape implements AutoCloseable {
             inOp = false;
         }
         if (in.length == 1 && out == in[0]) return out; // contiguous() of a contiguous value: nothing happened
-        int index = entries.size();
-        entries.add(new Entry(op, attrs, in.clone(), out));
-        producer.put(out, index);
-        if (out.isContiguous() && out.dtype() == DType.F32) contiguousByStorage.computeIfAbsent(out.storage(), s -> new ArrayList<>()).add(index);
+        add(new Entry(op, attrs, in.clone(), out, null));
         return out;
+    }
+
+    private void add(Entry e) {
+        int index = entries.size();
+        entries.add(e);
+        producer.put(e.output(), index);
+        if (e.output().isContiguous() && e.output().dtype() == DType.F32) contiguousByStorage.computeIfAbsent(e.output().storage(), s -> new ArrayList<>()).add(index);
+    }
+
+    /**
+     * {@code body(inputs)}, with activation checkpointing when a tape records on this thread: the
+     * body runs unrecorded in a scope of its own, only its output is kept (copied into the tape's
+     * activations), and the tape records the segment as one step whose backward runs the body
+     * again under a tape of its own and differentiates that. The activations inside the segment
+     * are then held for one segment at a time during backward instead of from the forward on,
+     * for the price of a second forward of the segment.
+     *
+     * <p>{@code inputs} must name every tensor the body reads that needs a gradient (its input
+     * activation and the weights it uses); a tensor the body captures instead gets no gradient
+     * through the segment. The body must compute the same values when run again (the kernels are
+     * deterministic), must not write into memory outside itself, and returns one F32 tensor.
+     * Without a recording tape (or inside a recorded op) this is just {@code body.apply(inputs)}.
+     */
+    public static Tensor checkpoint(String label, Function<Tensor[], Tensor> body, Tensor... inputs) {
+        Tape tape = recording();
+        if (tape == null) return body.apply(inputs);
+        Tensor kept;
+        tape.inOp = true;
+        try (MemoryScope segment = MemoryScope.open("checkpointed segment " + label)) {
+            Tensor out = body.apply(inputs.clone());
+            if (out.dtype() != DType.F32) throw new IllegalArgumentException("Tape.checkpoint: segment '" + label + "' returned " + out.dtype() + ", expected F32");
+            kept = Backends.of(out.device()).allocate(tape.activations, DType.F32, out.shape());
+            Ops.copyInto(out, kept);
+        } finally {
+            tape.inOp = false;
+        }
+        tape.add(new Entry(null, null, inputs.clone(), kept, new Segment(label, body)));
+        return kept;
+    }
+
+    /** A segment's input gradients: its body run again under a tape of its own (this tape has stopped recording), then differentiated. */
+    private static Tensor[] recompute(Entry e, Tensor g) {
+        Tensor[] in = e.inputs();
+        List<Tensor> wanted = new ArrayList<>();
+        for (Tensor t : in) if (t.dtype() != DType.I32 && !t.dtype().isQuantized()) wanted.add(t);
+        Tensor[] grads;
+        try (Tape inner = record()) {
+            Tensor out = e.segment().body().apply(in.clone());
+            if (!Arrays.equals(out.shape(), g.shape())) {
+                throw new IllegalStateException("Tape.backward: checkpointed segment '" + e.segment().label() + "' gave " + Shapes.str(out.shape())
+                        + " when run again, " + Shapes.str(g.shape()) + " the first time");
+            }
+            grads = inner.backward(out, g, wanted.toArray(Tensor[]::new));
+        }
+        Tensor[] result = new Tensor[in.length];
+        for (int i = 0, w = 0; i < in.length; i++) if (in[i].dtype() != DType.I32 && !in[i].dtype().isQuantized()) result[i] = grads[w++];
+        return result;
     }
 
     /**
@@ -180,6 +242,7 @@ public final class Tape implements AutoCloseable {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static Tensor[] gradients(Entry e, Tensor g) {
+        if (e.segment() != null) return recompute(e, g);
         OpDef op = e.op();
         OpDef.Backward rule = op.backward();
         if (rule == null) {
@@ -210,6 +273,7 @@ public final class Tape implements AutoCloseable {
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static String label(Entry e) {
+        if (e.segment() != null) return "checkpointed segment " + e.segment().label();
         return ((OpDef) e.op()).label(e.attrs());
     }
 
