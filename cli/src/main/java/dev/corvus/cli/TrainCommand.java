@@ -4,6 +4,7 @@ import dev.corvus.comm.CommException;
 import dev.corvus.comm.Communicator;
 import dev.corvus.comm.Communicators;
 import dev.corvus.comm.InJvmCluster;
+import dev.corvus.comm.InJvmCommunicator;
 import dev.corvus.comm.RankFailureException;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.LlamaConfig;
@@ -206,8 +207,14 @@ final class TrainCommand implements Callable<Integer> {
         DType exportType = checkOptions();
         if (timeoutSeconds < 1) throw Cli.usage(spec, "--timeout " + timeoutSeconds + ": expected at least 1 second");
         Duration timeout = Duration.ofSeconds(timeoutSeconds);
-        // under mpirun the world is the ranks; its shutdown hook finalizes MPI, so it is not closed here
-        Communicator world = Communicators.launchedByMpi() ? Communicators.fromEnvironment(timeout) : null;
+        // as sp-demo: under mpirun (or -Dcorvus.comm=mpi) the MPI world's processes are the ranks; its
+        // shutdown hook finalizes MPI, so it is not closed here. A world of one leaves --ranks to decide;
+        // without a launcher or -Dcorvus.comm no world is made (nor its "communicator local" line printed).
+        Communicator world = Communicators.launchedByMpi() || System.getProperty("corvus.comm") != null ? Communicators.fromEnvironment(timeout) : null;
+        if (world != null && world.size() == 1) {
+            world.close();
+            world = null;
+        }
         if (world != null) {
             if (ranks != 1 && ranks != world.size()) {
                 throw Cli.usage(spec, "--ranks " + ranks + " under an MPI launch of " + world.size() + " processes: leave --ranks out (the MPI world gives P) or give " + world.size());
@@ -301,7 +308,7 @@ final class TrainCommand implements Callable<Integer> {
                     predicted = SequenceParallelGradients.expectedBytes(run.config(), parameters.list(), run.parallelism().trainScheme(), run.parallelism().teamSize(),
                             comm.size(), comm.rank(), seqLen + 1, microBatches);
                     err.printf(Locale.ROOT, "corvus: rank %d of %d (%s) sends %.2f MiB per step by the scheme's count (attention and the gradient all-reduce)%n",
-                            comm.rank(), comm.size(), Communicators.launchedByMpi() ? "MPI" : "in-JVM threads", predicted / TrainingProgress.MIB);
+                            comm.rank(), comm.size(), comm instanceof InJvmCommunicator ? "in-JVM threads" : "MPI processes", predicted / TrainingProgress.MIB);
                 }
                 err.flush();
                 double before = validation.evaluate(parameters).mean();
