@@ -197,8 +197,8 @@ final class TrainCommand implements Callable<Integer> {
         return new RankLoss(sp, sp::loss, comm);
     }
 
-    /** What every rank reads and none changes: the model file, its tokenizer, the data and the held-out sequences. */
-    private record Shared(Path path, Checkpoint ckpt, Tokenizer tok, LlamaConfig config, TokenDataset dataset, List<int[]> heldOut,
+    /** What every rank reads and none changes: the model file, its tokenizer and the held-out sequences. */
+    private record Shared(Path path, Checkpoint ckpt, Tokenizer tok, LlamaConfig config, List<int[]> heldOut,
             SequenceParallelism parallelism, DType exportType, long wallStart) {}
 
     @Override
@@ -243,7 +243,7 @@ final class TrainCommand implements Callable<Integer> {
                         + " (generate with --ctx up to %d)%n", seqLen, config.seqLen(), seqLen);
             }
             err.flush();
-            Shared shared = new Shared(path, ckpt, tok, config, dataset, heldOut, parallelism, exportType, wallStart);
+            Shared shared = new Shared(path, ckpt, tok, config, heldOut, parallelism, exportType, wallStart);
             if (world != null && world.size() > 1) {
                 trainRank(shared, world, dataset, err);
             } else if (parallelism.singleDevice()) {
