@@ -14,6 +14,9 @@
 #      (every valid C) and Ulysses, and two whole Trainer steps, equal one device on every rank, and
 #      every rank's bytes equal CommVolume's attention traffic plus the gradient all-reduce
 #      (SequenceParallelMpiMain; rank 0 prints "N passed, M failed").
+#   5. corvus train under mpirun -np 2: two ring steps of stories15M on a fortunes excerpt end at the
+#      held-out loss of the same command with --ranks 2 in one JVM, and every step's measured bytes
+#      per rank equal the predicted ones (skipped when stories15M or fortunes are not in ~/.cache/corvus).
 # Usage: scripts/mpi-tests.sh [-np N]   (N = 4 by default; needs openmpi-bin, libopenmpi-dev)
 # Builds the test classes first (./mvnw test-compile, into $CORVUS_BUILD_DIR, default target).
 set -euo pipefail
@@ -47,7 +50,8 @@ run_as_root=()
 # Open MPI installs signal handlers of its own; libjsig (the JDK's signal chaining) keeps the JVM's first.
 jsig=()
 [ -f "$JAVA_HOME/lib/libjsig.so" ] && jsig=(-x "LD_PRELOAD=$JAVA_HOME/lib/libjsig.so")
-mpirun_cmd=(mpirun "${run_as_root[@]}" --oversubscribe "${jsig[@]}" -np "$np")
+mpirun_base=(mpirun "${run_as_root[@]}" --oversubscribe "${jsig[@]}")
+mpirun_cmd=("${mpirun_base[@]}" -np "$np")
 java_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC
   -Xss4m -Xmx512m -Dcorvus.backend=vector -Dcorvus.comm=mpi -cp "$cp")
 main=dev.corvus.dit.MpiEquivalenceMain
@@ -97,6 +101,40 @@ rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" != 0 ] || ! grep -q '^[0-9]* passed, 0 failed$' "$log"; then
   echo "mpi-tests: sequence-parallel training FAILED (exit $rc)"; status=1
+fi
+model="$HOME/.cache/corvus/stories15M/stories15M.bin" fortunes="$HOME/.cache/corvus/data/fortunes.txt"
+if [ -f "$model" ] && [ -f "$fortunes" ]; then
+  echo "mpi-tests: corvus train under mpirun -np 2 against --ranks 2 in one JVM"
+  ./mvnw -q -B "-Dcorvus.buildDir=$build" -pl cli -am package -DskipTests
+  work=$(mktemp -d)
+  head -c 20000 "$fortunes" > "$work/fortunes.txt"
+  mkdir "$work/mpi" "$work/jvm"
+  train_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx1g -jar "cli/$build/corvus.jar" train
+    --model "$model" --data "$work/fortunes.txt" --seq-len 64 --steps 2 --lr 1e-4 --validation-sequences 2 --validate-every 0 --seed 7)
+  set +e
+  CORVUS_NO_PROGRESS=1 timeout 300 "${mpirun_base[@]}" -np 2 "${train_cmd[@]}" --out "$work/mpi/tuned.gguf" > "$work/mpi.log" 2>&1
+  rc_mpi=$?
+  CORVUS_NO_PROGRESS=1 timeout 300 "${train_cmd[@]}" --ranks 2 --out "$work/jvm/tuned.gguf" > "$work/jvm.log" 2>&1
+  rc_jvm=$?
+  set -e
+  grep -v WARNING "$work/mpi.log"
+  loss_mpi=$(sed -n 's/.*held-out loss [0-9.]* -> \([0-9.]*\) .*/\1/p' "$work/mpi.log")
+  loss_jvm=$(sed -n 's/.*held-out loss [0-9.]* -> \([0-9.]*\) .*/\1/p' "$work/jvm.log")
+  bytes_ok=$(grep -c 'MiB/rank (predicted' "$work/mpi.log" || true)
+  bytes_bad=$(grep 'MiB/rank (predicted' "$work/mpi.log" | sed 's/.*, \([0-9.]*\) MiB\/rank (predicted \([0-9.]*\))/\1 \2/' | awk '$1 != $2' | wc -l)
+  if [ "$rc_mpi" != 0 ] || [ "$rc_jvm" != 0 ] || [ -z "$loss_mpi" ] || [ -z "$loss_jvm" ]; then
+    echo "mpi-tests: corvus train FAILED (mpirun exit $rc_mpi, in-JVM exit $rc_jvm)"; cat "$work/jvm.log"; status=1
+  elif ! awk -v a="$loss_mpi" -v b="$loss_jvm" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }'; then
+    echo "mpi-tests: corvus train FAILED: held-out loss $loss_mpi under mpirun, $loss_jvm in one JVM"; status=1
+  elif [ "$bytes_ok" != 2 ] || [ "$bytes_bad" != 0 ]; then
+    echo "mpi-tests: corvus train FAILED: expected 2 steps whose measured bytes equal the predicted ones"; status=1
+  else
+    same=$(cmp -s "$work/mpi/tuned.gguf" "$work/jvm/tuned.gguf" && echo "byte-identical GGUFs" || echo "GGUFs differ in bits")
+    echo "mpi-tests: corvus train OK (held-out loss $loss_mpi under mpirun, $loss_jvm in one JVM; $same)"
+  fi
+  rm -rf "$work"
+else
+  echo "mpi-tests: corvus train under mpirun skipped: $model or $fortunes missing (scripts/training-data.sh fetches fortunes)"
 fi
 rm -f "$log"
 exit $status

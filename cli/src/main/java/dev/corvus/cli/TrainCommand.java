@@ -1,5 +1,11 @@
 package dev.corvus.cli;
 
+import dev.corvus.comm.CommException;
+import dev.corvus.comm.Communicator;
+import dev.corvus.comm.Communicators;
+import dev.corvus.comm.InJvmCluster;
+import dev.corvus.comm.InJvmCommunicator;
+import dev.corvus.comm.RankFailureException;
 import dev.corvus.model.Checkpoint;
 import dev.corvus.model.LlamaConfig;
 import dev.corvus.model.Tokenizer;
@@ -13,16 +19,21 @@ import dev.corvus.train.CrossEntropy;
 import dev.corvus.train.DecoderGradients;
 import dev.corvus.train.LearningRateSchedule;
 import dev.corvus.train.Parameters;
+import dev.corvus.train.SequenceParallelGradients;
+import dev.corvus.train.SequenceParallelScheme;
 import dev.corvus.train.TokenDataset;
 import dev.corvus.train.Trainer;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 import java.util.function.LongSupplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -37,8 +48,11 @@ import picocli.CommandLine.Spec;
  * from, and a held-out loss every --validate-every steps. The result is written as GGUF (what
  * {@code corvus generate --model} loads) and, with --plot, the train and validation curves as a PNG.
  *
- * <p>Sequence parallelism (--ranks P) is parsed and checked here, and {@link #lossFunctionFor} is
- * the one place that would build its loss; for now it refuses P > 1.
+ * <p>With --ranks P (P in-JVM ranks, threads) or under {@code mpirun -np P} (P processes) the
+ * sequence is split over the ranks ({@link SequenceParallelGradients}): every rank runs the same
+ * loop ({@link #trainRank}) with its own parameters and trainer on the same sequences, attention
+ * crosses ranks by --scheme, and the gradients are all-reduced, so every rank takes the one-device
+ * step. Rank 0 reports and writes the files.
  */
 @Command(name = "train", sortOptions = false,
         description = {"Fine-tune a Llama-family model (llama2.c checkpoint or GGUF) on UTF-8 text: AdamW, warm-up + cosine learning rate,",
@@ -124,8 +138,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1", description = "Seed of the held-out split and of the order sequences are read in (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--ranks", paramLabel = "P", defaultValue = "1", description = "Ranks the sequence is split over (default ${DEFAULT-VALUE}: one device). Options for more are checked,"
-            + " but sequence-parallel training is not wired in yet and more than one rank is refused.")
+    @Option(names = "--ranks", paramLabel = "P", defaultValue = "1", description = "In-JVM ranks (threads) the sequence is split over (default ${DEFAULT-VALUE}: one device);"
+            + " under mpirun the MPI world's processes are the ranks.")
     int ranks;
 
     @Option(names = "--scheme", paramLabel = "ring|startrail|ulysses", defaultValue = "ring", description = "Sequence-parallel attention with --ranks > 1 (default ${DEFAULT-VALUE}).")
@@ -133,6 +147,10 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--team-size", paramLabel = "C", defaultValue = "1", description = "StarTrail team size: C and C² must divide --ranks (default ${DEFAULT-VALUE}).")
     int teamSize;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300", description = "With several ranks: how long a rank waits on the others in one"
+            + " collective before every rank stops with an error (default ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
 
     @Option(names = "--backend", paramLabel = "scalar|vector", description = "CPU backend (same as -Dcorvus.backend; default: the best available).")
     String backend;
@@ -146,6 +164,10 @@ final class TrainCommand implements Callable<Integer> {
             return ranks == 1;
         }
 
+        SequenceParallelScheme trainScheme() {
+            return SequenceParallelScheme.parse(scheme.name());
+        }
+
         String label() {
             if (singleDevice()) return "one device";
             return ranks + " ranks, " + (scheme == SpDemoCommand.Scheme.startrail ? "startrail C=" + teamSize : scheme.name());
@@ -153,36 +175,61 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * A step's loss and gradients as {@link Trainer} takes them, and (with several ranks) the
-     * bytes each rank sent in the last step; null when nothing is communicated.
+     * One rank's loss: the gradients {@link Trainer} takes, the summed loss of a held-out sequence
+     * (a collective with several ranks: every rank evaluates the same sequences in the same
+     * order), and the communicator whose {@link Communicator#stats()} count the bytes sent (null
+     * on one device).
      */
-    record StepLoss(Trainer.LossFunction<int[]> loss, LongSupplier bytesPerRankLastStep) {}
+    record RankLoss(Trainer.LossFunction<int[]> gradients, BiFunction<int[], Parameters, CrossEntropy.Loss> heldOut, Communicator comm) {}
 
     /**
-     * The loss function for {@code parallelism}: on one device the decoder's gradients. The
-     * sequence-parallel loss (the sequence split over the ranks in zigzag order, attention by the
-     * scheme, weight gradients reduced over the group) goes here; until it is wired in, more than
-     * one rank is refused.
+     * The loss for {@code parallelism} on one rank: on one device ({@code comm} null) the
+     * decoder's gradients; with several ranks the sequence split over {@code comm}'s ranks (zigzag
+     * for ring and StarTrail, contiguous for Ulysses), attention by the scheme and weight
+     * gradients all-reduced over the group ({@link SequenceParallelGradients}).
      */
-    static StepLoss lossFunctionFor(SequenceParallelism parallelism, LlamaConfig config) {
-        if (parallelism.singleDevice()) return new StepLoss(new DecoderGradients(CROSS_ENTROPY_ROWS), null);
-        throw new IllegalArgumentException("--ranks " + parallelism.ranks() + " (" + parallelism.label()
-                + "): sequence-parallel training is not wired into corvus train yet; run with --ranks 1");
+    static RankLoss lossFunctionFor(SequenceParallelism parallelism, Communicator comm) {
+        if (comm == null) {
+            DecoderGradients d = new DecoderGradients(CROSS_ENTROPY_ROWS);
+            return new RankLoss(d, d::loss, null);
+        }
+        SequenceParallelGradients sp = new SequenceParallelGradients(comm, parallelism.trainScheme(), parallelism.teamSize(), CROSS_ENTROPY_ROWS);
+        return new RankLoss(sp, sp::loss, comm);
     }
+
+    /** What every rank reads and none changes: the model file, its tokenizer and the held-out sequences. */
+    private record Shared(Path path, Checkpoint ckpt, Tokenizer tok, LlamaConfig config, List<int[]> heldOut,
+            SequenceParallelism parallelism, DType exportType, long wallStart) {}
 
     @Override
     public Integer call() throws Exception {
         long wallStart = System.nanoTime();
         DType exportType = checkOptions();
+        if (timeoutSeconds < 1) throw Cli.usage(spec, "--timeout " + timeoutSeconds + ": expected at least 1 second");
+        Duration timeout = Duration.ofSeconds(timeoutSeconds);
+        // as sp-demo: under mpirun (or -Dcorvus.comm=mpi) the MPI world's processes are the ranks; its
+        // shutdown hook finalizes MPI, so it is not closed here. A world of one leaves --ranks to decide;
+        // without a launcher or -Dcorvus.comm no world is made (nor its "communicator local" line printed).
+        Communicator world = Communicators.launchedByMpi() || System.getProperty("corvus.comm") != null ? Communicators.fromEnvironment(timeout) : null;
+        if (world != null && world.size() == 1) {
+            world.close();
+            world = null;
+        }
+        if (world != null) {
+            if (ranks != 1 && ranks != world.size()) {
+                throw Cli.usage(spec, "--ranks " + ranks + " under an MPI launch of " + world.size() + " processes: leave --ranks out (the MPI world gives P) or give " + world.size());
+            }
+            ranks = world.size();
+        }
         SequenceParallelism parallelism = checkParallelism();
         if (backend != null) Cli.forceBackend(backend);
-        PrintWriter err = spec.commandLine().getErr();
+        boolean leader = world == null || world.rank() == 0;
+        PrintWriter err = leader ? spec.commandLine().getErr() : new PrintWriter(Writer.nullWriter());
         Path path = model != null ? model : Cli.defaultModel();
         try (Checkpoint ckpt = Cli.load(path, tokenizer)) {
             Tokenizer tok = Cli.tokenizer(ckpt, path);
             LlamaConfig config = ckpt.config();
             checkParallelismFits(parallelism, config);
-            StepLoss stepLoss = lossFunctionFor(parallelism, config);
 
             long t0 = System.nanoTime();
             TokenDataset dataset = dataset(data, "--data", tok, validationFile != null ? 0 : fraction());
@@ -196,83 +243,123 @@ final class TrainCommand implements Callable<Integer> {
                         + " (generate with --ctx up to %d)%n", seqLen, config.seqLen(), seqLen);
             }
             err.flush();
-
-            DecoderGradients forward = new DecoderGradients(CROSS_ENTROPY_ROWS);
-            try (Parameters parameters = Parameters.of(config, ckpt.weights())) {
-                long[] validationNanos = {0};
-                Trainer.Validation validation = p -> {
-                    long v0 = System.nanoTime();
-                    CrossEntropy.Loss l = heldOutLoss(forward, heldOut, p);
-                    validationNanos[0] += System.nanoTime() - v0;
-                    return l;
-                };
-                LearningRateSchedule schedule = LearningRateSchedule.warmupCosine(lr, minLr != null ? minLr : lr / 10, warmup, steps);
-                long every = validateEvery != null ? validateEvery : Math.max(1, steps / 10);
-                Trainer.Options options = new Trainer.Options(microBatches, clip == 0 ? Double.POSITIVE_INFINITY : clip, schedule,
-                        new AdamW.Options(BETA1, BETA2, EPS, weightDecay), checkpointEvery, checkpoint, every);
-                try (Trainer<int[]> trainer = new Trainer<>(parameters, dataset, stepLoss.loss(), validation, options)) {
-                    if (resume != null) {
-                        trainer.resume(resume);
-                        if (trainer.stepsDone() >= steps) {
-                            throw new IllegalArgumentException("--resume " + resume + " is at step " + trainer.stepsDone() + ", and --steps is " + steps
-                                    + ": nothing is left to train (raise --steps, and the schedule with it, in a new run)");
-                        }
-                        err.printf(Locale.ROOT, "corvus: resumed %s at step %d of %d%n", resume, trainer.stepsDone(), steps);
-                    }
-                    long firstStep = trainer.stepsDone(), lastStep = stopAfter != null ? stopAfter : steps;
-                    if (lastStep <= firstStep) {
-                        throw Cli.usage(spec, "--stop-after " + lastStep + ": the run resumed at step " + firstStep + "; expected a later step, up to --steps " + steps);
-                    }
-                    err.printf(Locale.ROOT, "corvus: training %s (%s, %,d parameters) on %s, %s backend, %d thread(s): %d step(s) of %d x %d tokens, lr %s%n",
-                            path.getFileName(), config.architecture(), parameters.numel(), parallelism.label(), Backends.cpu().name(),
-                            Parallel.parallelism(), lastStep - firstStep, microBatches, seqLen, schedule);
-                    err.flush();
-                    double before = validation.evaluate(parameters).mean();
-                    validationNanos[0] = 0; // the tokens/s below are of the steps alone
-                    List<LossCurves.Point> validationCurve = new ArrayList<>(List.of(new LossCurves.Point(firstStep, before)));
-                    long trainStart = System.nanoTime();
-                    try (TrainingProgress progress = TrainingProgress.forStderr(err, firstStep, steps, stepLoss.bytesPerRankLastStep() != null)) {
-                        progress.validation(firstStep, before);
-                        long[] last = {System.nanoTime(), 0};
-                        trainer.onStep(r -> {
-                            long now = System.nanoTime(), stepNanos = now - last[0] - (validationNanos[0] - last[1]);
-                            last[0] = now;
-                            last[1] = validationNanos[0];
-                            long bytes = stepLoss.bytesPerRankLastStep() != null ? stepLoss.bytesPerRankLastStep().getAsLong() : -1;
-                            progress.step(r, r.tokens() / (stepNanos / 1e9), bytes);
-                            if (Double.isFinite(r.validationLoss())) {
-                                validationCurve.add(new LossCurves.Point(r.step(), r.validationLoss()));
-                                progress.validation(r.step(), r.validationLoss());
-                            }
-                        });
-                        trainer.runUntil(lastStep);
-                        if (validationCurve.getLast().step() != lastStep) {
-                            double end = validation.evaluate(parameters).mean();
-                            validationCurve.add(new LossCurves.Point(lastStep, end));
-                            progress.validation(lastStep, end);
-                        }
-                    }
-                    double trainSeconds = (System.nanoTime() - trainStart - validationNanos[0]) / 1e9;
-                    if (checkpoint != null && (checkpointEvery == 0 || lastStep % checkpointEvery != 0)) trainer.save(checkpoint);
-                    parameters.exportGguf(out, tok, exportType);
-                    List<Trainer.StepRecord> history = trainer.history();
-                    if (plot != null) {
-                        List<LossCurves.Point> trainCurve = history.stream().map(r -> new LossCurves.Point(r.step(), r.trainLoss())).toList();
-                        String title = String.format(Locale.ROOT, "%s on %s, %d-token sequences", path.getFileName(), describe(data), seqLen);
-                        LossCurves.writePng(plot, new LossCurves.Curves(title, trainCurve, validationCurve), 900, 540);
-                    }
-                    long tokens = history.stream().mapToLong(Trainer.StepRecord::tokens).sum();
-                    double after = validationCurve.getLast().loss();
-                    err.printf(Locale.ROOT, "corvus: held-out loss %.4f -> %.4f over %d sequence(s) of %d tokens; %d step(s), %,d tokens at %.0f tokens/s"
-                            + " (%.1f s of steps); wall %.1f s%n", before, after, heldOut.size(), seqLen, history.size(), tokens, tokens / trainSeconds,
-                            trainSeconds, (System.nanoTime() - wallStart) / 1e9);
-                    err.printf(Locale.ROOT, "corvus: wrote %s (%s matrices, %.1f MB)%s%s%n", out, exportType, Files.size(out) / 1e6,
-                            plot != null ? ", loss curves " + plot : "", checkpoint != null ? ", checkpoint " + checkpoint : "");
-                    err.flush();
+            Shared shared = new Shared(path, ckpt, tok, config, heldOut, parallelism, exportType, wallStart);
+            if (world != null && world.size() > 1) {
+                trainRank(shared, world, dataset, err);
+            } else if (parallelism.singleDevice()) {
+                trainRank(shared, null, dataset, err);
+            } else {
+                PrintWriter silent = new PrintWriter(Writer.nullWriter());
+                try {
+                    // each rank its own Parameters, Trainer and data cursor; rank 0 reports and writes the files
+                    InJvmCluster.run(parallelism.ranks(), timeout, comm -> trainRank(shared, comm, comm.rank() == 0 ? dataset : dataset.copy(), comm.rank() == 0 ? err : silent));
+                } catch (RankFailureException e) {
+                    // a bad option or file fails every rank alike: report it as itself, not as "rank N failed"
+                    if (e.getCause() instanceof Exception cause && !(cause instanceof CommException)) throw cause;
+                    throw e;
                 }
             }
         }
         return Main.OK;
+    }
+
+    /**
+     * The training run of one rank, the same for one device ({@code comm} null) and each of P
+     * ranks: its own parameters and trainer over {@code sequences} (every rank's reads the same
+     * sequences in the same order); rank 0 alone writes the checkpoints, the GGUF and the curves,
+     * and reports on {@code err} (the other ranks are given a silent writer).
+     */
+    private Void trainRank(Shared run, Communicator comm, TokenDataset sequences, PrintWriter err) throws IOException {
+        boolean leader = comm == null || comm.rank() == 0;
+        RankLoss rankLoss = lossFunctionFor(run.parallelism(), comm);
+        LongSupplier bytesSent = comm != null ? () -> comm.stats().totalBytes() : () -> 0;
+        try (Parameters parameters = Parameters.of(run.config(), run.ckpt().weights())) {
+            // time and bytes of validations, taken off the steps they run in
+            long[] validationNanos = {0}, validationBytes = {0};
+            Trainer.Validation validation = p -> {
+                long v0 = System.nanoTime(), b0 = bytesSent.getAsLong();
+                CrossEntropy.Loss l = heldOutLoss(rankLoss.heldOut(), run.heldOut(), p);
+                validationNanos[0] += System.nanoTime() - v0;
+                validationBytes[0] += bytesSent.getAsLong() - b0;
+                return l;
+            };
+            LearningRateSchedule schedule = LearningRateSchedule.warmupCosine(lr, minLr != null ? minLr : lr / 10, warmup, steps);
+            long every = validateEvery != null ? validateEvery : Math.max(1, steps / 10);
+            Trainer.Options options = new Trainer.Options(microBatches, clip == 0 ? Double.POSITIVE_INFINITY : clip, schedule,
+                    new AdamW.Options(BETA1, BETA2, EPS, weightDecay), leader ? checkpointEvery : 0, leader ? checkpoint : null, every);
+            try (Trainer<int[]> trainer = new Trainer<>(parameters, sequences, rankLoss.gradients(), validation, options)) {
+                if (resume != null) {
+                    trainer.resume(resume);
+                    if (trainer.stepsDone() >= steps) {
+                        throw new IllegalArgumentException("--resume " + resume + " is at step " + trainer.stepsDone() + ", and --steps is " + steps
+                                + ": nothing is left to train (raise --steps, and the schedule with it, in a new run)");
+                    }
+                    err.printf(Locale.ROOT, "corvus: resumed %s at step %d of %d%n", resume, trainer.stepsDone(), steps);
+                }
+                long firstStep = trainer.stepsDone(), lastStep = stopAfter != null ? stopAfter : steps;
+                if (lastStep <= firstStep) {
+                    throw Cli.usage(spec, "--stop-after " + lastStep + ": the run resumed at step " + firstStep + "; expected a later step, up to --steps " + steps);
+                }
+                err.printf(Locale.ROOT, "corvus: training %s (%s, %,d parameters) on %s, %s backend, %d thread(s): %d step(s) of %d x %d tokens, lr %s%n",
+                        run.path().getFileName(), run.config().architecture(), parameters.numel(), run.parallelism().label(), Backends.cpu().name(),
+                        Parallel.parallelism(), lastStep - firstStep, microBatches, seqLen, schedule);
+                long predicted = -1;
+                if (comm != null) {
+                    predicted = SequenceParallelGradients.expectedBytes(run.config(), parameters.list(), run.parallelism().trainScheme(), run.parallelism().teamSize(),
+                            comm.size(), comm.rank(), seqLen + 1, microBatches);
+                    err.printf(Locale.ROOT, "corvus: rank %d of %d (%s) sends %.2f MiB per step by the scheme's count (attention and the gradient all-reduce)%n",
+                            comm.rank(), comm.size(), comm instanceof InJvmCommunicator ? "in-JVM threads" : "MPI processes", predicted / TrainingProgress.MIB);
+                }
+                err.flush();
+                double before = validation.evaluate(parameters).mean();
+                validationNanos[0] = 0; // the tokens/s below are of the steps alone
+                List<LossCurves.Point> validationCurve = new ArrayList<>(List.of(new LossCurves.Point(firstStep, before)));
+                long trainStart = System.nanoTime();
+                try (TrainingProgress progress = leader ? TrainingProgress.forStderr(err, firstStep, steps, comm != null) : TrainingProgress.lines(err, steps, false)) {
+                    progress.predictedBytesPerRank(predicted);
+                    progress.validation(firstStep, before);
+                    long[] last = {System.nanoTime(), 0, bytesSent.getAsLong(), validationBytes[0]};
+                    trainer.onStep(r -> {
+                        long now = System.nanoTime(), stepNanos = now - last[0] - (validationNanos[0] - last[1]);
+                        long sent = bytesSent.getAsLong(), stepBytes = sent - last[2] - (validationBytes[0] - last[3]);
+                        last[0] = now;
+                        last[1] = validationNanos[0];
+                        last[2] = sent;
+                        last[3] = validationBytes[0];
+                        progress.step(r, r.tokens() / (stepNanos / 1e9), comm != null ? stepBytes : -1);
+                        if (Double.isFinite(r.validationLoss())) {
+                            validationCurve.add(new LossCurves.Point(r.step(), r.validationLoss()));
+                            progress.validation(r.step(), r.validationLoss());
+                        }
+                    });
+                    trainer.runUntil(lastStep);
+                    if (validationCurve.getLast().step() != lastStep) {
+                        double end = validation.evaluate(parameters).mean();
+                        validationCurve.add(new LossCurves.Point(lastStep, end));
+                        progress.validation(lastStep, end);
+                    }
+                }
+                if (!leader) return null;
+                double trainSeconds = (System.nanoTime() - trainStart - validationNanos[0]) / 1e9;
+                if (checkpoint != null && (checkpointEvery == 0 || lastStep % checkpointEvery != 0)) trainer.save(checkpoint);
+                parameters.exportGguf(out, run.tok(), run.exportType());
+                List<Trainer.StepRecord> history = trainer.history();
+                if (plot != null) {
+                    List<LossCurves.Point> trainCurve = history.stream().map(r -> new LossCurves.Point(r.step(), r.trainLoss())).toList();
+                    String title = String.format(Locale.ROOT, "%s on %s, %d-token sequences", run.path().getFileName(), describe(data), seqLen);
+                    LossCurves.writePng(plot, new LossCurves.Curves(title, trainCurve, validationCurve), 900, 540);
+                }
+                long tokens = history.stream().mapToLong(Trainer.StepRecord::tokens).sum();
+                double after = validationCurve.getLast().loss();
+                err.printf(Locale.ROOT, "corvus: held-out loss %.4f -> %.4f over %d sequence(s) of %d tokens; %d step(s), %,d tokens at %.0f tokens/s"
+                        + " (%.1f s of steps); wall %.1f s%n", before, after, run.heldOut().size(), seqLen, history.size(), tokens, tokens / trainSeconds,
+                        trainSeconds, (System.nanoTime() - run.wallStart()) / 1e9);
+                err.printf(Locale.ROOT, "corvus: wrote %s (%s matrices, %.1f MB)%s%s%n", out, run.exportType(), Files.size(out) / 1e6,
+                        plot != null ? ", loss curves " + plot : "", checkpoint != null ? ", checkpoint " + checkpoint : "");
+                err.flush();
+                return null;
+            }
+        }
     }
 
     /** Every check that needs no file read: fails in milliseconds, before the model loads. */
@@ -371,11 +458,11 @@ final class TrainCommand implements Callable<Integer> {
         return held;
     }
 
-    private static CrossEntropy.Loss heldOutLoss(DecoderGradients forward, List<int[]> sequences, Parameters p) {
+    private static CrossEntropy.Loss heldOutLoss(BiFunction<int[], Parameters, CrossEntropy.Loss> loss, List<int[]> sequences, Parameters p) {
         double sum = 0;
         long tokens = 0;
         for (int[] s : sequences) {
-            CrossEntropy.Loss l = forward.loss(s, p);
+            CrossEntropy.Loss l = loss.apply(s, p);
             sum += l.sum();
             tokens += l.tokens();
         }

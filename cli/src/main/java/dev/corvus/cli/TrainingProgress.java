@@ -18,8 +18,11 @@ import me.tongfei.progressbar.ProgressBarStyle;
  * redrawn bar is noise) one plain line per step and per validation.
  */
 abstract class TrainingProgress implements AutoCloseable {
+    static final double MIB = 1024.0 * 1024.0;
     final boolean showBytes;
     double lastValidation = Double.NaN;
+    /** What the scheme's count says a step sends, shown beside the measured bytes on the log lines; -1: not known. */
+    long predictedBytes = -1;
 
     private TrainingProgress(boolean showBytes) {
         this.showBytes = showBytes;
@@ -48,6 +51,11 @@ abstract class TrainingProgress implements AutoCloseable {
     /** Step {@code r} is done at {@code tokensPerSecond}; {@code bytesPerRank} is -1 when nothing was communicated. */
     abstract void step(Trainer.StepRecord r, double tokensPerSecond, long bytesPerRank);
 
+    /** The bytes per rank a step should send (-1: none given), shown beside the measured ones on the log lines. */
+    void predictedBytesPerRank(long bytes) {
+        predictedBytes = bytes;
+    }
+
     /** The held-out loss after {@code step} steps. */
     void validation(long step, double loss) {
         lastValidation = loss;
@@ -57,7 +65,7 @@ abstract class TrainingProgress implements AutoCloseable {
     public abstract void close();
 
     String bytes(long bytesPerRank, String separator) {
-        return showBytes && bytesPerRank >= 0 ? String.format(Locale.ROOT, "%s%.2f MiB/rank", separator, bytesPerRank / (1024.0 * 1024.0)) : "";
+        return showBytes && bytesPerRank >= 0 ? String.format(Locale.ROOT, "%s%.2f MiB/rank", separator, bytesPerRank / MIB) : "";
     }
 
     private static final class Bar extends TrainingProgress {
@@ -99,7 +107,8 @@ abstract class TrainingProgress implements AutoCloseable {
         @Override
         void step(Trainer.StepRecord r, double tokensPerSecond, long bytesPerRank) {
             err.println(String.format(Locale.ROOT, "corvus: step " + width + "/%d: loss %.4f, %.0f tok/s, lr %.2e, |g| %.3f", r.step(), steps, r.trainLoss(),
-                    tokensPerSecond, r.learningRate(), r.gradNorm()) + bytes(bytesPerRank, ", "));
+                    tokensPerSecond, r.learningRate(), r.gradNorm()) + bytes(bytesPerRank, ", ")
+                    + (showBytes && bytesPerRank >= 0 && predictedBytes >= 0 ? String.format(Locale.ROOT, " (predicted %.2f)", predictedBytes / MIB) : ""));
             err.flush();
         }
 

@@ -98,12 +98,15 @@ class TrainCommandTest {
     }
 
     @Test
-    void moreThanOneRankIsParsedThenRefusedUntilSequenceParallelismIsWiredIn(@TempDir Path dir) throws Exception {
-        for (String[] sp : new String[][] {{"--ranks", "4", "--scheme", "startrail", "--team-size", "2"}, {"--ranks", "2", "--scheme", "ulysses"},
-            {"--ranks", "2"}}) {
-            Corvus.Run r = corvus(tinyRun(dir, sp)).failsPlainly(Main.USAGE);
-            assertThat(r.err()).as(String.join(" ", sp)).contains("--ranks " + sp[1] + " (" + sp[1] + " ranks, ").contains("sequence-parallel training is not wired into corvus train yet");
-        }
+    void aSequenceParallelRunOfTheTinyModelReportsItsRanksAndRefusesAFinishedCheckpointByName(@TempDir Path dir) throws Exception {
+        Path ckpt = dir.resolve("run.ckpt");
+        Corvus.Run r = corvus(tinyRun(dir, "--ranks", "2", "--steps", "2", "--checkpoint", ckpt.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        r.assertNoStackTrace();
+        assertThat(r.err()).contains("on 2 ranks, ring").contains("rank 0 of 2 (in-JVM threads) sends").containsPattern("step 2/2: loss .* MiB/rank \\(predicted ");
+        // the error of every rank is reported as itself, not as "rank N failed"
+        assertThat(corvus(tinyRun(dir, "--ranks", "2", "--steps", "2", "--resume", ckpt.toString())).failsPlainly(Main.USAGE).err())
+                .contains("is at step 2, and --steps is 2: nothing is left to train").doesNotContain("rank 0 failed");
     }
 
     @Test

@@ -27,6 +27,13 @@ class TrainingProgressTest {
         assertThat(out.toString().lines()).containsExactly("corvus: step   0/100: validation loss 3.5000",
                 "corvus: step   7/100: loss 2.5000, 1234 tok/s, lr 1.00e-04, |g| 0.750, 3.00 MiB/rank",
                 "corvus: step   8/100: loss 2.2500, 100 tok/s, lr 1.00e-04, |g| 0.750");
+        StringWriter predicted = new StringWriter();
+        try (TrainingProgress p = TrainingProgress.lines(new PrintWriter(predicted), 9, true)) {
+            p.predictedBytesPerRank(3L << 19);
+            p.step(step(1, 2.5), 10, 3L << 20);
+        }
+        assertThat(predicted.toString()).as("the scheme's count beside the measured bytes")
+                .isEqualTo("corvus: step 1/9: loss 2.5000, 10 tok/s, lr 1.00e-04, |g| 0.750, 3.00 MiB/rank (predicted 1.50)" + System.lineSeparator());
         StringWriter single = new StringWriter();
         try (TrainingProgress p = TrainingProgress.lines(new PrintWriter(single), 9, false)) {
             p.step(step(1, 2.5), 10, 5);

@@ -27,6 +27,24 @@ public final class TokenDataset implements DataSource<int[]> {
     private int[] order;
     private long epoch, index;
 
+    private TokenDataset(TokenDataset other) {
+        tokens = other.tokens;
+        sequenceTokens = other.sequenceTokens;
+        seed = other.seed;
+        train = other.train;
+        validation = other.validation;
+        order = epochOrder(0);
+    }
+
+    /**
+     * The same sequences, split and seed, read from the start: what each rank of a
+     * sequence-parallel run iterates (every rank must see the same sequences in the same order),
+     * sharing the tokens rather than tokenising the text again.
+     */
+    public TokenDataset copy() {
+        return new TokenDataset(this);
+    }
+
     private TokenDataset(int[] tokens, int seqLen, double validationFraction, long seed, String source) {
         this.tokens = tokens;
         this.sequenceTokens = seqLen + 1;
