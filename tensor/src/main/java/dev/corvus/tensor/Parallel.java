@@ -11,6 +11,11 @@ import java.util.concurrent.RecursiveAction;
  * <p>Work is split into contiguous ranges of a task index space; the calling thread takes part.
  * A call made from inside a pool task runs serially, so nested parallel kernels never deadlock
  * nor oversubscribe.
+ *
+ * <p>Calls go first to a {@link SpinTeam} of {@code parallelism() - 1} threads that stay awake
+ * for a while between calls, so products of tens of microseconds can be split too; when the
+ * team is busy with another caller, or a host application handed in its own pool, calls take
+ * that ForkJoinPool. {@code -Dcorvus.spinMicros=0} turns the team off.
  */
 public final class Parallel {
     /** Runs the tasks in [start, end). */
@@ -20,6 +25,9 @@ public final class Parallel {
     }
 
     private static volatile ForkJoinPool pool = newPool(defaultThreads());
+    /** Made on the first parallel call; null after setPool (the caller's pool is used then). */
+    private static volatile SpinTeam team;
+    private static volatile boolean teamWanted = SpinTeam.SPIN_NANOS > 0;
     private static final ThreadLocal<Boolean> IN_TASK = ThreadLocal.withInitial(() -> false);
 
     private Parallel() {}
@@ -47,6 +55,14 @@ public final class Parallel {
         }, null, false);
     }
 
+    /**
+     * Whether a fork costs microseconds rather than a thread wake-up (the spin team is on), so
+     * kernels may split work of tens of microseconds.
+     */
+    public static boolean cheapForks() {
+        return teamWanted;
+    }
+
     /** Threads kernels may use. */
     public static int parallelism() {
         return pool.getParallelism();
@@ -55,15 +71,33 @@ public final class Parallel {
     /** Replaces the shared pool (the old one is not shut down: it may belong to the caller). */
     public static void setPool(ForkJoinPool replacement) {
         if (replacement == null) throw new IllegalArgumentException("pool is null");
-        pool = replacement;
+        synchronized (Parallel.class) {
+            pool = replacement;
+            closeTeam();
+            teamWanted = false;
+        }
     }
 
     /** Replaces the shared pool with a new one of {@code threads} threads. */
     public static void setThreads(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        ForkJoinPool old = pool;
-        pool = newPool(threads);
-        old.shutdown();
+        synchronized (Parallel.class) {
+            ForkJoinPool old = pool;
+            pool = newPool(threads);
+            old.shutdown();
+            closeTeam();
+            teamWanted = SpinTeam.SPIN_NANOS > 0;
+        }
+    }
+
+    private static void closeTeam() {
+        if (team != null) team.close();
+        team = null;
+    }
+
+    private static synchronized SpinTeam team(int threads) {
+        if (team == null && teamWanted && threads > 1) team = new SpinTeam(threads - 1);
+        return team;
     }
 
     /**
@@ -79,15 +113,16 @@ public final class Parallel {
             body.run(0, tasks);
             return;
         }
+        SpinTeam spin = team;
+        if (spin == null && teamWanted) spin = team(threads);
+        if (spin != null && chunks <= spin.threads() && spin.run(tasks, chunks, body)) return;
         ForkJoinTask<?>[] forks = new ForkJoinTask<?>[chunks - 1];
         for (int c = 1; c < chunks; c++) {
-            int start = (int) ((long) tasks * c / chunks);
-            int end = (int) ((long) tasks * (c + 1) / chunks);
-            forks[c - 1] = p.submit(new Range(body, start, end));
+            forks[c - 1] = p.submit(new Range(body, split(tasks, chunks, c), split(tasks, chunks, c + 1)));
         }
         Throwable failure = null;
         try {
-            runMarked(body, 0, (int) ((long) tasks / chunks));
+            runMarked(body, 0, split(tasks, chunks, 1));
         } catch (Throwable t) {
             failure = t;
         }
@@ -103,7 +138,21 @@ public final class Parallel {
         if (failure != null) throw new IllegalStateException(failure);
     }
 
-    private static void runMarked(RangeBody body, int start, int end) {
+    /** Where range {@code c} of {@code chunks} over [0, tasks) starts. */
+    static int split(int tasks, int chunks, int c) {
+        return (int) ((long) tasks * c / chunks);
+    }
+
+    /** For threads that only ever run ranges: their own parallel calls run serially. */
+    static void markWorker() {
+        IN_TASK.set(true);
+    }
+
+    static void unmarkWorker() {
+        IN_TASK.set(false);
+    }
+
+    static void runMarked(RangeBody body, int start, int end) {
         boolean was = IN_TASK.get();
         IN_TASK.set(true);
         try {

@@ -64,6 +64,18 @@ public final class Gemm {
     /** Below this many flops a product runs on the calling thread: forking would cost more. */
     private static final long PARALLEL_FLOPS = 1L << 21;
     /**
+     * The same for products of one to GEMV_MAX_ROWS rows when Parallel's spin team makes a fork
+     * cheap: a decode step of a small model (dim 288: 83K-221K multiply-adds per layer product)
+     * then uses every thread, not only for the classifier. {@code -Dcorvus.gemv.parallelFlops}
+     * overrides it for measuring.
+     */
+    private static final long GEMV_CHEAP_FORK_FLOPS = Long.getLong("corvus.gemv.parallelFlops", 1L << 16);
+
+    /** Flops below which a GEMV-shaped product stays on the calling thread. */
+    static long gemvParallelFlops() {
+        return Parallel.cheapForks() ? GEMV_CHEAP_FORK_FLOPS : PARALLEL_FLOPS;
+    }
+    /**
      * gemmWeights with at most this many rows of A reads the weights directly (see gemv), with
      * integer dot products for quantised weights (QuantDots); more rows take the small-m path.
      * Measured on one thread by CPU time, [8192, 2048] weights, GEMV against small-m: at m = 8
@@ -853,7 +865,7 @@ public final class Gemm {
      */
     private static void gemv(int m, int n, int k, float[] x, DType dtype,
             MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
-        int grain = Math.max(1, (int) (PARALLEL_FLOPS / (2L * m * k)));
+        int grain = Math.max(1, (int) (gemvParallelFlops() / (2L * m * k)));
         boolean staged = dtype != DType.F32;
         Parallel.forRange(n, grain, (j0, j1) -> {
             float[] decoded = staged ? BUFFERS.get().run(Math.min(k, GEMV_CHUNK)) : null;

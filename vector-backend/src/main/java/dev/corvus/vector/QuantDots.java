@@ -102,7 +102,6 @@ final class QuantDots {
 
     /** Weight elements unpacked at a time: 2 KiB of shorts, which stay in L1 for every row of x. */
     private static final int CHUNK = 1024;
-    private static final long PARALLEL_WORK = 1L << 20;
 
     /**
      * Whether the integer path beats the float one for t and m rows. Q2_K with several rows
@@ -192,7 +191,7 @@ final class QuantDots {
     static void gemv(int m, int n, int k, float[] x, DType t,
             MemorySegment w, long wOffset, long rowBytes, MemorySegment c, long cOffset, long ldc) {
         Activations a = quantise(x, m, k);
-        int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
+        int grain = Math.max(1, (int) (Gemm.gemvParallelFlops() / 2 / ((long) m * k)));
         boolean fused = m == 1 && fused(t);
         Parallel.forRange(n, grain, (j0, j1) -> {
             float[] sums = STAGE.get().sums(m);
