@@ -145,7 +145,7 @@ class ClBindingsTest {
                 })
                 .hasMessageContaining("CL_BUILD_PROGRAM_FAILURE").hasMessageContaining("undefined_thing");
         assertThat(ClResources.live("program")).isEqualTo(programs);
-        assertThatThrownBy(() -> cache.kernel("elementwise.cl", OpenClBackend.ELEMENTWISE, "no_such_kernel"))
+        assertThatThrownBy(() -> cache.program("elementwise.cl", OpenClBackend.ELEMENTWISE).kernel("no_such_kernel"))
                 .isInstanceOf(ClException.class).hasMessageContaining("clCreateKernel(no_such_kernel)").hasMessageContaining("CL_INVALID_KERNEL_NAME");
         assertThatThrownBy(() -> ProgramCache.source("nope.cl")).hasMessageContaining("no OpenCL kernel source");
         assertThat(ClException.errorName(-30)).isEqualTo("CL_INVALID_VALUE");
@@ -157,8 +157,7 @@ class ClBindingsTest {
         ProgramCache cache = OpenClBackendProvider.backend(dev).programs();
         ClProgram a = cache.programFromSource(SAXPY, "");
         assertThat(cache.programFromSource(SAXPY, "")).isSameAs(a);
-        assertThat(cache.kernel("elementwise.cl", OpenClBackend.ELEMENTWISE, "scale_f32"))
-                .isSameAs(cache.kernel("elementwise.cl", OpenClBackend.ELEMENTWISE, "scale_f32"));
+        assertThat(cache.kernel(ClKernels.SCALE_F32, OpenClBackend.ELEMENTWISE)).isSameAs(cache.kernel(ClKernels.SCALE_F32, OpenClBackend.ELEMENTWISE));
         assertThat(ProgramCache.source("reduce.cl")).contains("max_nan(float a").doesNotContain("\n#include");
     }
 }
