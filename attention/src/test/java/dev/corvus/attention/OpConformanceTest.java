@@ -46,6 +46,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -67,9 +68,15 @@ class OpConformanceTest {
     /**
      * One run of an op: attributes, a supplier of host operands, the tolerance scale, and whether
      * the case uses a type only CPU backends take (quantised weights: the OpenCL backend refuses
-     * them by design, with its own tests for the refusal).
+     * them by design, with its own tests for the refusal). Operands reach a device contiguous;
+     * {@code view} then makes views of them where they are (on the host for the reference, on the
+     * target's device for the run), so a strided operand stays strided on an accelerator.
      */
-    record Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly) {}
+    record Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly, UnaryOperator<Tensor[]> view) {
+        Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly) {
+            this(what, attrs, inputs, tol, hostOnly, UnaryOperator.identity());
+        }
+    }
 
     static List<Target> targets() {
         List<Target> targets = new ArrayList<>();
@@ -149,6 +156,8 @@ class OpConformanceTest {
                 Tensor[] host = c.inputs().get();
                 Tensor[] operands = new Tensor[host.length];
                 for (int i = 0; i < host.length; i++) operands[i] = Ops.toDevice(host[i], target.device());
+                host = c.view().apply(host);
+                operands = c.view().apply(operands);
                 Tensor expected = op.reference(attrs, host);
                 Tensor actual;
                 try {
@@ -393,6 +402,10 @@ class OpConformanceTest {
                     cs.add(new Case("to " + to + " BF16 column slice", attrs, () -> of(Ops.convert(rand(155, 9, 13), DType.BF16).narrow(1, 3, 5)), 0, false));
                     cs.add(new Case("to " + to + " I32", attrs, () -> of(Tensor.ofInts(new int[] {4, -1, 7, 0, 9}, 5)), 0, false));
                     cs.add(new Case("to " + to + " Q8_0 [3,64]", attrs, () -> of(Ops.quantize(rand(156, 3, 64))), 0, true));
+                    cs.add(new Case("to " + to + " from a transposed view on the source device", attrs, () -> of(rand(157, 13, 7)), 0, false,
+                            t -> of(t[0].t())));
+                    cs.add(new Case("to " + to + " from an F16 column slice on the source device", attrs, () -> of(Ops.convert(rand(158, 9, 13), DType.F16)),
+                            0, false, t -> of(t[0].narrow(1, 3, 5))));
                 }
             }
             case "attention" -> {
