@@ -38,6 +38,7 @@ import dev.corvus.tensor.op.Rope;
 import dev.corvus.tensor.op.Scale;
 import dev.corvus.tensor.op.Softmax;
 import dev.corvus.tensor.op.Softplus;
+import dev.corvus.tensor.op.ToDevice;
 import dev.corvus.tensor.op.Unary;
 import dev.corvus.tensor.testing.Close;
 import java.util.ArrayList;
@@ -45,6 +46,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -66,9 +68,15 @@ class OpConformanceTest {
     /**
      * One run of an op: attributes, a supplier of host operands, the tolerance scale, and whether
      * the case uses a type only CPU backends take (quantised weights: the OpenCL backend refuses
-     * them by design, with its own tests for the refusal).
+     * them by design, with its own tests for the refusal). Operands reach a device contiguous;
+     * {@code view} then makes views of them where they are (on the host for the reference, on the
+     * target's device for the run), so a strided operand stays strided on an accelerator.
      */
-    record Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly) {}
+    record Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly, UnaryOperator<Tensor[]> view) {
+        Case(String what, Record attrs, Supplier<Tensor[]> inputs, double tol, boolean hostOnly) {
+            this(what, attrs, inputs, tol, hostOnly, UnaryOperator.identity());
+        }
+    }
 
     static List<Target> targets() {
         List<Target> targets = new ArrayList<>();
@@ -148,6 +156,8 @@ class OpConformanceTest {
                 Tensor[] host = c.inputs().get();
                 Tensor[] operands = new Tensor[host.length];
                 for (int i = 0; i < host.length; i++) operands[i] = Ops.toDevice(host[i], target.device());
+                host = c.view().apply(host);
+                operands = c.view().apply(operands);
                 Tensor expected = op.reference(attrs, host);
                 Tensor actual;
                 try {
@@ -155,7 +165,7 @@ class OpConformanceTest {
                 } catch (RuntimeException e) {
                     throw new AssertionError(op + " " + c.what() + " on " + target.name() + " failed: " + e, e);
                 }
-                assertThat(actual.device()).as("%s %s result device", op, c.what()).isEqualTo(target.device());
+                assertThat(actual.device()).as("%s %s result device", op, c.what()).isEqualTo(op.outputDevice(attrs, target.device()));
                 Tensor got = Ops.toDevice(actual, Device.CPU);
                 String what = op + " " + c.what() + " on " + target.name();
                 assertThat(got.shape()).as(what).containsExactly(expected.shape());
@@ -381,6 +391,22 @@ class OpConformanceTest {
                 }
                 cs.add(new Case("strided [13,7]^T dim 1", new Narrow(1, 4, 9), () -> of(rand(149, 13, 7).t()), 0, false));
                 cs.add(new Case("Q8_0 [4,64] rows [1,3)", new Narrow(0, 1, 2), () -> of(Ops.quantize(rand(150, 4, 64))), 0, true));
+            }
+            case "toDevice" -> { // every target's device to every device: each (source backend, destination) pair
+                for (Device to : targets().stream().map(Target::device).distinct().toList()) {
+                    ToDevice attrs = new ToDevice(to);
+                    for (int n : SIZES) cs.add(new Case("to " + to + " [3," + n + "]", attrs, () -> of(rand(151, 3, n)), 0, false));
+                    cs.add(new Case("to " + to + " large", attrs, () -> of(rand(152, LARGE)), 0, false));
+                    cs.add(new Case("to " + to + " strided [13,7]^T", attrs, () -> of(rand(153, 13, 7).t()), 0, false));
+                    cs.add(new Case("to " + to + " F16 strided", attrs, () -> of(Ops.convert(rand(154, 31, 5), DType.F16).t()), 0, false));
+                    cs.add(new Case("to " + to + " BF16 column slice", attrs, () -> of(Ops.convert(rand(155, 9, 13), DType.BF16).narrow(1, 3, 5)), 0, false));
+                    cs.add(new Case("to " + to + " I32", attrs, () -> of(Tensor.ofInts(new int[] {4, -1, 7, 0, 9}, 5)), 0, false));
+                    cs.add(new Case("to " + to + " Q8_0 [3,64]", attrs, () -> of(Ops.quantize(rand(156, 3, 64))), 0, true));
+                    cs.add(new Case("to " + to + " from a transposed view on the source device", attrs, () -> of(rand(157, 13, 7)), 0, false,
+                            t -> of(t[0].t())));
+                    cs.add(new Case("to " + to + " from an F16 column slice on the source device", attrs, () -> of(Ops.convert(rand(158, 9, 13), DType.F16)),
+                            0, false, t -> of(t[0].narrow(1, 3, 5))));
+                }
             }
             case "attention" -> {
                 for (int d : new int[] {8, 13, 64}) {

@@ -32,10 +32,11 @@ import java.lang.foreign.ValueLayout;
  * back to the host (a blocking read on the same queue) sees every op before it.
  *
  * <p>Adding a kernel: put {@code foo.cl} under {@code src/main/resources/dev/corvus/opencl/kernels/}
- * (it may {@code #include "common.cl"}), then
+ * (it may {@code #include "common.cl"}), name its kernels in {@link ClKernels} ({@code FOO_F32("foo.cl")}:
+ * ClKernelsTest fails until source and table agree), then
  *
  * <pre>{@code
- * ClKernel k = programs().kernel("foo.cl", "-DTILE=16", "foo_f32");   // built once, cached
+ * ClKernel k = programs().kernel(ClKernels.FOO_F32, "-DTILE=16");    // built once, cached
  * synchronized (k) {                                                  // kernels are shared
  *     k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, n);
  *     queue().run(k, new long[] {n}, null);                           // or submit(...) for a ClEvent
@@ -45,7 +46,7 @@ import java.lang.foreign.ValueLayout;
  * Offsets are passed in elements: a device tensor may be a view into a larger buffer.
  */
 public final class OpenClBackend implements Backend, AutoCloseable {
-    private static final String EXACT = "-cl-fp32-correctly-rounded-divide-sqrt";
+    static final String EXACT = "-cl-fp32-correctly-rounded-divide-sqrt";
 
     /**
      * Build options of elementwise.cl and reduce.cl: their op codes, {@code -DOP_ADD=0 ...} from
@@ -282,16 +283,15 @@ public final class OpenClBackend implements Backend, AutoCloseable {
             queue.copy(buffer(src), src.byteOffset(), buffer(dst), dst.byteOffset(), s.byteSize(n));
         } else if (s == DType.Q8_0 && d == DType.F32) {
             requireContiguous("copy", src, dst);
-            launch1("copy.cl", EXACT, "q8_to_f32", n, k -> k.arg(0, buffer(src)).arg(1, src.byteOffset()).arg(2, buffer(dst))
+            launch1(ClKernels.Q8_TO_F32, EXACT, n, k -> k.arg(0, buffer(src)).arg(1, src.byteOffset()).arg(2, buffer(dst))
                     .arg(3, dst.offset()).arg(4, n));
         } else if (s == DType.F32 && d == DType.Q8_0) {
             requireContiguous("copy", src, dst);
             long blocks = n / DType.Q8_0.blockSize();
-            launch1("copy.cl", EXACT, "f32_to_q8", blocks, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, buffer(dst))
+            launch1(ClKernels.F32_TO_Q8, EXACT, blocks, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, buffer(dst))
                     .arg(3, dst.byteOffset()).arg(4, blocks));
-        } else if (s.isQuantized() || d.isQuantized() || (s == DType.I32) != (d == DType.I32)) {
-            throw new IllegalArgumentException("opencl copy: cannot copy " + s + " to " + d);
         } else {
+            ClKernels kernel = ClKernels.stridedCopy(s, d).orElseThrow(() -> new IllegalArgumentException("opencl copy: cannot copy " + s + " to " + d));
             int rank = src.rank();
             if (rank > 8) throw new UnsupportedOperationException("opencl copy: rank " + rank + " > 8 for a strided copy");
             long[] shape = new long[8], ss = new long[8], ds = new long[8];
@@ -301,8 +301,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
                 ss[i] = dim < 0 ? 0 : src.stride(dim);
                 ds[i] = dim < 0 ? 0 : dst.stride(dim);
             }
-            String name = "copy_" + suffix(s) + "_" + suffix(d);
-            launch1("copy.cl", EXACT, name, n, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, ss).arg(3, buffer(dst))
+            launch1(kernel, EXACT, n, k -> k.arg(0, buffer(src)).arg(1, src.offset()).arg(2, ss).arg(3, buffer(dst))
                     .arg(4, dst.offset()).arg(5, ds).arg(6, shape).arg(7, n));
         }
     }
@@ -331,20 +330,20 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         long n = a.numel(), m = b.numel();
         int code = op.ordinal(); // OP_* in elementwise.cl, by ELEMENTWISE
-        launch1("elementwise.cl", ELEMENTWISE, "binary_f32", n, k -> k.arg(0, buffer(a)).arg(1, a.offset()).arg(2, buffer(b)).arg(3, b.offset())
+        launch1(ClKernels.BINARY_F32, ELEMENTWISE, n, k -> k.arg(0, buffer(a)).arg(1, a.offset()).arg(2, buffer(b)).arg(3, b.offset())
                 .arg(4, m).arg(5, buffer(out)).arg(6, out.offset()).arg(7, code));
     }
 
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor out) {
         int code = op.ordinal(); // U_* in elementwise.cl, by ELEMENTWISE
-        launch1("elementwise.cl", ELEMENTWISE, "unary_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out))
+        launch1(ClKernels.UNARY_F32, ELEMENTWISE, x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out))
                 .arg(3, out.offset()).arg(4, code));
     }
 
     @Override
     public void scale(Tensor x, float factor, Tensor out) {
-        launch1("elementwise.cl", ELEMENTWISE, "scale_f32", x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, factor)
+        launch1(ClKernels.SCALE_F32, ELEMENTWISE, x.numel(), k -> k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, factor)
                 .arg(3, buffer(out)).arg(4, out.offset()));
     }
 
@@ -353,7 +352,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         int cols = cols(x);
         long rows = out.numel();
         int code = op.ordinal(); // R_* in reduce.cl, by REDUCE
-        ClKernel k = programs.kernel("reduce.cl", REDUCE, "reduce_f32");
+        ClKernel k = programs.kernel(ClKernels.REDUCE_F32, REDUCE);
         int wg = groupSize(k);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).arg(5, code).local(6, 4L * wg);
@@ -365,7 +364,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     public void argmax(Tensor x, Tensor out) {
         int cols = cols(x);
         long rows = out.numel();
-        ClKernel k = programs.kernel("reduce.cl", REDUCE, "argmax_f32");
+        ClKernel k = programs.kernel(ClKernels.ARGMAX_F32, REDUCE);
         int wg = groupSize(k);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).local(5, 4L * wg).local(6, 4L * wg);
@@ -381,7 +380,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         if (t == DType.I32) throw new IllegalArgumentException("opencl embedding: an I32 table holds no embeddings");
         requireKernels("embedding", t);
         long tableOffset = t == DType.Q8_0 ? table.byteOffset() : table.offset();
-        ClKernel k = programs.kernel("embedding.cl", "", "embedding_" + suffix(t));
+        ClKernel k = programs.kernel(ClKernels.embedding(t).orElseThrow(() -> new AssertionError("no embedding kernel for " + t)), "");
         synchronized (k) {
             k.arg(0, buffer(table)).arg(1, tableOffset).arg(2, buffer(ids)).arg(3, ids.offset()).arg(4, buffer(out)).arg(5, out.offset()).arg(6, d);
             queue.run(k, new long[] {d, count}, null);
@@ -394,7 +393,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     private static final int GEMM_TM = 64, GEMM_TN = 64, GEMM_TK = 16, GEMM_RM = 4, GEMM_RN = 4;
     /** GEMV: up to 4 rows of a, 4 outputs per work-group of 64 items. */
     private static final int GEMV_M = 4, GEMV_R = 4, GEMV_WG = 64;
-    private static final String MATMUL_OPTIONS = "-DTM=" + GEMM_TM + " -DTN=" + GEMM_TN + " -DTK=" + GEMM_TK + " -DRM=" + GEMM_RM
+    static final String MATMUL_OPTIONS = "-DTM=" + GEMM_TM + " -DTN=" + GEMM_TN + " -DTK=" + GEMM_TK + " -DRM=" + GEMM_RM
             + " -DRN=" + GEMM_RN + " -DGEMV_M=" + GEMV_M + " -DGEMV_R=" + GEMV_R + " -DGEMV_WG=" + GEMV_WG;
 
     /**
@@ -419,21 +418,21 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         long sbb = batch == 1 ? 0 : b.stride(0), sbk = b.stride(1), sbn = n == 1 ? k : b.stride(2);
         ClBuffer ab = buffer(a), bb = buffer(b), ob = buffer(out);
         if (m <= GEMV_M && sbk == 1 && (bt != DType.Q8_0 || q8BlockAligned(k, b.offset(), sbb, sbn))) {
-            ClKernel kr = programs.kernel("matmul.cl", options, "gemv");
+            ClKernel kr = programs.kernel(ClKernels.GEMV, options);
             synchronized (kr) {
                 kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
                         .arg(8, bb).arg(9, b.offset()).arg(10, sbb).arg(11, sbn).arg(12, ob).arg(13, out.offset());
                 queue.run(kr, new long[] {ceilDiv(n, GEMV_R) * GEMV_WG, batch}, new long[] {GEMV_WG, 1});
             }
         } else if (m <= GEMV_M && bt == DType.F32) {
-            ClKernel kr = programs.kernel("matmul.cl", options, "gemv_rows");
+            ClKernel kr = programs.kernel(ClKernels.GEMV_ROWS, options);
             synchronized (kr) {
                 kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
                         .arg(8, bb).arg(9, b.offset()).arg(10, sbb).arg(11, sbk).arg(12, sbn).arg(13, ob).arg(14, out.offset());
                 queue.run(kr, new long[] {n, m, batch}, null);
             }
         } else {
-            ClKernel kr = programs.kernel("matmul.cl", options, "gemm");
+            ClKernel kr = programs.kernel(ClKernels.GEMM, options);
             int wx = GEMM_TN / GEMM_RN, wy = GEMM_TM / GEMM_RM;
             synchronized (kr) {
                 kr.arg(0, m).arg(1, n).arg(2, k).arg(3, ab).arg(4, a.offset()).arg(5, sab).arg(6, sam).arg(7, sak)
@@ -484,7 +483,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         int cols = cols(x);
         long rows = rows(x, cols);
         if (rows == 0) return;
-        ClKernel k = programs.kernel("rows.cl", EXACT, "softmax_f32");
+        ClKernel k = programs.kernel(ClKernels.SOFTMAX_F32, EXACT);
         int wg = rowGroupSize(k, cols);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, cols).arg(5, Math.max(queries, 1))
@@ -498,7 +497,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         int cols = cols(x);
         long rows = rows(x, cols);
         if (rows == 0) return;
-        ClKernel k = programs.kernel("rows.cl", EXACT, "rmsnorm_f32");
+        ClKernel k = programs.kernel(ClKernels.RMSNORM_F32, EXACT);
         int wg = rowGroupSize(k, cols);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(weight == null ? x : weight)).arg(3, weight == null ? 0L : weight.offset())
@@ -512,7 +511,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         int cols = cols(x);
         long rows = rows(x, cols);
         if (rows == 0) return;
-        ClKernel k = programs.kernel("rows.cl", EXACT, "layernorm_f32");
+        ClKernel k = programs.kernel(ClKernels.LAYERNORM_F32, EXACT);
         int wg = rowGroupSize(k, cols);
         synchronized (k) {
             k.arg(0, buffer(x)).arg(1, x.offset())
@@ -537,7 +536,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
             MemorySegment.copy(table.cos(), 0, host, ValueLayout.JAVA_FLOAT, 0, n);
             MemorySegment.copy(table.sin(), 0, host, ValueLayout.JAVA_FLOAT, 4L * n, n);
             queue.write(t, 0, host);
-            ClKernel k = programs.kernel("rows.cl", EXACT, "rope_f32");
+            ClKernel k = programs.kernel(ClKernels.ROPE_F32, EXACT);
             synchronized (k) {
                 k.arg(0, buffer(x)).arg(1, x.offset()).arg(2, buffer(out)).arg(3, out.offset()).arg(4, t).arg(5, half)
                         .arg(6, table.positions()).arg(7, (long) Math.max(rowsPerPosition, 1)).arg(8, style == RopeStyle.INTERLEAVED ? 0 : 1);
@@ -564,7 +563,7 @@ public final class OpenClBackend implements Backend, AutoCloseable {
         // Keys per tile: K and V tiles take 2 * BC * D floats of local memory, 32 KiB at most.
         int bc = Math.clamp(4096 / Integer.highestOneBit(Math.max(1, 2 * d - 1)), 8, 64);
         while (bc > 8 && 8L * bc * d > clDevice.localMemSize()) bc /= 2;
-        ClKernel kk = programs.kernel("attention.cl", EXACT + " -DHEAD_D=" + d + " -DBC=" + bc, "attention_fwd_f32");
+        ClKernel kk = programs.kernel(ClKernels.ATTENTION_FWD_F32, EXACT + " -DHEAD_D=" + d + " -DBC=" + bc);
         int br = (int) Long.highestOneBit(Math.max(1, Math.min(64, kk.maxWorkGroupSize())));
         long blocks = (nq + br - 1) / br;
         synchronized (kk) {
@@ -579,9 +578,9 @@ public final class OpenClBackend implements Backend, AutoCloseable {
     // ---------------------------------------------------------------- launching
 
     /** Arms a cached kernel and runs it over a 1-D range of {@code n} items (skipped when n == 0). */
-    private void launch1(String resource, String options, String kernel, long n, java.util.function.Consumer<ClKernel> args) {
+    private void launch1(ClKernels kernel, String options, long n, java.util.function.Consumer<ClKernel> args) {
         if (n == 0) return;
-        ClKernel k = programs.kernel(resource, options, kernel);
+        ClKernel k = programs.kernel(kernel, options);
         synchronized (k) {
             args.accept(k);
             queue.run(k, new long[] {n}, null);

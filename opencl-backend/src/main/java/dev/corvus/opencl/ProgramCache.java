@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  * holds the kernel's monitor while it sets arguments and enqueues:
  *
  * <pre>{@code
- * ClKernel k = programs.kernel("elementwise.cl", "", "scale_f32");
+ * ClKernel k = programs.kernel(ClKernels.SCALE_F32, OpenClBackend.ELEMENTWISE);
  * synchronized (k) {
  *     k.arg(0, x).arg(1, xOffset).arg(2, 2f).arg(3, out).arg(4, outOffset);
  *     queue.run(k, new long[] {n}, null);
@@ -90,10 +90,13 @@ public final class ProgramCache implements AutoCloseable {
         return programs.computeIfAbsent(new Key(source, all), k -> context.build(k.source(), k.options()));
     }
 
-    /** The shared kernel {@code name} of program (resource, options); lock it while arming and enqueuing. */
-    public ClKernel kernel(String resource, String options, String name) {
-        ClProgram p = program(resource, options);
-        return kernels.computeIfAbsent(new KernelKey(p, name), k -> k.program().kernel(k.name()));
+    /**
+     * The shared {@code kernel} of program ({@link ClKernels#resource}, options); lock it while
+     * arming and enqueuing. Only names from the {@link ClKernels} table, so none is misspelt.
+     */
+    ClKernel kernel(ClKernels kernel, String options) {
+        ClProgram p = program(kernel.resource, options);
+        return kernels.computeIfAbsent(new KernelKey(p, kernel.kernelName()), k -> k.program().kernel(k.name()));
     }
 
     public ClContext context() {

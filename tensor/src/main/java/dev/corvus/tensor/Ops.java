@@ -17,6 +17,7 @@ import dev.corvus.tensor.op.Rope;
 import dev.corvus.tensor.op.Scale;
 import dev.corvus.tensor.op.Softmax;
 import dev.corvus.tensor.op.Softplus;
+import dev.corvus.tensor.op.ToDevice;
 import dev.corvus.tensor.op.Unary;
 import java.util.Arrays;
 
@@ -52,18 +53,7 @@ public final class Ops {
 
     /** Like {@link #toDevice(Tensor, Device)}, with the copy allocated in {@code scope} (long-lived weights, say). */
     public static Tensor toDevice(Tensor x, Device device, MemoryScope scope) {
-        if (x.device().equals(device)) return x;
-        if (!x.device().equals(Device.CPU) && !device.equals(Device.CPU)) return toDevice(toDevice(x, Device.CPU), device, scope);
-        Tensor src = x.isContiguous() ? x : copy(x);
-        if (device.equals(Device.CPU)) {
-            Tensor host = Tensor.zeros(scope, x.dtype(), x.shape());
-            Backends.of(x.device()).transfer(src, host);
-            return host;
-        }
-        Backend target = Backends.of(device);
-        Tensor out = target.allocate(scope, x.dtype(), x.shape());
-        target.transfer(src, out);
-        return out;
+        return ToDevice.move(x, device, scope);
     }
 
     static Backend backend(String op, Tensor... operands) {

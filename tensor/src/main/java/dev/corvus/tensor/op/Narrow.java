@@ -15,7 +15,7 @@ import dev.corvus.tensor.Tensor;
 public record Narrow(int dim, int start, int length) {
     public static final OpDef<Narrow> OP = new Def();
 
-    private static final class Def extends OpDef<Narrow> {
+    private static final class Def extends ViewDef<Narrow> {
         Def() {
             super("narrow", "Tensor.narrow", Narrow.class);
         }
@@ -57,21 +57,6 @@ public record Narrow(int dim, int start, int length) {
         @Override
         public int[] flow(Narrow attrs, Operand[] in, int[] outShape, int d) {
             return d == Shapes.dim("narrow", attrs.dim(), outShape.length) ? null : firstAlong(1, d);
-        }
-
-        @Override
-        public Kernel kernelKind() {
-            return Kernel.VIEW;
-        }
-
-        @Override
-        public boolean mayView() {
-            return true;
-        }
-
-        @Override
-        public boolean isView(Narrow attrs, Layout[] in) {
-            return true;
         }
 
         @Override

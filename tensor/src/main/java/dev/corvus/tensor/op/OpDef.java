@@ -107,6 +107,11 @@ public abstract class OpDef<A extends Record> {
      */
     public abstract Output infer(A attrs, Operand... in);
 
+    /** The device the result lives on when the operands are on {@code operands}: theirs, but for an op that moves data. */
+    public Device outputDevice(A attrs, Device operands) {
+        return operands;
+    }
+
     // ---------------------------------------------------------------- eager execution
 
     /**

@@ -17,7 +17,7 @@ public final class OpRegistry {
     /** The tensor module's ops, in the order {@link #all()} lists them. */
     static final List<OpDef<?>> BUILT_IN = List.of(Matmul.OP, Linear.OP, Binary.OP, Scale.OP, Unary.OP, Softmax.OP, RmsNorm.OP,
             LayerNorm.OP, Rope.OP, Embedding.OP, Argmax.OP, Reduce.OP, Concat.OP, Reshape.OP, Permute.OP, Contiguous.OP, Softplus.OP,
-            Copy.OP, Convert.OP, CopyInto.OP, Narrow.OP);
+            Copy.OP, Convert.OP, CopyInto.OP, Narrow.OP, ToDevice.OP);
 
     private static final class Holder {
         static final Map<String, OpDef<?>> ALL = load();

@@ -32,7 +32,7 @@ public record Permute(int[] order) {
         return o;
     }
 
-    private static final class Def extends OpDef<Permute> {
+    private static final class Def extends ViewDef<Permute> {
         Def() {
             super("permute", "Tensor.permute", Permute.class);
         }
@@ -62,21 +62,6 @@ public record Permute(int[] order) {
         @Override
         public int[] flow(Permute attrs, Operand[] in, int[] outShape, int d) {
             return new int[] {attrs.resolved(in[0].rank())[d]};
-        }
-
-        @Override
-        public Kernel kernelKind() {
-            return Kernel.VIEW;
-        }
-
-        @Override
-        public boolean mayView() {
-            return true;
-        }
-
-        @Override
-        public boolean isView(Permute attrs, Layout[] in) {
-            return true;
         }
 
         @Override

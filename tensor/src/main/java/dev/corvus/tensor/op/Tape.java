@@ -124,10 +124,15 @@ public final class Tape implements AutoCloseable {
     }
 
     <A extends Record> Tensor run(OpDef<A> op, A attrs, Tensor[] in) {
+        return record(op, attrs, in, () -> op.run(OpSupport.backend(op.name(), in), attrs, in));
+    }
+
+    /** Runs {@code compute} (the op applied to {@code in}, allocating where its front end says) and keeps the application. */
+    <A extends Record> Tensor record(OpDef<A> op, A attrs, Tensor[] in, java.util.function.Supplier<Tensor> compute) {
         Tensor out;
         inOp = true;
         try {
-            out = op.run(OpSupport.backend(op.name(), in), attrs, in);
+            out = compute.get();
         } finally {
             inOp = false;
         }

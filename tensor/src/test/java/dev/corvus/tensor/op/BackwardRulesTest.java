@@ -3,7 +3,9 @@ package dev.corvus.tensor.op;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.corvus.tensor.Backends;
 import dev.corvus.tensor.BinaryOp;
+import dev.corvus.tensor.Device;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.ReduceOp;
@@ -81,6 +83,25 @@ class BackwardRulesTest {
                 }
             }
             GradCheck.check("x·x (one tensor, two uses)", in -> Ops.mul(in[0], in[0]), input(13));
+        }
+    }
+
+    /** Through the test tree's fake device and back; the gradient takes the way back (a strided source, an explicit scope). */
+    @Test
+    void toDeviceThereAndBackPassesTheGradientBack() {
+        Device fake = Backends.device("fake");
+        try (MemoryScope scope = MemoryScope.open()) {
+            GradCheck.check("toDevice cpu -> fake -> cpu of a transposed view",
+                    in -> Ops.scale(Ops.toDevice(Ops.toDevice(in[0].t(), fake), Device.CPU), -3f), input(7, 13));
+            GradCheck.check("toDevice into an explicit scope and back", in -> Ops.mul(Ops.toDevice(Ops.toDevice(in[0], fake, scope), Device.CPU), in[1]),
+                    input(5, 3), input(5, 3));
+            try (Tape tape = Tape.record()) {
+                Tensor h = Tensor.ones(2);
+                assertThat(Ops.toDevice(h, Device.CPU)).as("no move, no copy").isSameAs(h);
+                assertThat(tape.size()).as("nothing to record").isZero();
+                assertThat(Ops.toDevice(h, fake, scope).device()).isEqualTo(fake);
+                assertThat(tape.size()).as("the scoped front end is recorded too").isEqualTo(1);
+            }
         }
     }
 
