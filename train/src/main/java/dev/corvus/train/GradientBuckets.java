@@ -5,20 +5,23 @@ import dev.corvus.tensor.DType;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The gradient all-reduce of a data- or sequence-parallel step in buckets: every parameter's F32
- * gradient, in the parameters' order, read as one flat vector and cut into buckets of
- * {@code bucketElements} elements (the last shorter); each bucket is copied into one buffer,
- * all-reduced in one call and copied back. A parameter may straddle a bucket boundary, and one
- * larger than a bucket spans several, so the buffer is never larger than a bucket (unlike
- * PyTorch DDP, which gives an oversized parameter a bucket of its own). {@link #PER_PARAMETER}
- * (0) all-reduces each gradient in place by itself instead, one call per parameter.
+ * The gradient all-reduce of a data- or sequence-parallel step in buckets of at most
+ * {@code bucketElements} F32 elements, one all-reduce call each, planned over the parameters in
+ * their order: a parameter of at least a bucket is all-reduced in place, in contiguous pieces of
+ * a bucket (the last shorter), with no copy; smaller ones are packed whole, one after another,
+ * into a buffer until the next would overflow it, then that buffer is all-reduced and copied
+ * back. No small parameter is cut and the buffer never exceeds a bucket (PyTorch DDP instead gives
+ * an oversized parameter a bucket of its own and copies every gradient into its buckets).
+ * {@link #PER_PARAMETER} (0) all-reduces each gradient in place by itself, one call per parameter.
  *
  * <p>Why: each all-reduce is a collective with a fixed cost (in-JVM: a round of messages and a
  * wake-up per peer; MPI: the argument check's small all-gather plus the MPI call's latency), paid
- * once per bucket instead of once per tensor; stories15M has 57 tensors, 3 buckets of 25 MiB.
+ * once per bucket instead of once per tensor: stories15M's 56 gradient tensors take 3 calls of 25
+ * MiB buckets. What it costs is the packing copies of the small parameters.
  *
  * <p>Exactness: the in-JVM all-reduce sums each element over the ranks in rank order 0..P-1
  * wherever the element lies in the buffer ({@code InJvmCommunicator}), so bucketed and
@@ -49,11 +52,23 @@ public final class GradientBuckets {
         }
     }
 
-    /** All-reduce calls one step makes: a parameter each, or ⌈total / bucket⌉. */
+    /** All-reduce calls one step makes: a parameter each, or one per bucket of the plan. */
     public static long calls(List<Parameter> parameters, long bucketElements) {
         check(bucketElements);
         if (bucketElements == PER_PARAMETER) return parameters.size();
-        return Math.ceilDiv(total(parameters), bucketElements);
+        long[] calls = {0};
+        plan(parameters, bucketElements, new Bucket() {
+            @Override
+            public void inPlace(Parameter p, long start, long length) {
+                calls[0]++;
+            }
+
+            @Override
+            public void packed(List<Parameter> ps, long length) {
+                calls[0]++;
+            }
+        });
+        return calls[0];
     }
 
     /** Sums every parameter's gradient over {@code comm}'s ranks, in place, in buckets; a collective. Returns the all-reduce calls made. */
@@ -63,21 +78,38 @@ public final class GradientBuckets {
             for (Parameter p : parameters) comm.allReduce(p.grad());
             return parameters.size();
         }
-        long total = total(parameters);
-        if (total == 0) return 0;
-        long calls = 0;
+        long[] calls = {0};
         try (MemoryScope scope = MemoryScope.open("gradient bucket")) {
-            Tensor buffer = Tensor.zeros(scope, DType.F32, Math.toIntExact(Math.min(bucketElements, total)));
-            MemorySegment buf = UpdateKernels.memory(buffer);
-            for (long start = 0; start < total; start += bucketElements) {
-                long length = Math.min(bucketElements, total - start);
-                move(parameters, start, length, buf, true);
-                comm.allReduce(length == buffer.numel() ? buffer : buffer.narrow(0, 0, (int) length));
-                move(parameters, start, length, buf, false);
-                calls++;
-            }
+            Tensor[] buffer = {null}; // made at the first packed bucket, of the largest one the plan packs
+            plan(parameters, bucketElements, new Bucket() {
+                @Override
+                public void inPlace(Parameter p, long start, long length) {
+                    Tensor g = p.grad();
+                    comm.allReduce(length == g.numel() ? g : g.view(Math.toIntExact(g.numel())).narrow(0, Math.toIntExact(start), Math.toIntExact(length)));
+                    calls[0]++;
+                }
+
+                @Override
+                public void packed(List<Parameter> ps, long length) {
+                    if (buffer[0] == null) buffer[0] = Tensor.zeros(scope, DType.F32, Math.toIntExact(largestPack(parameters, bucketElements)));
+                    Tensor b = buffer[0];
+                    MemorySegment buf = UpdateKernels.memory(b);
+                    long at = 0;
+                    for (Parameter p : ps) {
+                        MemorySegment.copy(p.gradMemory(), 0, buf, at, Float.BYTES * p.numel());
+                        at += Float.BYTES * p.numel();
+                    }
+                    comm.allReduce(length == b.numel() ? b : b.narrow(0, 0, Math.toIntExact(length)));
+                    at = 0;
+                    for (Parameter p : ps) {
+                        MemorySegment.copy(buf, at, p.gradMemory(), 0, Float.BYTES * p.numel());
+                        at += Float.BYTES * p.numel();
+                    }
+                    calls[0]++;
+                }
+            });
         }
-        return calls;
+        return calls[0];
     }
 
     /**
@@ -87,40 +119,71 @@ public final class GradientBuckets {
      */
     public static long bytes(List<Parameter> parameters, long bucketElements, int ranks, int rank) {
         check(bucketElements);
-        long bytes = 0;
+        long[] bytes = {0};
         if (bucketElements == PER_PARAMETER) {
-            for (Parameter p : parameters) bytes += allReduceBytes(p.numel(), ranks, rank);
-            return bytes;
+            for (Parameter p : parameters) bytes[0] += allReduceBytes(p.numel(), ranks, rank);
+            return bytes[0];
         }
-        long total = total(parameters);
-        for (long start = 0; start < total; start += bucketElements) bytes += allReduceBytes(Math.min(bucketElements, total - start), ranks, rank);
-        return bytes;
+        plan(parameters, bucketElements, new Bucket() {
+            @Override
+            public void inPlace(Parameter p, long start, long length) {
+                bytes[0] += allReduceBytes(length, ranks, rank);
+            }
+
+            @Override
+            public void packed(List<Parameter> ps, long length) {
+                bytes[0] += allReduceBytes(length, ranks, rank);
+            }
+        });
+        return bytes[0];
+    }
+
+    /** One call of the plan: a piece of one parameter's gradient in place, or whole small parameters packed together. */
+    private interface Bucket {
+        void inPlace(Parameter p, long start, long length);
+
+        void packed(List<Parameter> ps, long length);
+    }
+
+    /** The buckets in order: what {@link #allReduce}, {@link #calls} and {@link #bytes} all walk, so they cannot disagree. */
+    private static void plan(List<Parameter> parameters, long bucketElements, Bucket bucket) {
+        List<Parameter> pending = new ArrayList<>();
+        long pendingElements = 0;
+        for (Parameter p : parameters) {
+            long n = p.numel();
+            if (n == 0) continue;
+            if (n >= bucketElements || pendingElements + n > bucketElements) {
+                if (!pending.isEmpty()) bucket.packed(List.copyOf(pending), pendingElements);
+                pending.clear();
+                pendingElements = 0;
+            }
+            if (n >= bucketElements) {
+                for (long start = 0; start < n; start += bucketElements) bucket.inPlace(p, start, Math.min(bucketElements, n - start));
+            } else {
+                pending.add(p);
+                pendingElements += n;
+            }
+        }
+        if (!pending.isEmpty()) bucket.packed(List.copyOf(pending), pendingElements);
+    }
+
+    /** Elements of the largest packed bucket of the plan: the buffer's size. */
+    private static long largestPack(List<Parameter> parameters, long bucketElements) {
+        long[] largest = {0};
+        plan(parameters, bucketElements, new Bucket() {
+            @Override
+            public void inPlace(Parameter p, long start, long length) {}
+
+            @Override
+            public void packed(List<Parameter> ps, long length) {
+                largest[0] = Math.max(largest[0], length);
+            }
+        });
+        return largest[0];
     }
 
     private static long allReduceBytes(long n, int ranks, int rank) {
         long own = (long) Float.BYTES * ((rank + 1) * n / ranks - rank * n / ranks);
         return (Float.BYTES * n - own) + (ranks - 1) * own;
-    }
-
-    private static long total(List<Parameter> parameters) {
-        long total = 0;
-        for (Parameter p : parameters) total += p.numel();
-        return total;
-    }
-
-    /** Copies flat elements [start, start + length) of the gradients into the buffer ({@code in}) or back out of it. */
-    private static void move(List<Parameter> parameters, long start, long length, MemorySegment buf, boolean in) {
-        long at = 0, end = start + length;
-        for (Parameter p : parameters) {
-            long n = p.numel(), from = Math.max(start, at), to = Math.min(end, at + n);
-            if (from < to) {
-                MemorySegment g = p.gradMemory();
-                long gradByte = (from - at) * Float.BYTES, bufByte = (from - start) * Float.BYTES, bytes = (to - from) * Float.BYTES;
-                if (in) MemorySegment.copy(g, gradByte, buf, bufByte, bytes);
-                else MemorySegment.copy(buf, bufByte, g, gradByte, bytes);
-            }
-            at += n;
-            if (at >= end) break;
-        }
     }
 }

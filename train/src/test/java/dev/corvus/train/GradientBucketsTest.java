@@ -15,11 +15,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The bucketed gradient all-reduce against one all-reduce per parameter, on 2, 3 and 4 in-JVM
- * ranks with parameters of awkward sizes (1, 7, 13, 64, a prime 251): the sums are the same bits
- * for every bucket size (1 element; 5, so the 251-element parameter spans many buckets and
- * others straddle boundaries; exactly one parameter; the total, one bucket; more than the total),
- * the bytes every rank sends equal {@link GradientBuckets#bytes}, and the calls
- * {@link GradientBuckets#calls}.
+ * ranks with parameters of awkward sizes (1, 7, 13, 64, a prime 251, 15): the sums are the same
+ * bits for every bucket size (1 element, every parameter in place in 1-element pieces; 5, so
+ * parameters larger than a bucket go in place in pieces and the 1 alone is packed; 90, packs of
+ * several and 251 in pieces; exactly the largest parameter; the total, one packed bucket of all;
+ * more than the total), the bytes every rank sends equal {@link GradientBuckets#bytes}, and the
+ * calls made are the plan's, counted by hand.
  */
 class GradientBucketsTest {
     static final int[][] SHAPES = {{1}, {7}, {13}, {8, 8}, {251}, {3, 5}};
@@ -75,7 +76,11 @@ class GradientBucketsTest {
                 assertThat(reference.get(r).bytes()).isEqualTo(GradientBuckets.bytes(params, GradientBuckets.PER_PARAMETER, ranks, r));
                 assertThat(reference.get(r).calls()).isEqualTo(SHAPES.length);
             }
-            for (long bucket : new long[] {1, 5, 7, 251, TOTAL, TOTAL + 100}) {
+            // calls by hand: 1: every element; 5: [1] packed, then 7, 13, 64, 251, 15 in ceil(n/5) pieces; 90: [1 7 13 64], 251 in 3, [15];
+            // 251: [1 7 13 64], 251 whole, [15]; TOTAL and beyond: one bucket of all
+            long[][] bucketsAndCalls = {{1, TOTAL}, {5, 1 + 2 + 3 + 13 + 51 + 3}, {90, 1 + 3 + 1}, {251, 3}, {TOTAL, 1}, {TOTAL + 100, 1}};
+            for (long[] bc : bucketsAndCalls) {
+                long bucket = bc[0];
                 List<Result> bucketed = run(ranks, bucket);
                 for (int r = 0; r < ranks; r++) {
                     String what = ranks + " ranks, buckets of " + bucket + ", rank " + r;
@@ -83,8 +88,7 @@ class GradientBucketsTest {
                         assertThat(bucketed.get(r).grads()[i]).as(what + ": p" + i).containsExactly(reference.get(r).grads()[i]);
                     }
                     assertThat(bucketed.get(r).bytes()).as(what + ": bytes").isEqualTo(GradientBuckets.bytes(params, bucket, ranks, r));
-                    assertThat(bucketed.get(r).calls()).as(what + ": calls").isEqualTo(Math.ceilDiv(TOTAL, bucket))
-                            .isEqualTo(GradientBuckets.calls(params, bucket));
+                    assertThat(bucketed.get(r).calls()).as(what + ": calls").isEqualTo(bc[1]).isEqualTo(GradientBuckets.calls(params, bucket));
                 }
             }
         }
@@ -97,6 +101,8 @@ class GradientBucketsTest {
             // one bucket of all 351 elements on 4 ranks: rank 3's chunk is [263, 351), 88 elements
             long own = 4L * (351 - 351 * 3 / 4);
             assertThat(GradientBuckets.bytes(params, TOTAL, 4, 3)).isEqualTo(4L * TOTAL - own + 3 * own);
+            // buckets of 251 on 3 ranks: calls of 85, 251 and 15 elements; rank 1's chunks are 28, 84 and 5 elements
+            assertThat(GradientBuckets.bytes(params, 251, 3, 1)).isEqualTo((4L * 85 - 4 * 28 + 2 * 4 * 28) + (4L * 251 - 4 * 84 + 2 * 4 * 84) + (4L * 15 - 4 * 5 + 2 * 4 * 5));
             // on 2 ranks every all-reduce of n elements sends 4n bytes, however it is cut
             assertThat(GradientBuckets.bytes(params, 1, 2, 1)).isEqualTo(4L * TOTAL).isEqualTo(GradientBuckets.bytes(params, GradientBuckets.PER_PARAMETER, 2, 0));
             // buckets of 1 element on 4 ranks: each element is the chunk of rank 3 alone (elements [0,0), [0,0), [0,0), [0,1))
