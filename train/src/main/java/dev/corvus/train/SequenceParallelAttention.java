@@ -41,7 +41,8 @@ import java.util.Objects;
  * against the one-device decoder instead.
  *
  * @param saved the forward's log-sum-exp for the backward: one per application, so make the
- *              attributes with {@link #of} for every call
+ *              attributes with {@link #of} for every call; under checkpointing one
+ *              {@link Saved#keepingOutput} for an application and its recomputation
  */
 public record SequenceParallelAttention(Communicator comm, SequenceParallelScheme scheme, int teamSize, float scale, Saved saved) {
     public static final OpDef<SequenceParallelAttention> OP = new Def();

@@ -37,7 +37,8 @@ import java.util.Objects;
  * block again. Each layer's {@link SequenceParallelAttention} keeps its output and log-sum-exp
  * across the recomputation ({@link SequenceParallelAttention.Saved#keepingOutput}), so the second
  * run repeats no communication: the bytes per step are the same with and without checkpointing,
- * and so are the gradients, bit for bit (SequenceParallelCheckpointTest).
+ * and so are the gradients (bit for bit on the scalar backend, to rounding on the vector one:
+ * SequenceParallelCheckpointTest).
  *
  * <p>Use, on every rank (in-JVM ranks: {@code InJvmCluster.run}; MPI: {@code Communicators.fromEnvironment}):
  * <pre>{@code
