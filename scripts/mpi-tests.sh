@@ -12,9 +12,11 @@
 #      (MpiMismatchMain; rank 0 prints "N passed, M failed").
 #   4. sequence-parallel training: the tiny decoders' loss and every gradient under ring, StarTrail
 #      (every valid C) and Ulysses, and two whole Trainer steps, equal one device on every rank, and
-#      every rank's bytes equal CommVolume's attention traffic plus the gradient all-reduce
-#      (SequenceParallelMpiMain; rank 0 prints "N passed, M failed").
-#   5. corvus train under mpirun -np 2: two ring steps of stories15M on a fortunes excerpt end at the
+#      every rank's bytes equal CommVolume's attention traffic plus the gradient all-reduce, also with
+#      checkpointed blocks and gradient buckets that cut parameters (SequenceParallelMpiMain; rank 0
+#      prints "N passed, M failed").
+#   5. corvus train under mpirun -np 2 (with --checkpoint-blocks and 1 MiB gradient buckets): two
+#      ring steps of stories15M on a fortunes excerpt end at the
 #      held-out loss of the same command with --ranks 2 in one JVM, and every step's measured bytes
 #      per rank equal the predicted ones (skipped when stories15M or fortunes are not in ~/.cache/corvus).
 # Usage: scripts/mpi-tests.sh [-np N]   (N = 4 by default; needs openmpi-bin, libopenmpi-dev)
@@ -110,7 +112,8 @@ if [ -f "$model" ] && [ -f "$fortunes" ]; then
   head -c 20000 "$fortunes" > "$work/fortunes.txt"
   mkdir "$work/mpi" "$work/jvm"
   train_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx1g -jar "cli/$build/corvus.jar" train
-    --model "$model" --data "$work/fortunes.txt" --seq-len 64 --steps 2 --lr 1e-4 --validation-sequences 2 --validate-every 0 --seed 7)
+    --model "$model" --data "$work/fortunes.txt" --seq-len 64 --steps 2 --lr 1e-4 --validation-sequences 2 --validate-every 0 --seed 7
+    --checkpoint-blocks --bucket-mib 1)
   set +e
   CORVUS_NO_PROGRESS=1 timeout 300 "${mpirun_base[@]}" -np 2 "${train_cmd[@]}" --out "$work/mpi/tuned.gguf" > "$work/mpi.log" 2>&1
   rc_mpi=$?

@@ -17,6 +17,7 @@ import dev.corvus.tensor.Parallel;
 import dev.corvus.train.AdamW;
 import dev.corvus.train.CrossEntropy;
 import dev.corvus.train.DecoderGradients;
+import dev.corvus.train.GradientBuckets;
 import dev.corvus.train.LearningRateSchedule;
 import dev.corvus.train.Parameters;
 import dev.corvus.train.SequenceParallelGradients;
@@ -152,14 +153,27 @@ final class TrainCommand implements Callable<Integer> {
             + " collective before every rank stops with an error (default ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
+    @Option(names = "--checkpoint-blocks", description = "Activation checkpointing: hold only each decoder block's input from the forward to the backward,"
+            + " which runs the block again (one device or --ranks; the sequence-parallel attention keeps its output, so no communication is repeated).")
+    boolean checkpointBlocks;
+
+    @Option(names = "--bucket-mib", paramLabel = "MIB", defaultValue = "25", description = "With several ranks: the gradients are all-reduced in buckets of this"
+            + " many MiB, one call each (default ${DEFAULT-VALUE}, as PyTorch DDP); 0: one all-reduce per parameter.")
+    double bucketMib;
+
     @Option(names = "--backend", paramLabel = "scalar|vector", description = "CPU backend (same as -Dcorvus.backend; default: the best available).")
     String backend;
 
     @Spec
     CommandSpec spec;
 
-    /** How the sequence is split over ranks: P ranks, the attention scheme and StarTrail's team size. */
-    record SequenceParallelism(int ranks, SpDemoCommand.Scheme scheme, int teamSize) {
+    /**
+     * How the sequence is split over ranks: P ranks, the attention scheme and StarTrail's team
+     * size; whether decoder blocks are recomputed in backward, and the gradient all-reduce's
+     * bucket in F32 elements.
+     */
+    record SequenceParallelism(int ranks, SpDemoCommand.Scheme scheme, int teamSize, boolean checkpointBlocks, long bucketElements) {
+
         boolean singleDevice() {
             return ranks == 1;
         }
@@ -169,8 +183,9 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         String label() {
-            if (singleDevice()) return "one device";
-            return ranks + " ranks, " + (scheme == SpDemoCommand.Scheme.startrail ? "startrail C=" + teamSize : scheme.name());
+            String recompute = checkpointBlocks ? ", checkpointed blocks" : "";
+            if (singleDevice()) return "one device" + recompute;
+            return ranks + " ranks, " + (scheme == SpDemoCommand.Scheme.startrail ? "startrail C=" + teamSize : scheme.name()) + recompute;
         }
     }
 
@@ -190,10 +205,11 @@ final class TrainCommand implements Callable<Integer> {
      */
     static RankLoss lossFunctionFor(SequenceParallelism parallelism, Communicator comm) {
         if (comm == null) {
-            DecoderGradients d = new DecoderGradients(CROSS_ENTROPY_ROWS);
+            DecoderGradients d = new DecoderGradients(CROSS_ENTROPY_ROWS, parallelism.checkpointBlocks());
             return new RankLoss(d, d::loss, null);
         }
-        SequenceParallelGradients sp = new SequenceParallelGradients(comm, parallelism.trainScheme(), parallelism.teamSize(), CROSS_ENTROPY_ROWS);
+        SequenceParallelGradients sp = new SequenceParallelGradients(comm, parallelism.trainScheme(), parallelism.teamSize(), CROSS_ENTROPY_ROWS,
+                parallelism.checkpointBlocks(), parallelism.bucketElements());
         return new RankLoss(sp, sp::loss, comm);
     }
 
@@ -305,8 +321,7 @@ final class TrainCommand implements Callable<Integer> {
                         Parallel.parallelism(), lastStep - firstStep, microBatches, seqLen, schedule);
                 long predicted = -1;
                 if (comm != null) {
-                    predicted = SequenceParallelGradients.expectedBytes(run.config(), parameters.list(), run.parallelism().trainScheme(), run.parallelism().teamSize(),
-                            comm.size(), comm.rank(), seqLen + 1, microBatches);
+                    predicted = ((SequenceParallelGradients) rankLoss.gradients()).expectedBytes(run.config(), parameters.list(), seqLen + 1, microBatches);
                     err.printf(Locale.ROOT, "corvus: rank %d of %d (%s) sends %.2f MiB per step by the scheme's count (attention and the gradient all-reduce)%n",
                             comm.rank(), comm.size(), comm instanceof InJvmCommunicator ? "in-JVM threads" : "MPI processes", predicted / TrainingProgress.MIB);
                 }
@@ -420,7 +435,13 @@ final class TrainCommand implements Callable<Integer> {
             throw Cli.usage(spec, "--seq-len " + seqLen + " with --ranks " + ranks + ": expected a multiple of 2 x " + ranks + " = " + 2 * ranks
                     + " (the zigzag layout cuts the sequence into 2P equal chunks)");
         }
-        return new SequenceParallelism(ranks, scheme, teamSize);
+        long bucket;
+        try {
+            bucket = GradientBuckets.elementsOfMib(bucketMib);
+        } catch (IllegalArgumentException e) {
+            throw Cli.usage(spec, "--bucket-mib " + bucketMib + ": expected 0 (one all-reduce per parameter) or a size in MiB, e.g. 25");
+        }
+        return new SequenceParallelism(ranks, scheme, teamSize, checkpointBlocks, bucket);
     }
 
     private void checkParallelismFits(SequenceParallelism p, LlamaConfig config) {

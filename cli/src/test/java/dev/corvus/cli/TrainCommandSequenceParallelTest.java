@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code corvus train --ranks P}: in-JVM sequence-parallel runs of stories15M on fortunes take the
  * one-device steps, so their held-out losses and exported models match {@code --ranks 1}, and
- * the bytes per rank they measure are the scheme's count.
+ * the bytes per rank they measure are the scheme's count; also with {@code --checkpoint-blocks}
+ * and small gradient buckets.
  */
 class TrainCommandSequenceParallelTest {
     private static final int SEQ_LEN = 64, STEPS = 2, HELD = 2;
@@ -56,10 +57,13 @@ class TrainCommandSequenceParallelTest {
         Path single = dir.resolve("single.gguf");
         double[] oneDevice = heldOut(train(files.checkpoint(), text, single));
         // stories15M has 6 heads: Ulysses takes P = 2; StarTrail C = 2 needs C² | P, so P = 4
-        String[][] runs = {{"--ranks", "2", "--scheme", "ring"}, {"--ranks", "2", "--scheme", "ulysses"}, {"--ranks", "4", "--scheme", "startrail", "--team-size", "2"}};
-        for (String[] parallel : runs) {
+        // and ring with checkpointed blocks and 1 MiB gradient buckets (58 all-reduces, parameters cut across them)
+        String[][] runs = {{"--ranks", "2", "--scheme", "ring"}, {"--ranks", "2", "--scheme", "ulysses"}, {"--ranks", "4", "--scheme", "startrail", "--team-size", "2"},
+            {"--ranks", "2", "--scheme", "ring", "--checkpoint-blocks", "--bucket-mib", "1"}};
+        for (int i = 0; i < runs.length; i++) {
+            String[] parallel = runs[i];
             String label = String.join(" ", parallel);
-            Path out = dir.resolve("p" + parallel[1] + parallel[3] + ".gguf");
+            Path out = dir.resolve("p" + parallel[1] + parallel[3] + i + ".gguf");
             Corvus.Run r = train(files.checkpoint(), text, out, parallel);
             assertThat(r.err()).as(label).contains("on " + parallel[1] + " ranks, ");
             double[] losses = heldOut(r);

@@ -382,6 +382,17 @@ public final class LlamaModel {
      * @param runs the shard's rows in order: the first at local row 0, each starting where the last ended, covering all n
      */
     public Tensor trainingForward(int[] tokens, List<PositionRun> runs, ShardAttention attention) {
+        return trainingForward(tokens, runs, attention, false);
+    }
+
+    /**
+     * As {@link #trainingForward(int[], List, ShardAttention)}; with {@code checkpointBlocks} each
+     * decoder block is a {@link dev.corvus.tensor.op.Tape#checkpoint} segment, as in
+     * {@link #trainingForward(int[], boolean)}: the backward runs the block again, and with it the
+     * block's call to {@code attention} (same layer, same q, k and v), which may answer from what
+     * its first call kept ({@link ShardAttention}).
+     */
+    public Tensor trainingForward(int[] tokens, List<PositionRun> runs, ShardAttention attention, boolean checkpointBlocks) {
         Objects.requireNonNull(attention, "attention");
         int at = 0;
         for (PositionRun r : runs) {
@@ -404,7 +415,7 @@ public final class LlamaModel {
         requirePlainClassifier();
         checkCall("trainingForward", tokens, 0, null);
         return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
-                UnaryOperator.identity(), false); // the tape keeps every activation
+                UnaryOperator.identity(), checkpointBlocks);
     }
 
     /** The training forwards return hidden states for a loss that applies the classifier alone. */
@@ -542,7 +553,7 @@ public final class LlamaModel {
             SequenceStep step = steps.get(i);
             int n = step.tokens().length;
             attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
-                    values.get(i), shard));
+                    values.get(i), shard, l));
         }
         T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
         T out = project(o, att, w.wo(), w.bo());
@@ -584,12 +595,13 @@ public final class LlamaModel {
      * {@code startPosition ..} are rotated and attend causally over the cached keys and values
      * [1, kvHeads, startPosition + count, headDim] (their own included). Returns [count, heads * headDim].
      */
-    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values, Shard shard) {
+    private <T> T attendSequence(DecoderOps<T> o, boolean sliding, KvCache cache, int startPosition, int count, T q, T keys, T values, Shard shard,
+            int layer) {
         q = rope(o, q, startPosition, shard, frequencies(sliding, cache));
         // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
         T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
         T att = cache != null ? attend(o, qh, keys, values, count, startPosition + count, sliding)
-                : shard != null ? o.shardAttention(shard.attention(), qh, keys, values, config.attentionScale())
+                : shard != null ? o.shardAttention(shard.attention(), layer, qh, keys, values, config.attentionScale())
                 : o.attention(qh, keys, values, sliding ? Mask.slidingWindowBottomRight(count, count, config.slidingWindow())
                         : Mask.causalBottomRight(count, count), config.attentionScale(), config.attentionSoftcap()); // training: no cache
         return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]

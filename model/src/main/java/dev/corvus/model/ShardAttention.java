@@ -9,15 +9,22 @@ import dev.corvus.tensor.Tensor;
  * in the train module; the model does not depend on them). The result must come from a registry
  * op with a backward rule, so that a recording {@link dev.corvus.tensor.op.Tape} differentiates
  * through it.
+ *
+ * <p>With per-block checkpointing ({@link LlamaModel#trainingForward(int[], java.util.List, ShardAttention, boolean)})
+ * a layer's attention is called twice: in the forward and again when the backward re-runs that
+ * block. {@code layer} says which call is which, so an implementation can keep what the first
+ * call computed (its output and log-sum-exp) and answer the second from it, without repeating the
+ * communication.
  */
 @FunctionalInterface
 public interface ShardAttention {
     /**
+     * @param layer the decoder layer calling (0-based)
      * @param q     this rank's queries [1, heads, n, headDim], rotated at their global positions, rows in local order
      * @param k     its keys [1, kvHeads, n, headDim], rotated likewise
      * @param v     its values [1, kvHeads, n, headDim]
      * @param scale the model's attention scale
      * @return out [1, heads, n, headDim] F32: each row's causal attention over every key of the whole sequence
      */
-    Tensor attend(Tensor q, Tensor k, Tensor v, float scale);
+    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, float scale);
 }

@@ -45,7 +45,7 @@ class ShardedTrainingForwardTest {
         return Ops.concat(dim, parts.toArray(Tensor[]::new));
     }
 
-    static final ShardAttention WHOLE_SEQUENCE = (q, k, v, scale) -> {
+    static final ShardAttention WHOLE_SEQUENCE = (layer, q, k, v, scale) -> {
         Tensor out = Attention.OP.run(new Attention(Mask.causal(0, 0), scale, 0f), reorder(q, 2, true), reorder(k, 2, true), reorder(v, 2, true));
         return reorder(out, 2, false);
     };

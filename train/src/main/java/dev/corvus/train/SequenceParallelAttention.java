@@ -22,6 +22,18 @@ import java.util.Objects;
  * forward's and one backward's traffic per layer (no recomputation). Every rank of the group must
  * run the op (and its backward) in the same order: it is a collective.
  *
+ * <p><b>Under activation checkpointing</b> the block holding this op is run twice, in the forward
+ * and again in the backward ({@link dev.corvus.tensor.op.Tape#checkpoint}). A {@link Saved} made
+ * with {@link Saved#keepingOutput} keeps the first run's output and log-sum-exp (in the scope it
+ * names, which outlives the checkpointed segment), and the second run on the same {@code saved}
+ * returns a copy of that output instead of running the scheme again: the recomputation repeats
+ * no communication and no O(N²) attention, so the bytes per step stay those of one forward and
+ * one backward ({@link SequenceParallelGradients#expectedBytes}), for the price of holding out and
+ * lse ([n, heads·D] + [n, heads] F32 per layer) beside the block's input. Repeating the forward
+ * instead would add a whole forward's traffic per layer (for ring, the P - 1 K/V hops) and its
+ * attention FLOPs, the costliest part of a long sequence, to save memory that is about the size of
+ * the block input checkpointing already keeps.
+ *
  * <p>Not in {@link dev.corvus.tensor.op.OpRegistry#all()}: the registry's conformance test runs
  * each op alone on one thread against the scalar backend's reference, and this op needs its
  * peers' ranks running the same call at the same time (on one rank it is plain causal attention,
@@ -29,7 +41,8 @@ import java.util.Objects;
  * against the one-device decoder instead.
  *
  * @param saved the forward's log-sum-exp for the backward: one per application, so make the
- *              attributes with {@link #of} for every call
+ *              attributes with {@link #of} for every call; under checkpointing one
+ *              {@link Saved#keepingOutput} for an application and its recomputation
  */
 public record SequenceParallelAttention(Communicator comm, SequenceParallelScheme scheme, int teamSize, float scale, Saved saved) {
     public static final OpDef<SequenceParallelAttention> OP = new Def();
@@ -45,13 +58,32 @@ public record SequenceParallelAttention(Communicator comm, SequenceParallelSchem
         return new SequenceParallelAttention(comm, scheme, teamSize, scale, new Saved());
     }
 
-    /** What the forward leaves for the backward. */
+    /** What the forward leaves for the backward (and, when keeping the output, for a recomputed forward). */
     public static final class Saved {
-        private Tensor lse;
+        private final MemoryScope keep;
+        private Tensor lse, out;
+
+        /** Saves the log-sum-exp only, in the scope current when the forward runs. */
+        public Saved() {
+            this.keep = null;
+        }
+
+        private Saved(MemoryScope keep) {
+            this.keep = Objects.requireNonNull(keep, "keep");
+        }
+
+        /**
+         * Saves the output and log-sum-exp in {@code keep}, and answers a second forward (the
+         * checkpointed block run again in backward, on equal q, k and v) from them without
+         * communicating. {@code keep} must stay open until the backward is done.
+         */
+        public static Saved keepingOutput(MemoryScope keep) {
+            return new Saved(keep);
+        }
 
         @Override
         public String toString() {
-            return lse == null ? "nothing saved" : "lse " + Shapes.str(lse.shape());
+            return lse == null ? "nothing saved" : (out != null ? "out and " : "") + "lse " + Shapes.str(lse.shape());
         }
     }
 
@@ -89,7 +121,17 @@ public record SequenceParallelAttention(Communicator comm, SequenceParallelSchem
         public Tensor run(Backend backend, SequenceParallelAttention a, Tensor... in) {
             infer(a, in);
             int[] qs = in[0].shape();
-            Tensor out = Tensor.zeros(DType.F32, qs), lse = Tensor.zeros(DType.F32, qs[0], qs[1], qs[2]);
+            Saved saved = a.saved();
+            if (saved.out != null) {
+                // the checkpointed block run again in backward: the first run's output, no communication
+                if (!java.util.Arrays.equals(saved.out.shape(), qs)) {
+                    throw new IllegalStateException(label(a) + ": run again on q " + Shapes.str(qs) + ", but the kept output is " + Shapes.str(saved.out.shape())
+                            + " (a Saved keeping its output serves one attention call and its recomputation)");
+                }
+                return Ops.copy(saved.out);
+            }
+            Tensor out = saved.keep != null ? Tensor.zeros(saved.keep, DType.F32, qs) : Tensor.zeros(DType.F32, qs);
+            Tensor lse = saved.keep != null ? Tensor.zeros(saved.keep, DType.F32, qs[0], qs[1], qs[2]) : Tensor.zeros(DType.F32, qs[0], qs[1], qs[2]);
             // the scheme's buffers (received blocks, chunk copies) are freed here; only out and lse stay for the backward
             try (MemoryScope work = MemoryScope.open("sequence-parallel attention")) {
                 int f = expansion(a, in);
@@ -98,7 +140,8 @@ public record SequenceParallelAttention(Communicator comm, SequenceParallelSchem
                 Ops.copyInto(r.out(), out);
                 Ops.copyInto(r.lse(), lse);
             }
-            a.saved().lse = lse;
+            saved.lse = lse;
+            if (saved.keep != null) saved.out = out;
             return out;
         }
 

@@ -27,9 +27,18 @@ import java.util.Objects;
  *
  * <p>{@link #accumulate} adds this rank's share of the gradients; {@link #combine} (called by the
  * {@link Trainer} once per step, after the micro-batches) sums the gradients over the group with
- * an all-reduce per parameter and the loss and token count with one all-gather, so every rank
- * divides by the global token count, clips by the same global norm and takes the same AdamW step
- * (the all-reduce leaves the same bits on every rank).
+ * an all-reduce per bucket of gradients ({@link GradientBuckets}, 25 MiB by default; or one per
+ * parameter) and the loss and token count with one all-gather, so every rank divides by the
+ * global token count, clips by the same global norm and takes the same AdamW step (the
+ * all-reduce leaves the same bits on every rank).
+ *
+ * <p>With {@code checkpointBlocks} every decoder block is an activation-checkpointing segment, as
+ * in {@link DecoderGradients}: only each block's input is held to the backward, which runs the
+ * block again. Each layer's {@link SequenceParallelAttention} keeps its output and log-sum-exp
+ * across the recomputation ({@link SequenceParallelAttention.Saved#keepingOutput}), so the second
+ * run repeats no communication: the bytes per step are the same with and without checkpointing,
+ * and so are the gradients (bit for bit on the scalar backend, to rounding on the vector one:
+ * SequenceParallelCheckpointTest).
  *
  * <p>Use, on every rank (in-JVM ranks: {@code InJvmCluster.run}; MPI: {@code Communicators.fromEnvironment}):
  * <pre>{@code
@@ -44,6 +53,8 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
     private final SequenceParallelScheme scheme;
     private final int teamSize;
     private final int chunkRows;
+    private final boolean checkpointBlocks;
+    private final long bucketElements;
 
     /**
      * @param comm      the group the sequence is split over (one instance per rank)
@@ -52,6 +63,19 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
      * @param chunkRows rows of the cross-entropy per chunk
      */
     public SequenceParallelGradients(Communicator comm, SequenceParallelScheme scheme, int teamSize, int chunkRows) {
+        this(comm, scheme, teamSize, chunkRows, false, GradientBuckets.DEFAULT_BUCKET_ELEMENTS);
+    }
+
+    /**
+     * @param checkpointBlocks recompute each decoder block in backward instead of holding its activations
+     * @param bucketElements   F32 elements per gradient all-reduce ({@link GradientBuckets}), or
+     *                         {@link GradientBuckets#PER_PARAMETER} for one all-reduce per parameter
+     */
+    public SequenceParallelGradients(Communicator comm, SequenceParallelScheme scheme, int teamSize, int chunkRows, boolean checkpointBlocks,
+            long bucketElements) {
+        GradientBuckets.check(bucketElements);
+        this.checkpointBlocks = checkpointBlocks;
+        this.bucketElements = bucketElements;
         this.comm = Objects.requireNonNull(comm, "comm");
         this.scheme = Objects.requireNonNull(scheme, "scheme");
         if (chunkRows <= 0) throw new IllegalArgumentException("SequenceParallelGradients: chunk rows " + chunkRows + " must be positive");
@@ -70,6 +94,16 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
 
     public Communicator communicator() {
         return comm;
+    }
+
+    /** Whether each decoder block is recomputed in backward. */
+    public boolean checkpointBlocks() {
+        return checkpointBlocks;
+    }
+
+    /** F32 elements per gradient all-reduce; {@link GradientBuckets#PER_PARAMETER} for one per parameter. */
+    public long bucketElements() {
+        return bucketElements;
     }
 
     /** Positions a sequence of {@code positions} is padded to: the next multiple of the layout's chunks. */
@@ -100,9 +134,16 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
         return new Shard(tokens, targets, runs, total);
     }
 
-    private Tensor forward(LlamaModel model, Shard s) {
-        return model.trainingForward(s.tokens(), s.runs(),
-                (q, k, v, scale) -> SequenceParallelAttention.OP.run(SequenceParallelAttention.of(comm, scheme, teamSize, scale), q, k, v));
+    /**
+     * The sharded forward; with {@code keep} (checkpointing) each layer's attention keeps its
+     * output and log-sum-exp there, and its recomputation in backward answers from them.
+     */
+    private Tensor forward(LlamaModel model, Shard s, MemoryScope keep) {
+        SequenceParallelAttention.Saved[] saved = new SequenceParallelAttention.Saved[model.config().layers()];
+        return model.trainingForward(s.tokens(), s.runs(), (layer, q, k, v, scale) -> {
+            if (saved[layer] == null) saved[layer] = keep != null ? SequenceParallelAttention.Saved.keepingOutput(keep) : new SequenceParallelAttention.Saved();
+            return SequenceParallelAttention.OP.run(new SequenceParallelAttention(comm, scheme, teamSize, scale, saved[layer]), q, k, v);
+        }, keep != null);
     }
 
     /** Adds this rank's share of the summed loss's gradients (the group's sum comes in {@link #combine}); returns this rank's share of the loss. */
@@ -115,7 +156,7 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
         Tensor[] values = new Tensor[wanted.size()];
         for (int i = 0; i < values.length; i++) values[i] = wanted.get(i).value();
         try (MemoryScope scope = MemoryScope.open("sequence-parallel gradients"); Tape tape = Tape.record()) {
-            Tensor h = forward(model, s);
+            Tensor h = forward(model, s, checkpointBlocks ? scope : null);
             Tensor dH = Tensor.zeros(scope, DType.F32, h.shape());
             CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.compute(h, classifier.value(), s.targets(), chunkRows, 1f, dH, classifier.grad()));
             Tensor[] grads = tape.backward(h, dH, values);
@@ -128,12 +169,12 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
     }
 
     /**
-     * Sums every parameter's gradient over the group (all-reduce, in place) and returns the
-     * group's loss: {@code local}'s sum and token count added over the ranks.
+     * Sums every parameter's gradient over the group (all-reduce in buckets, in place) and
+     * returns the group's loss: {@code local}'s sum and token count added over the ranks.
      */
     @Override
     public CrossEntropy.Loss combine(CrossEntropy.Loss local, Parameters parameters) {
-        for (Parameter p : parameters.list()) comm.allReduce(p.grad());
+        GradientBuckets.allReduce(comm, parameters.list(), bucketElements);
         return sum(local);
     }
 
@@ -142,7 +183,7 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
         LlamaModel model = new LlamaModel(parameters.config(), parameters.weights());
         Shard s = shard(sequence, parameters.config());
         try (MemoryScope scope = MemoryScope.open("sequence-parallel loss")) {
-            return sum(CrossEntropy.compute(forward(model, s), parameters.classifier().value(), s.targets(), chunkRows, 1f, null, null));
+            return sum(CrossEntropy.compute(forward(model, s, null), parameters.classifier().value(), s.targets(), chunkRows, 1f, null, null));
         }
     }
 
@@ -181,22 +222,25 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
      * Bytes rank {@code rank} of {@code ranks} sends in one training step of {@code microBatches}
      * sequences of {@code sequenceTokens} tokens (T + 1 each, as {@link #accumulate} takes them):
      * per micro-batch and layer one attention forward and backward of the scheme on the padded
-     * sequence ({@link SequenceParallelScheme#attentionBytes}, from CommVolume), then once per step
-     * the all-reduce of every parameter's gradient and the all-gather of the loss. The all-reduce of
-     * n F32 elements over P ranks sends (4n - own chunk) + (P - 1)·own chunk bytes, rank r's chunk
-     * being elements [r·n/P, (r+1)·n/P) (2(P-1)/P of the gradient when P divides n), as
-     * {@link Communicator#stats()} counts it.
+     * sequence ({@link SequenceParallelScheme#attentionBytes}, from CommVolume; the same with
+     * activation checkpointing, whose recomputed forward repeats no communication), then once per
+     * step the bucketed all-reduce of the gradients ({@link GradientBuckets#bytes}: per call over n
+     * F32 elements (4n - own chunk) + (P - 1)·own chunk bytes, 2(P-1)/P of the gradient when P
+     * divides n) and the all-gather of the loss, as {@link Communicator#stats()} counts it.
+     *
+     * @param bucketElements the gradients' bucket, as given to the constructor
      */
     public static long expectedBytes(LlamaConfig config, List<Parameter> parameters, SequenceParallelScheme scheme, int teamSize, int ranks, int rank,
-            int sequenceTokens, int microBatches) {
+            int sequenceTokens, int microBatches, long bucketElements) {
         int positions = sequenceTokens - 1, m = scheme.chunkMultiple(ranks), total = Math.ceilDiv(positions, m) * m;
         long attention = (long) config.layers() * scheme.attentionBytes(total, ranks, rank, teamSize, config.heads(), config.kvHeads(), config.headDim());
-        long allReduce = 0;
-        for (Parameter p : parameters) {
-            long n = p.numel(), own = 4 * ((rank + 1) * n / ranks - rank * n / ranks);
-            allReduce += (4 * n - own) + (ranks - 1) * own;
-        }
+        long allReduce = GradientBuckets.bytes(parameters, bucketElements, ranks, rank);
         long lossGather = (long) (ranks - 1) * LOSS_FLOATS * 4;
         return microBatches * attention + allReduce + lossGather;
+    }
+
+    /** {@link #expectedBytes(LlamaConfig, List, SequenceParallelScheme, int, int, int, int, int, long)} for this rank with this loss's scheme and buckets. */
+    public long expectedBytes(LlamaConfig config, List<Parameter> parameters, int sequenceTokens, int microBatches) {
+        return expectedBytes(config, parameters, scheme, teamSize, comm.size(), comm.rank(), sequenceTokens, microBatches, bucketElements);
     }
 }

@@ -15,8 +15,9 @@
  * {@link dev.corvus.train.SequenceParallelGradients} is the same loss with the sequence split
  * over the ranks of a {@link dev.corvus.comm.Communicator} (ring, StarTrail or Ulysses attention,
  * {@link dev.corvus.train.SequenceParallelScheme}, as the tape op
- * {@link dev.corvus.train.SequenceParallelAttention}; gradients all-reduced, the loss the global
- * token mean), so every rank takes the one-device step.
+ * {@link dev.corvus.train.SequenceParallelAttention}; gradients all-reduced in buckets,
+ * {@link dev.corvus.train.GradientBuckets}; the loss the global token mean), so every rank takes
+ * the one-device step; both losses can checkpoint activations per decoder block.
  *
  * <p>The update loops run on the Vector API when the CPU backend chosen is the vector one; run
  * with {@code --add-modules jdk.incubator.vector}.

@@ -60,7 +60,7 @@ class SequenceParallelGradientsTest {
                                 // the all-reduce leaves the same bits everywhere: every rank takes the same AdamW step
                                 assertThat(s.grads()).as(what + ": rank " + r + " holds rank 0's gradients").isDeepEqualTo(steps.getFirst().grads());
                                 assertThat(s.bytes()).as(what + ": bytes rank " + r + " sent")
-                                        .isEqualTo(SequenceParallelGradients.expectedBytes(config, names, scheme, c, ranks, r, seq.length, 1));
+                                        .isEqualTo(SequenceParallelGradients.expectedBytes(config, names, scheme, c, ranks, r, seq.length, 1, GradientBuckets.DEFAULT_BUCKET_ELEMENTS));
                             }
                             System.out.printf("%s: largest gradient error %.2e relative to |one device| + rms; rank 0 sent %d bytes%n", what, worst, steps.getFirst().bytes());
                         }

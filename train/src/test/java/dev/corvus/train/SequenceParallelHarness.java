@@ -34,9 +34,15 @@ final class SequenceParallelHarness {
     /** Every rank's step: accumulate, then the trainer's combine (all-reduce of the gradients, the global loss). */
     static List<Step> parallel(LlamaConfig config, Function<MemoryScope, LlamaWeights> weights, int[] sequence, SequenceParallelScheme scheme, int teamSize,
             int ranks, int chunkRows) {
+        return parallel(config, weights, sequence, scheme, teamSize, ranks, chunkRows, false, GradientBuckets.DEFAULT_BUCKET_ELEMENTS);
+    }
+
+    /** As {@link #parallel(LlamaConfig, Function, int[], SequenceParallelScheme, int, int, int)}, with checkpointed blocks or not and the gradients' bucket. */
+    static List<Step> parallel(LlamaConfig config, Function<MemoryScope, LlamaWeights> weights, int[] sequence, SequenceParallelScheme scheme, int teamSize,
+            int ranks, int chunkRows, boolean checkpointBlocks, long bucketElements) {
         return InJvmCluster.run(ranks, TIMEOUT, comm -> {
             try (MemoryScope scope = MemoryScope.open("rank " + comm.rank()); Parameters p = Parameters.of(config, weights.apply(scope))) {
-                SequenceParallelGradients g = new SequenceParallelGradients(comm, scheme, teamSize, chunkRows);
+                SequenceParallelGradients g = new SequenceParallelGradients(comm, scheme, teamSize, chunkRows, checkpointBlocks, bucketElements);
                 p.zeroGrads();
                 long before = comm.stats().totalBytes();
                 CrossEntropy.Loss l = g.combine(g.accumulate(sequence, p), p);

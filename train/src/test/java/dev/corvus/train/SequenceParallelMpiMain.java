@@ -17,7 +17,8 @@ import java.util.List;
  * sequence-parallel step over the MPI communicator: for the tiny GQA decoders of
  * {@link SequenceParallelGradientsTest} and each scheme (ring, StarTrail with every valid team
  * size, Ulysses where the heads split), the loss and every gradient must equal the one device's
- * and the bytes {@link SequenceParallelGradients#expectedBytes}; then two whole {@link Trainer}
+ * and the bytes {@link SequenceParallelGradients#expectedBytes}, also with checkpointed blocks and
+ * gradient buckets that cut parameters; then two whole {@link Trainer}
  * steps (StarTrail, or ring where no team of 2 fits) must leave the one device's parameters, the
  * same on every rank. Rank 0 prints one line per check (failed on any rank = FAIL) and
  * "N passed, M failed"; the exit code is 1 on any failure.
@@ -84,17 +85,27 @@ public final class SequenceParallelMpiMain {
         int[] sequence = SequenceParallelGradientsTest.sequence(config, 38, config.vocabSize());
         SequenceParallelHarness.Step ref = SequenceParallelHarness.reference(config, SequenceParallelGradientsTest.weights(config), sequence,
                 SequenceParallelGradientsTest.CHUNK_ROWS);
-        try (MemoryScope scope = MemoryScope.open("rank"); Parameters p = Parameters.of(config, SequenceParallelGradientsTest.weights(config).apply(scope))) {
-            SequenceParallelGradients g = new SequenceParallelGradients(comm, scheme, teamSize, SequenceParallelGradientsTest.CHUNK_ROWS);
-            p.zeroGrads();
-            long before = comm.stats().totalBytes();
-            CrossEntropy.Loss l = g.combine(g.accumulate(sequence, p), p);
-            long bytes = comm.stats().totalBytes() - before;
-            require(l.tokens() == ref.tokens(), "tokens " + l.tokens() + ", one device " + ref.tokens());
-            require(Math.abs(l.sum() - ref.lossSum()) <= 1e-5 * ref.tokens() * (1 + Math.abs(ref.lossSum() / ref.tokens())), "loss " + l.sum() + ", one device " + ref.lossSum());
-            SequenceParallelHarness.assertClose("rank " + comm.rank(), p.list(), ref.grads(), SequenceParallelHarness.grads(p), 37, 5e-7);
-            long expected = SequenceParallelGradients.expectedBytes(config, p.list(), scheme, teamSize, comm.size(), comm.rank(), sequence.length, 1);
-            require(bytes == expected, "rank " + comm.rank() + " sent " + bytes + " bytes, expected " + expected);
+        float[][] plain = null;
+        // the default buckets (one for these tiny models), then checkpointed blocks with 1000-element buckets, which cut parameters
+        for (boolean checkpoint : new boolean[] {false, true}) {
+            long bucket = checkpoint ? 1000 : GradientBuckets.DEFAULT_BUCKET_ELEMENTS;
+            String what = "rank " + comm.rank() + (checkpoint ? " checkpointed, buckets of 1000" : "");
+            try (MemoryScope scope = MemoryScope.open("rank"); Parameters p = Parameters.of(config, SequenceParallelGradientsTest.weights(config).apply(scope))) {
+                SequenceParallelGradients g = new SequenceParallelGradients(comm, scheme, teamSize, SequenceParallelGradientsTest.CHUNK_ROWS, checkpoint, bucket);
+                p.zeroGrads();
+                long before = comm.stats().totalBytes();
+                CrossEntropy.Loss l = g.combine(g.accumulate(sequence, p), p);
+                long bytes = comm.stats().totalBytes() - before;
+                require(l.tokens() == ref.tokens(), what + ": tokens " + l.tokens() + ", one device " + ref.tokens());
+                require(Math.abs(l.sum() - ref.lossSum()) <= 1e-5 * ref.tokens() * (1 + Math.abs(ref.lossSum() / ref.tokens())), what + ": loss " + l.sum() + ", one device " + ref.lossSum());
+                float[][] grads = SequenceParallelHarness.grads(p);
+                SequenceParallelHarness.assertClose(what, p.list(), ref.grads(), grads, 37, 5e-7);
+                if (plain == null) plain = grads;
+                // MPI may sum the ranks' terms in another order for another message size: equal to rounding, not bitwise
+                else SequenceParallelHarness.assertClose(what + " against not checkpointed", p.list(), plain, grads, 37, 1e-7);
+                long expected = SequenceParallelGradients.expectedBytes(config, p.list(), scheme, teamSize, comm.size(), comm.rank(), sequence.length, 1, bucket);
+                require(bytes == expected, what + " sent " + bytes + " bytes, expected " + expected);
+            }
         }
     }
 

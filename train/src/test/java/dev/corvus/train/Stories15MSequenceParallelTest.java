@@ -68,7 +68,7 @@ class Stories15MSequenceParallelTest {
                     assertThat(s.lossSum() / s.tokens()).as(what + " loss").isCloseTo(ref.lossSum() / ref.tokens(), Offset.offset(1e-5));
                     worst = Math.max(worst, SequenceParallelHarness.assertClose(what + ", rank " + r, names, ref.grads(), s.grads(), POSITIONS, 1e-6));
                     assertThat(s.bytes()).as(what + ": bytes rank " + r + " sent")
-                            .isEqualTo(SequenceParallelGradients.expectedBytes(config, names, c.scheme(), c.teamSize(), c.ranks(), r, sequence.length, 1));
+                            .isEqualTo(SequenceParallelGradients.expectedBytes(config, names, c.scheme(), c.teamSize(), c.ranks(), r, sequence.length, 1, GradientBuckets.DEFAULT_BUCKET_ELEMENTS));
                 }
                 System.out.printf("%s: loss %.5f, largest gradient error %.2e relative to |one device| + rms, rank 0 sent %.1f MiB, %.1f s%n", what,
                         steps.getFirst().lossSum() / POSITIONS, worst, steps.getFirst().bytes() / 1048576.0, seconds);
