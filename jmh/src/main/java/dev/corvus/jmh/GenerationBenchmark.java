@@ -33,6 +33,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * position {@code position} against a filled KV cache. tok/s = prompt / prefill time and
  * 1 / decode time. Baseline in the same run: the scalar backend. The backend is forced per fork
  * ({@code -Dcorvus.backend} set in setup, before the first op); Q8_0 converts the matrices at setup.
+ * {@code spinMicros} is Parallel's spin team setting, also set before the first op: 200 (the
+ * default) against 0, the ForkJoinPool-only dispatch before the team, as a same-run baseline
+ * ({@code -p spinMicros=200,0 -p backend=vector}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -53,6 +56,9 @@ public class GenerationBenchmark {
     @Param({"128"})
     public int position;
 
+    @Param({"200"})
+    public String spinMicros;
+
     private Checkpoint checkpoint;
     private MemoryScope weightsScope;
     private LlamaModel model;
@@ -62,6 +68,10 @@ public class GenerationBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         System.setProperty(Backends.PROPERTY, backend);
+        System.setProperty("corvus.spinMicros", spinMicros);
+        if (dev.corvus.tensor.Parallel.cheapForks() == spinMicros.equals("0")) {
+            throw new IllegalStateException("Parallel was initialised before setup; spinMicros=" + spinMicros + " not applied");
+        }
         if (!Backends.cpu().name().equals(backend)) throw new IllegalStateException("backend " + Backends.cpu().name() + " was chosen before setup");
         checkpoint = Checkpoints.load(ModelStore.defaults().stories15M().checkpoint());
         weightsScope = MemoryScope.detached("bench weights");
