@@ -30,8 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * integer dot products ({@code vector}) that quantise the activations to 8 bits first.
  * {@code -p backend=vector-previous} (asked for by name; quantised types only) is the integer path
  * before the single-row kernels were reworked, a benchmark-only copy
- * ({@code dev.corvus.vector.PreviousQuantDots}): their same-run baseline; with {@code rows} 2 to 8
- * it runs the staged several-row path, the baseline of Q8_0's several-row kernels.
+ * ({@code dev.corvus.vector.PreviousQuantDots}): their same-run baseline.
  * {@code rows} activation rows share each pass over the weights (decode of a few tokens at once).
  */
 @State(Scope.Benchmark)

@@ -20,8 +20,6 @@ import jdk.incubator.vector.VectorSpecies;
  * single-row kernels were reworked: one activation row took the kernels below (Q8_0, Q4_0 at 512
  * bits, Q4_K, Q6_K), several rows the staged path ({@code QuantDots.stagedRows}, unchanged). The
  * same-run baseline of {@code GemvBenchmark}'s {@code backend=vector-previous}; not product code.
- * With several rows it is also the baseline of Q8_0's several-row kernels ({@code rows=4,8}):
- * they replaced the staged path that this copy still calls.
  */
 public final class PreviousQuantDots {
     private PreviousQuantDots() {}

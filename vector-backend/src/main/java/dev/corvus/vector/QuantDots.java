@@ -60,16 +60,15 @@ import jdk.incubator.vector.VectorSpecies;
  * its 16 scales converted once per block and spread by one permute per step; and keeping C2 from
  * unrolling Q4_K's per-block loop (see rowQ4_K).
  *
- * <p>Several activation rows (m = 2 to 8) of Q8_0 take fused kernels for four and two rows
- * (see rowsQ8_0Four), which each row of a batch sums exactly as the single-row kernel does; the
- * other types stay on the staged path. The fused variants tried before those lost to it,
- * measured on the Xeon as above (m = 4, one thread, load 5 to 7): one accumulator register per
- * row for up to 4 rows passed C2's inlining node limit, and the calls it left boxed their vectors
+ * <p>Several activation rows (m = 2 to 8) stay on the staged path: the fused variants tried lost
+ * to it, measured the same way (m = 4, one thread, load 5 to 7): one accumulator register per row
+ * for up to 4 rows passed C2's inlining node limit, and the calls it left boxed their vectors
  * (150 to 700 MB allocated per product for Q4_0, Q4_K, Q6_K); one accumulator vector per row in a
  * float array ran Q8_0 in 7.2 ms against the staged 5.8; the single-row kernel once per row 6.1
  * against 4.9 for Q8_0 and 13.0 against 7.0 for Q6_K. The per-row work (multiply, pair sum,
  * conversion, scaling: about 8 operations per 32 weights) outweighs the unpacking that fusing
- * would share.
+ * would share. Whether decoded float weights in registers against several rows (the small-m
+ * path's way) serve m = 2 to 8 better was not measured here.
  */
 final class QuantDots {
     private QuantDots() {}
@@ -195,15 +194,12 @@ final class QuantDots {
         Activations a = quantise(x, m, k);
         int grain = Math.max(1, (int) (PARALLEL_WORK / ((long) m * k)));
         boolean fused = m == 1 && fused(t);
-        boolean rows = m > 1 && fusedRows(t);
         Parallel.forRange(n, grain, (j0, j1) -> {
             float[] sums = STAGE.get().sums(m);
             for (int j = j0; j < j1; j++) {
                 long row = wOffset + j * rowBytes;
                 if (fused && (t != DType.Q4_0 || row + rowBytes + 16 <= w.byteSize())) {
-                    sums[0] = fusedRow(t, w, row, a, 0);
-                } else if (rows) {
-                    fusedRows(t, w, row, a, sums);
+                    sums[0] = fusedRow(t, w, row, a);
                 } else {
                     stagedRows(t, w, row, a, sums);
                 }
@@ -301,8 +297,8 @@ final class QuantDots {
     // dotted at once. Staging through L1 doubled the instructions per weight and halved the rate
     // (Q8_0 at 8.9 GB/s of weights per thread staged, 15.8 fused, in the same session). Two
     // accumulators take alternate groups, so that consecutive multiply-adds do not wait on each
-    // other (with one, Q8_0 ran 1.3x slower). Several activation rows stay on the staged path
-    // except for Q8_0 (see the class comment and rowsQ8_0Four).
+    // other (with one, Q8_0 ran 1.3x slower). Several activation rows stay on the staged path:
+    // the fused variants tried for them lost to it (see the class comment).
 
     private static boolean fused(DType t) {
         return switch (t) {
@@ -312,43 +308,15 @@ final class QuantDots {
         };
     }
 
-    /** The weight row at row dotted with activation row i of a. */
-    private static float fusedRow(DType t, MemorySegment w, long row, Activations a, int i) {
+    /** The weight row at row dotted with the one activation row of a. */
+    private static float fusedRow(DType t, MemorySegment w, long row, Activations a) {
         return switch (t) {
-            case Q8_0 -> rowQ8_0(w, row, a, i);
+            case Q8_0 -> rowQ8_0(w, row, a);
             case Q4_0 -> rowQ4_0(w, row, a);
             case Q4_K -> rowQ4_K(w, row, a);
             case Q6_K -> rowQ6_K(w, row, a);
             default -> throw new AssertionError(t);
         };
-    }
-
-    /** Whether several activation rows share each weight load in a fused kernel. */
-    private static boolean fusedRows(DType t) {
-        return t == DType.Q8_0;
-    }
-
-    /**
-     * Whether every row of a several-row product equals, bitwise, that row's product alone:
-     * true where one row and several take the same kind of kernel (both fused, or both staged,
-     * whose per-row sums do not depend on the other rows). Q4_K, Q6_K (and Q4_0 at 512 bits) take
-     * the fused kernel alone and the staged path batched, which sums in another order.
-     */
-    static boolean batchedRowsMatchAlone(DType t) {
-        return !fused(t) || fusedRows(t);
-    }
-
-    /**
-     * sums[i] = the weight row dotted with activation row i, for every row of a, four rows at a
-     * time sharing each unpacked weight vector, then two, then one. Each row's sum is formed
-     * exactly as the single-row kernel forms it (the same two accumulators over the same groups,
-     * the same reduction), so a sequence gets the same logits batched as alone.
-     */
-    private static void fusedRows(DType t, MemorySegment w, long row, Activations a, float[] sums) {
-        int m = a.m(), i = 0;
-        for (; i + 4 <= m; i += 4) rowsQ8_0Four(w, row, a, i, sums);
-        for (; i + 2 <= m; i += 2) rowsQ8_0Two(w, row, a, i, sums);
-        for (; i < m; i++) sums[i] = fusedRow(t, w, row, a, i);
     }
 
     /**
@@ -370,147 +338,21 @@ final class QuantDots {
     /** Bytes of SL lanes, widened to the dot species. */
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
-    /*
-     * The Q8_0 kernels for one, two and four activation rows, each weight vector loaded and
-     * widened once for all the rows of the kernel. A block's pairwise sums are added in int lanes
-     * (at 16 short lanes its two steps; |sum| <= 4 * 16256 fits) and converted and scaled once per
-     * block and row. Each row's blocks alternate between two accumulators, so that consecutive
-     * multiply-adds do not wait on each other: a block adds into the current one and the two swap
-     * after every block, which gives them the same blocks as an even/odd test with one call site
-     * per row (the lanewise add that joins them is commutative, so which ends up where does not
-     * matter). Spelled with the test, the four-row kernel's eight dotStep sites passed C2's
-     * NodeCountInliningCutoff after five (-XX:+PrintInlining) and the rest boxed their vectors:
-     * 31 ms per product against 5.3 staged. Every row's sum is formed by the same operations in
-     * the same order whichever kernel takes it, and summed with sumLanes, so each row of a batch
-     * equals that row alone (QuantDotsTest checks it bit for bit).
-     *
-     * Measured on the 2-vCPU AMD EPYC VM (AVX2, 16 short lanes), n = k = 4096, one thread, thread
-     * CPU time of a product, best of 33 after 17 warm-up rounds, this path and the staged one
-     * (jmh's PreviousQuantDots, whose several-row path is stagedRows) alternating first in one
-     * JVM, two runs at load average 6.5 to 8.9 from other sessions; the same harness on the
-     * previous build read 0.96 to 1.03 (both staged): m = 2 1.27-1.30x, 3 1.07-1.13x, 4
-     * 1.17-1.18x (4.8 ms against 5.7), 5 1.11-1.12x, 8 1.06-1.08x (9.4 against 10.0). The gain is
-     * small because the per-row work (multiply, pair sum, conversion, scaling: about 5 vector
-     * operations per 16 weights and row) is most of the work; sharing saves the weight load and
-     * widening and the staging round trip. Decoding the weights to floats in registers and
-     * dotting four float activation rows with them (a prototype, same harness) ran no faster:
-     * 5.0 ms at m = 4 and 9.5 at 8. rowQ8_0 itself, now adding its block in int lanes and summing
- * with sumLanes, read 1.02-1.06x of the pre-rework kernel where the previous build read
- * 1.02-1.03x (no change seen at 256 bits; at 512 bits, one step per block, only the swap and
- * sumLanes differ, not measured). Left: an eight-row kernel (AVX2 has no registers
-     * for 16 accumulators) and the K-quants, which still take the staged path with several rows.
-     */
-
-    /** Lane i takes lane i + h: the folds of {@link #sumLanes}, h = 8, 4, 2, 1. */
-    private static final VectorShuffle<Float> FOLD8 = fold(8), FOLD4 = fold(4), FOLD2 = fold(2), FOLD1 = fold(1);
-
-    private static VectorShuffle<Float> fold(int h) {
-        return VectorShuffle.fromOp(F, i -> (i + h) % F.length());
-    }
-
-    /**
-     * The sum of v's lanes in one fixed order, halves added until one lane is left. reduceLanes
-     * leaves its order open, and it differs between execution modes (the Java fallback adds the
-     * lanes in sequence, C2's intrinsic in a tree), so a row summed by a kernel still interpreted
-     * and the same row summed by a compiled one differed in the last bits: the several-row
-     * kernels' rows would not then equal the single-row kernel's.
-     */
-    private static float sumLanes(FloatVector v) {
-        if (F.length() >= 16) v = v.add(v.rearrange(FOLD8));
-        v = v.add(v.rearrange(FOLD4));
-        v = v.add(v.rearrange(FOLD2));
-        v = v.add(v.rearrange(FOLD1));
-        return v.lane(0);
-    }
-
-    /** The pairwise sums of q * x[at ..] in int lanes: the integer half of {@link #dotStep}. */
-    private static IntVector pairs(ShortVector q, short[] x, int at) {
-        IntVector p = q.mul(ShortVector.fromArray(S, x, at)).reinterpretAsInts();
-        return p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-    }
-
-    /** The weight row at row dotted with activation row i of a. */
-    static float rowQ8_0(MemorySegment w, long row, Activations a, int i) {
+    static float rowQ8_0(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
         float[] d = a.d();
-        int blocks = a.k() / Conversions.Q8_BLOCK, xi = i * a.k(), di = i * blocks;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        for (int b = 0; b < blocks; b++) {
+        FloatVector even = FloatVector.zero(F), odd = even;
+        for (int b = 0, blocks = a.k() / Conversions.Q8_BLOCK; b < blocks; b++) {
             long block = row + (long) Conversions.Q8_BYTES * b;
-            int e = Conversions.Q8_BLOCK * b;
-            IntVector sa = pairs(bytes(w, block + 2), x, xi + e);
-            if (SL == 16) sa = sa.add(pairs(bytes(w, block + 18), x, xi + e + 16));
-            a0 = ((FloatVector) sa.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block) * d[di + b]), a0);
-            FloatVector t = a0; a0 = a1; a1 = t;
-        }
-        return sumLanes(a0.add(a1));
-    }
-
-    /**
-     * {@link #rowQ8_0} for activation rows i to i + 3 into sums[i ..], each weight vector loaded
-     * and widened once for the four.
-     */
-    static void rowsQ8_0Four(MemorySegment w, long row, Activations a, int i, float[] sums) {
-        short[] x = a.q();
-        float[] d = a.d();
-        int k = a.k(), blocks = k / Conversions.Q8_BLOCK;
-        int xa = i * k, xb = xa + k, xc = xb + k, xd = xc + k;
-        int da = i * blocks, db = da + blocks, dc = db + blocks, dd = dc + blocks;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-        for (int b = 0; b < blocks; b++) {
-            long block = row + (long) Conversions.Q8_BYTES * b;
-            int e = Conversions.Q8_BLOCK * b;
-            // A loop from zero, not a first step and an SL == 16 second: with eight pairs sites
-            // C2 stopped inlining (NodeCountInliningCutoff) and boxed, 13 ms against 5.7 staged.
-            IntVector sa = IntVector.zero(SI), sb = sa, sc = sa, sd = sa;
+            float dw = half(w, block);
             for (int l = 0; l < Conversions.Q8_BLOCK; l += SL) {
                 ShortVector q = bytes(w, block + 2 + l);
-                sa = sa.add(pairs(q, x, xa + e + l));
-                sb = sb.add(pairs(q, x, xb + e + l));
-                sc = sc.add(pairs(q, x, xc + e + l));
-                sd = sd.add(pairs(q, x, xd + e + l));
+                FloatVector sd = FloatVector.broadcast(F, dw * d[b]);
+                if ((b & 1) == 0) even = dotStep(q, x, Conversions.Q8_BLOCK * b + l, sd, even);
+                else odd = dotStep(q, x, Conversions.Q8_BLOCK * b + l, sd, odd);
             }
-            float dw = half(w, block);
-            a0 = ((FloatVector) sa.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[da + b]), a0);
-            b0 = ((FloatVector) sb.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[db + b]), b0);
-            c0 = ((FloatVector) sc.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[dc + b]), c0);
-            d0 = ((FloatVector) sd.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[dd + b]), d0);
-            FloatVector t = a0; a0 = a1; a1 = t;
-            t = b0; b0 = b1; b1 = t;
-            t = c0; c0 = c1; c1 = t;
-            t = d0; d0 = d1; d1 = t;
         }
-        sums[i] = sumLanes(a0.add(a1));
-        sums[i + 1] = sumLanes(b0.add(b1));
-        sums[i + 2] = sumLanes(c0.add(c1));
-        sums[i + 3] = sumLanes(d0.add(d1));
-    }
-
-    /** {@link #rowsQ8_0Four} for two activation rows, i and i + 1. */
-    static void rowsQ8_0Two(MemorySegment w, long row, Activations a, int i, float[] sums) {
-        short[] x = a.q();
-        float[] d = a.d();
-        int k = a.k(), blocks = k / Conversions.Q8_BLOCK;
-        int xa = i * k, xb = xa + k, da = i * blocks, db = da + blocks;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, b0 = a0, b1 = a0;
-        for (int b = 0; b < blocks; b++) {
-            long block = row + (long) Conversions.Q8_BYTES * b;
-            int e = Conversions.Q8_BLOCK * b;
-            ShortVector q = bytes(w, block + 2);
-            IntVector sa = pairs(q, x, xa + e), sb = pairs(q, x, xb + e);
-            if (SL == 16) {
-                q = bytes(w, block + 18);
-                sa = sa.add(pairs(q, x, xa + e + 16));
-                sb = sb.add(pairs(q, x, xb + e + 16));
-            }
-            float dw = half(w, block);
-            a0 = ((FloatVector) sa.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[da + b]), a0);
-            b0 = ((FloatVector) sb.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, dw * d[db + b]), b0);
-            FloatVector t = a0; a0 = a1; a1 = t;
-            t = b0; b0 = b1; b1 = t;
-        }
-        sums[i] = sumLanes(a0.add(a1));
-        sums[i + 1] = sumLanes(b0.add(b1));
+        return even.add(odd).reduceLanes(VectorOperators.ADD);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */

@@ -95,49 +95,6 @@ class QuantDotsTest {
         check(dtype, m, n, k, x, true, random);
     }
 
-    static Stream<Arguments> batches() {
-        // Odd and even block counts (the several-row kernels swap accumulators per block), one
-        // block, a prime number of them, and several unpacking chunks.
-        int[] ns = {1, 7, 13, 37};
-        return QuantFixtures.quantTypes().filter(QuantDots::batchedRowsMatchAlone).flatMap(dtype -> {
-            int[] blocks = dtype.blockSize() == 32 ? new int[] {1, 2, 3, 37, 130} : new int[] {1, 2, 3, 5};
-            Stream.Builder<Arguments> cases = Stream.builder();
-            for (int m = 2; m <= Gemm.GEMV_MAX_ROWS; m++) {
-                for (int b = 0; b < blocks.length; b++) {
-                    cases.add(Arguments.of(dtype, m, ns[(m + b) % ns.length], dtype.blockSize() * blocks[b]));
-                }
-            }
-            return cases.build();
-        });
-    }
-
-    /**
-     * Each row of a product of m rows equals, bit for bit, the product of that row alone, so that
-     * a sequence decoded in a batch gets the logits it gets alone (where
-     * {@link QuantDots#batchedRowsMatchAlone} says so: Q8_0's several-row kernels sum each row
-     * as its single-row kernel does).
-     */
-    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
-    @MethodSource("batches")
-    void eachRowOfABatchEqualsThatRowAlone(DType dtype, int m, int n, int k) {
-        Random random = new Random(555L * dtype.ordinal() + 31L * m + 7L * n + k);
-        MemorySegment w = weights(dtype, n, k, random);
-        long rowBytes = dtype.byteSize(k);
-        float[] x = new float[m * k];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (random.nextGaussian() * (i % 89 == 0 ? 8 : 1));
-        MemorySegment batched = arena.allocate(4L * m * n), alone = arena.allocate(4L * n);
-        QuantDots.gemv(m, n, k, x.clone(), dtype, w, 0, rowBytes, batched, 0, n);
-        for (int i = 0; i < m; i++) {
-            float[] row = java.util.Arrays.copyOfRange(x, i * k, (i + 1) * k);
-            QuantDots.gemv(1, n, k, row, dtype, w, 0, rowBytes, alone, 0, n);
-            for (int j = 0; j < n; j++) {
-                float b = batched.get(FLOAT, 4L * (i * n + j)), a = alone.get(FLOAT, 4L * j);
-                assertThat(Float.floatToRawIntBits(b)).as("%s row %d of %d, column %d: batched %s, alone %s (k=%d)", dtype, i, m, j, b, a, k)
-                        .isEqualTo(Float.floatToRawIntBits(a));
-            }
-        }
-    }
-
     /**
      * A NaN or an infinity in one activation row makes that row's outputs NaN (a NaN scale carries
      * it past the 8-bit codes) and leaves the other rows finite.
