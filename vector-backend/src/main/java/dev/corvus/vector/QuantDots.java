@@ -82,7 +82,8 @@ import jdk.incubator.vector.VectorSpecies;
  * after each block keeps one site per row. Keeping batched rows bitwise equal to the single-row
  * kernel needs a lane sum in a fixed order, not reduceLanes, whose order differs between the
  * interpreter (lanes in sequence) and C2 (a tree); spelled with rearranges it made the
- * single-row kernel 0.82x at k = 288.
+ * single-row kernel 0.87x of the same kernel with reduceLanes at n = 32000, k = 288 (1.66 ms
+ * against 1.43-1.45).
  */
 final class QuantDots {
     private QuantDots() {}
