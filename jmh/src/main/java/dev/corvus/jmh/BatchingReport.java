@@ -24,13 +24,15 @@ import java.util.concurrent.TimeUnit;
  * Aggregate generation rate of the continuous-batching {@link Engine} on TinyStories-15M
  * (llama2.c checkpoint from the {@link ModelStore} cache), in-process: N greedy streams with
  * different prompts submitted at once, {@code maxBatch} N, generated tokens of all of them over
- * the wall time from the first submission to the last completion (prefill included). Baseline in
+ * the wall time from the first submission to the last completion (prefill included);
+ * {@code checkpoint=PATH} runs another file instead, such as a Q8_0 GGUF from {@code corvus
+ * convert} (which carries its tokenizer). Baseline in
  * the same run: one stream through the library's own {@link Generator} loop, no engine. Each
  * case runs {@code warmup} times untimed, then {@code runs} times; the best run is reported.
  *
  * <pre>
  * java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp jmh/target/benchmarks.jar \
- *     dev.corvus.jmh.BatchingReport [maxTokens=128] [warmup=2] [runs=3] [streams=1,4,8,16]
+ *     dev.corvus.jmh.BatchingReport [maxTokens=128] [warmup=2] [runs=3] [streams=1,4,8,16] [checkpoint=PATH]
  * </pre>
  */
 public final class BatchingReport {
@@ -44,6 +46,7 @@ public final class BatchingReport {
     public static void main(String[] args) throws Exception {
         int maxTokens = 128, warmup = 2, runs = 3;
         int[] streams = {1, 4, 8, 16};
+        java.nio.file.Path file = null;
         for (String a : args) {
             String[] kv = a.split("=", 2);
             switch (kv[0]) {
@@ -51,14 +54,22 @@ public final class BatchingReport {
                 case "warmup" -> warmup = Integer.parseInt(kv[1]);
                 case "runs" -> runs = Integer.parseInt(kv[1]);
                 case "streams" -> streams = java.util.Arrays.stream(kv[1].split(",")).mapToInt(Integer::parseInt).toArray();
-                default -> throw new IllegalArgumentException("unknown option " + a + " (maxTokens=, warmup=, runs=, streams=)");
+                case "checkpoint" -> file = java.nio.file.Path.of(kv[1]);
+                default -> throw new IllegalArgumentException("unknown option " + a + " (maxTokens=, warmup=, runs=, streams=, checkpoint=)");
             }
         }
-        ModelStore.Stories15M files = ModelStore.defaults().stories15M();
-        try (Checkpoint ckpt = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()))) {
+        Checkpoint loaded;
+        if (file == null) {
+            ModelStore.Stories15M files = ModelStore.defaults().stories15M();
+            loaded = Checkpoints.load(files.checkpoint()).withTokenizer(Tokenizer.loadLlama2c(files.tokenizer()));
+        } else {
+            loaded = Checkpoints.load(file);
+        }
+        try (Checkpoint ckpt = loaded) {
             LlamaModel model = new LlamaModel(ckpt.config(), ckpt.weights());
             Tokenizer tok = ckpt.tokenizer().orElseThrow();
-            System.out.printf(Locale.ROOT, "stories15M, greedy, up to %d tokens per stream, best of %d runs after %d warm-up%n", maxTokens, runs,
+            System.out.printf(Locale.ROOT, "%s, greedy, up to %d tokens per stream, best of %d runs after %d warm-up%n",
+                    file == null ? "stories15M" : file.getFileName(), maxTokens, runs,
                     warmup);
             System.out.println("| case | streams | generated tokens | wall s | aggregate tok/s | per stream tok/s |");
             System.out.println("|---|---|---|---|---|---|");

@@ -67,8 +67,23 @@ import jdk.incubator.vector.VectorSpecies;
  * float array ran Q8_0 in 7.2 ms against the staged 5.8; the single-row kernel once per row 6.1
  * against 4.9 for Q8_0 and 13.0 against 7.0 for Q6_K. The per-row work (multiply, pair sum,
  * conversion, scaling: about 8 operations per 32 weights) outweighs the unpacking that fusing
- * would share. Whether decoded float weights in registers against several rows (the small-m
- * path's way) serve m = 2 to 8 better was not measured here.
+ * would share.
+ *
+ * <p>Tried again 2026-12-04 on the 2-vCPU AMD EPYC VM (AVX2, 16 short lanes), one thread, thread
+ * CPU time of a product (best of 33 to 200 rounds) against this staged path alternating first
+ * in the same JVM, load average 5 to 9 (commit 9302538, reverted): Q8_0 kernels for four and two
+ * rows, each weight vector loaded and widened once for the rows, a block's pair sums added in int
+ * lanes before one conversion per block and row. At n = k = 4096: m = 2 1.27-1.30x, 4 1.17x, 8
+ * only 1.06-1.08x; at k = 288 (stories15M) m = 4 0.89-1.09x and m = 8 0.75-0.94x. Decoding the
+ * weights to floats in registers against four float activation rows (the small-m path's way, a
+ * prototype) ran no faster than the fused integer kernel: 5.0 ms at m = 4, 9.5 at m = 8. Writing
+ * the four-row kernel with an even/odd accumulator test gave eight dotStep sites, past C2's
+ * NodeCountInliningCutoff after five (boxed, 31 ms against 5.3); swapping the two accumulators
+ * after each block keeps one site per row. Keeping batched rows bitwise equal to the single-row
+ * kernel needs a lane sum in a fixed order, not reduceLanes, whose order differs between the
+ * interpreter (lanes in sequence) and C2 (a tree); spelled with rearranges it made the
+ * single-row kernel 0.87x of the same kernel with reduceLanes at n = 32000, k = 288 (1.66 ms
+ * against 1.43-1.45).
  */
 final class QuantDots {
     private QuantDots() {}
