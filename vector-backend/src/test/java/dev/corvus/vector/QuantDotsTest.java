@@ -125,6 +125,30 @@ class QuantDotsTest {
                 Arguments.of(dtype, m, Float.NaN), Arguments.of(dtype, m, Float.POSITIVE_INFINITY), Arguments.of(dtype, m, Float.NEGATIVE_INFINITY))));
     }
 
+    /**
+     * Decode pairs Q8_0 weight rows (rowsQ8_0Two); each row of a pair is formed by the same
+     * operations as the single-row kernel that takes an odd last row, so a row's value does not
+     * depend on its neighbour. Compared to a few ulps, not bitwise: reduceLanes may add the lanes
+     * in another order before and after C2 compiles one of the two.
+     */
+    @org.junit.jupiter.api.Test
+    void pairedQ8_0RowsEqualTheirSingleRowKernel() {
+        Random random = new Random(29);
+        for (int blocks : new int[] {1, 2, 7, 9, 37}) {
+            int k = 32 * blocks;
+            MemorySegment w = weights(DType.Q8_0, 2, k, random);
+            float[] x = new float[k];
+            for (int p = 0; p < k; p++) x[p] = (float) random.nextGaussian();
+            QuantDots.Activations a = QuantDots.quantise(x, 1, k);
+            float[] pair = new float[2];
+            QuantDots.rowsQ8_0Two(w, 0, DType.Q8_0.byteSize(k), a, pair);
+            for (int r = 0; r < 2; r++) {
+                float alone = QuantDots.rowQ8_0(w, r * DType.Q8_0.byteSize(k), a);
+                assertThat(pair[r]).as("row %d of a pair, k = %d", r, k).isCloseTo(alone, org.assertj.core.data.Offset.offset(4 * Math.ulp(alone) + 1e-30f));
+            }
+        }
+    }
+
     private static void check(DType dtype, int m, int n, int k, float[] x, boolean exactActivations, Random random) {
         assertThat(m).isLessThanOrEqualTo(Math.max(Gemm.GEMV_MAX_ROWS, Gemm.PACKED_GEMV_MAX_ROWS));
         MemorySegment w = weights(dtype, n, k, random);
