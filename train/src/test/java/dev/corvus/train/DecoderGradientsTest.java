@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Gradients of the real decoder ({@code LlamaModel.trainingForward} under the tape, chunked
  * cross-entropy on top) against central finite differences of the same loss, on tiny random
- * models: grouped KV heads, both RoPE styles, shared and separate classifiers.
+ * models: grouped KV heads, both RoPE styles, shared and separate classifiers, sliding-window
+ * layers beside full ones and soft-capped attention logits.
  */
 class DecoderGradientsTest {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -24,6 +25,23 @@ class DecoderGradientsTest {
     void everyParameterOfATinyDecoderMatchesFiniteDifferences() {
         check(new LlamaConfig(16, 24, 2, 4, 2, 23, 16, 10000f, 1e-5f, RopeStyle.INTERLEAVED, true), 11);
         check(new LlamaConfig(12, 20, 1, 3, 1, 13, 16, 500f, 1e-5f, RopeStyle.HALF_SPLIT, false), 7);
+    }
+
+    /**
+     * A tiny Mistral/Gemma-2-like decoder: sliding-window layers (window 3) alternating with full
+     * ones, attention logits soft-capped at 2 (tanh well into its bend for these scores), GQA,
+     * head size 6 != dim / heads (Gemma's key_length), the plain classifier the loss applies.
+     */
+    static LlamaConfig slidingSoftcapConfig(int seqLen) {
+        int dim = 16, heads = 4, headDim = 6;
+        return new LlamaConfig(dim, 24, 3, heads, 2, 23, seqLen, 10000f, 1e-5f, RopeStyle.HALF_SPLIT, true,
+                dev.corvus.model.Architecture.LLAMA, headDim, LlamaConfig.Activation.SILU, 1f, 10000f, 1f, 1f, seqLen,
+                3, java.util.List.of(true, false, true), (float) (1 / Math.sqrt(headDim)), 2f, 0f, 1f);
+    }
+
+    @Test
+    void slidingWindowLayersAndSoftCappedAttentionMatchFiniteDifferences() {
+        check(slidingSoftcapConfig(16), 11);
     }
 
     private static void check(LlamaConfig config, int tokens) {
