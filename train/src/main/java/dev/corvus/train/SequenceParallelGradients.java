@@ -140,9 +140,9 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
      */
     private Tensor forward(LlamaModel model, Shard s, MemoryScope keep) {
         SequenceParallelAttention.Saved[] saved = new SequenceParallelAttention.Saved[model.config().layers()];
-        return model.trainingForward(s.tokens(), s.runs(), (layer, q, k, v, scale) -> {
+        return model.trainingForward(s.tokens(), s.runs(), (layer, q, k, v, scale, window, softcap) -> {
             if (saved[layer] == null) saved[layer] = keep != null ? SequenceParallelAttention.Saved.keepingOutput(keep) : new SequenceParallelAttention.Saved();
-            return SequenceParallelAttention.OP.run(new SequenceParallelAttention(comm, scheme, teamSize, scale, saved[layer]), q, k, v);
+            return SequenceParallelAttention.OP.run(new SequenceParallelAttention(comm, scheme, teamSize, scale, window, softcap, saved[layer]), q, k, v);
         }, keep != null);
     }
 
