@@ -345,7 +345,8 @@ public final class LlamaModel {
      * as a chunked cross-entropy does), by the same pass as {@link #forward} but without a KV
      * cache: every step is a registry op and every activation stays in the caller's current scope,
      * so a {@link dev.corvus.tensor.op.Tape} recording on this thread can differentiate it. The
-     * classifier bias and final soft-capping, which that loss would have to apply, are refused.
+     * loss applies the classifier, its bias ({@code weights().classifierBias()}) and the final
+     * soft-cap ({@code config().finalSoftcap()}) itself.
      */
     public Tensor trainingForward(int[] tokens) {
         return trainingForward(tokens, false);
@@ -360,7 +361,6 @@ public final class LlamaModel {
      * gradients are the same (the block is recomputed by the same kernels).
      */
     public Tensor trainingForward(int[] tokens, boolean checkpointBlocks) {
-        requirePlainClassifier();
         return run(List.of(new SequenceStep(tokens, 0, null)), true, true, checkpointBlocks);
     }
 
@@ -404,18 +404,9 @@ public final class LlamaModel {
             at += r.length();
         }
         if (at != tokens.length) throw new IllegalArgumentException("trainingForward: the runs " + runs + " cover " + at + " rows, the shard has " + tokens.length + " tokens");
-        requirePlainClassifier();
         checkCall("trainingForward", tokens, 0, null);
         return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
                 UnaryOperator.identity(), checkpointBlocks);
-    }
-
-    /** The training forwards return hidden states for a loss that applies the classifier alone. */
-    private void requirePlainClassifier() {
-        if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
-            throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
-                    + ") is not supported; the loss applies the plain classifier");
-        }
     }
 
     /** A sharded training forward's row placement and attention (null in every other forward). */

@@ -44,9 +44,37 @@ class DecoderGradientsTest {
         check(slidingSoftcapConfig(16), 11);
     }
 
+    /**
+     * {@link #slidingSoftcapConfig} with a final-logit soft-cap of 3 (Gemma's, here tight for these
+     * logits), for weights with a classifier bias (Qwen2's; {@link #withClassifierBias}).
+     */
+    static LlamaConfig allFeaturesConfig(int seqLen) {
+        LlamaConfig c = slidingSoftcapConfig(seqLen);
+        return new LlamaConfig(c.dim(), c.hiddenDim(), c.layers(), c.heads(), c.kvHeads(), c.vocabSize(), c.seqLen(), c.ropeTheta(), c.normEps(),
+                c.ropeStyle(), c.sharedClassifier(), c.architecture(), c.headDim(), c.activation(), c.ropeScale(), c.ropeThetaSliding(),
+                c.ropeScaleSliding(), c.ropeMagnitude(), c.ropeOriginalContext(), c.slidingWindow(), c.slidingLayers(), c.attentionScale(),
+                c.attentionSoftcap(), 3f, c.embeddingScale());
+    }
+
+    /** w with a classifier bias ~ N(0, 0.5²) added. */
+    static LlamaWeights withClassifierBias(MemoryScope scope, LlamaWeights w, LlamaConfig c) {
+        return new LlamaWeights(w.tokenEmbedding(), w.layers(), w.finalNorm(), w.classifier(), Tensor.randn(scope, 77, 0.5f, c.vocabSize()),
+                w.ropeFactors(), w.ropeFactorsLong());
+    }
+
+    @Test
+    void aClassifierBiasAndFinalSoftcapMatchFiniteDifferences() {
+        check(allFeaturesConfig(16), 11, true);
+    }
+
     private static void check(LlamaConfig config, int tokens) {
+        check(config, tokens, false);
+    }
+
+    private static void check(LlamaConfig config, int tokens, boolean bias) {
         try (MemoryScope scope = MemoryScope.open("test")) {
             LlamaWeights weights = GgufExportTest.randomWeights(scope, config, 42);
+            if (bias) weights = withClassifierBias(scope, weights, config);
             try (Parameters p = Parameters.of(config, weights)) {
                 SplittableRandom r = new SplittableRandom(tokens);
                 int[] sequence = new int[tokens];

@@ -41,34 +41,39 @@ class SequenceParallelGradientsTest {
     /**
      * Mistral / Gemma-2-like: layers 0 and 2 attend within a window of 5 positions (zigzag chunks
      * are 5 positions at P = 4 and 10 at P = 2, so windows cross chunk boundaries and whole chunk
-     * pairs fall outside them), layer 1 over everything; attention logits soft-capped at 2; 8
-     * query heads over 2 KV heads (Ulysses on 4 ranks repeats them).
+     * pairs fall outside them), layer 1 over everything; attention logits soft-capped at 2, final
+     * logits at 3, a classifier bias (its weights: {@link #withBias}); 8 query heads over 2 KV
+     * heads (Ulysses on 4 ranks repeats them).
      */
     static final LlamaConfig SLIDING_SOFTCAP = new LlamaConfig(32, 40, 3, 8, 2, 29, 64, 10000f, 1e-5f, RopeStyle.HALF_SPLIT, true,
-            dev.corvus.model.Architecture.LLAMA, 4, LlamaConfig.Activation.SILU, 1f, 10000f, 1f, 1f, 64, 5, List.of(true, false, true), 0.5f, 2f, 0f, 1f);
+            dev.corvus.model.Architecture.LLAMA, 4, LlamaConfig.Activation.SILU, 1f, 10000f, 1f, 1f, 64, 5, List.of(true, false, true), 0.5f, 2f, 3f, 1f);
+
+    static Function<MemoryScope, LlamaWeights> withBias(LlamaConfig c) {
+        return scope -> DecoderGradientsTest.withClassifierBias(scope, GgufExportTest.randomWeights(scope, c, 42), c);
+    }
 
     @Test
     void everySchemeOnOneTwoFourAndEightRanksEqualsOneDevice() {
-        for (LlamaConfig config : List.of(GQA_INTERLEAVED, GQA_HALF_SPLIT)) checkEveryScheme(config, new int[] {1, 2, 4, 8});
+        for (LlamaConfig config : List.of(GQA_INTERLEAVED, GQA_HALF_SPLIT)) checkEveryScheme(config, weights(config), new int[] {1, 2, 4, 8});
     }
 
     @Test
-    void slidingWindowLayersAndSoftCappedAttentionOnOneTwoAndFourRanksEqualOneDevice() {
-        checkEveryScheme(SLIDING_SOFTCAP, new int[] {1, 2, 4});
+    void slidingWindowLayersSoftCapsAndClassifierBiasOnOneTwoAndFourRanksEqualOneDevice() {
+        checkEveryScheme(SLIDING_SOFTCAP, withBias(SLIDING_SOFTCAP), new int[] {1, 2, 4});
     }
 
-    private static void checkEveryScheme(LlamaConfig config, int[] rankCounts) {
+    private static void checkEveryScheme(LlamaConfig config, Function<MemoryScope, LlamaWeights> weights, int[] rankCounts) {
         {
             int[] seq = sequence(config, 38, config.vocabSize());
-            SequenceParallelHarness.Step ref = SequenceParallelHarness.reference(config, weights(config), seq, CHUNK_ROWS);
+            SequenceParallelHarness.Step ref = SequenceParallelHarness.reference(config, weights, seq, CHUNK_ROWS);
             List<Parameter> names;
-            try (MemoryScope scope = MemoryScope.open(); Parameters p = Parameters.of(config, weights(config).apply(scope))) {
+            try (MemoryScope scope = MemoryScope.open(); Parameters p = Parameters.of(config, weights.apply(scope))) {
                 names = p.list();
                 for (int ranks : rankCounts) {
                     for (SequenceParallelScheme scheme : SequenceParallelScheme.values()) {
                         for (int c : scheme.teamSizes(ranks)) {
                             String what = config.ropeStyle() + (config.slidingWindow() > 0 ? " sliding+softcap" : "") + " " + scheme.label(c) + " on " + ranks + " ranks";
-                            List<SequenceParallelHarness.Step> steps = SequenceParallelHarness.parallel(config, weights(config), seq, scheme, c, ranks, CHUNK_ROWS);
+                            List<SequenceParallelHarness.Step> steps = SequenceParallelHarness.parallel(config, weights, seq, scheme, c, ranks, CHUNK_ROWS);
                             double worst = 0;
                             for (int r = 0; r < ranks; r++) {
                                 SequenceParallelHarness.Step s = steps.get(r);
