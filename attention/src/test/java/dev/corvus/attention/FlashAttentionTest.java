@@ -279,20 +279,48 @@ class FlashAttentionTest {
                 new int[] {2, 1, 40, 40, 8, Integer.MAX_VALUE, 5});
     }
 
+    /**
+     * A windowed case {hq, hkv, nq, nk, d, window (MAX_VALUE: none), softcap}: the queries are the
+     * last nq of nk positions and scaled by 3, so the scores reach where a small cap bends.
+     */
+    record WindowCase(int hq, int hkv, int nq, int nk, int d, long window, int softcap, Tensor q, Tensor k, Tensor v) {
+        static WindowCase of(int[] p, long seed) {
+            int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4];
+            return new WindowCase(hq, hkv, nq, nk, d, p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5], p[6],
+                    Ops.scale(Tensor.randn(seed, 1, hq, nq, d), 3f), Tensor.randn(seed + 1, 1, hkv, nk, d), Tensor.randn(seed + 2, 1, hkv, nk, d));
+        }
+
+        Mask mask() {
+            return new Mask(true, nk - nq, 0, window);
+        }
+
+        float scale() {
+            return (float) (1 / Math.sqrt(d));
+        }
+
+        ReferenceAttention.Shape shape() {
+            return new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d);
+        }
+
+        String label() {
+            return "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
+        }
+    }
+
     @ParameterizedTest(name = "{index}")
     @MethodSource("windowCases")
     void slidingWindowAndSoftcapMatchReference(int[] p) {
-        int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4], softcap = p[6];
-        long window = p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5];
-        Tensor q = Ops.scale(Tensor.randn(11, 1, hq, nq, d), 3f), k = Tensor.randn(12, 1, hkv, nk, d), v = Tensor.randn(13, 1, hkv, nk, d);
-        Mask mask = new Mask(true, nk - nq, 0, window);
-        float scale = (float) (1 / Math.sqrt(d));
+        WindowCase w = WindowCase.of(p, 11);
+        int nq = w.nq(), nk = w.nk(), softcap = w.softcap();
+        long window = w.window();
+        Tensor q = w.q(), k = w.k(), v = w.v();
+        Mask mask = w.mask();
+        float scale = w.scale();
         FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
-        ReferenceAttention.Forward ref = ReferenceAttention.forward(new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d),
-                q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, scale, softcap);
-        String what = "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
-        assertClose(what + " out", ref.out(), r.out(), nk + d);
-        assertClose(what + " lse", ref.lse(), r.lse(), d);
+        ReferenceAttention.Forward ref = ReferenceAttention.forward(w.shape(), q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, scale, softcap);
+        String what = w.label();
+        assertClose(what + " out", ref.out(), r.out(), nk + w.d());
+        assertClose(what + " lse", ref.lse(), r.lse(), w.d());
 
         // decode of the last query: the window is the cache narrowed to its last `window` positions
         int from = (int) Math.max(0, nk - window);
@@ -326,17 +354,17 @@ class FlashAttentionTest {
     @ParameterizedTest(name = "{index}")
     @MethodSource("windowBackwardCases")
     void slidingWindowAndSoftcapBackwardMatchReference(int[] p) {
-        int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4], softcap = p[6];
-        long window = p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5];
-        Tensor q = Ops.scale(Tensor.randn(21, 1, hq, nq, d), 3f), k = Tensor.randn(22, 1, hkv, nk, d), v = Tensor.randn(23, 1, hkv, nk, d);
-        Tensor dOut = Tensor.randn(24, 1, hq, nq, d);
-        Mask mask = new Mask(true, nk - nq, 0, window);
-        float scale = (float) (1 / Math.sqrt(d));
-        ReferenceAttention.Shape shape = new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d);
+        WindowCase w = WindowCase.of(p, 21);
+        int hq = w.hq(), hkv = w.hkv(), nk = w.nk(), d = w.d(), softcap = w.softcap();
+        long window = w.window();
+        Tensor q = w.q(), k = w.k(), v = w.v(), dOut = Tensor.randn(24, 1, hq, w.nq(), d);
+        Mask mask = w.mask();
+        float scale = w.scale();
+        ReferenceAttention.Shape shape = w.shape();
         float[] qf = q.toFloatArray(), kf = k.toFloatArray(), vf = v.toFloatArray(), df = dOut.toFloatArray();
         FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
         ReferenceAttention.Grads g = ReferenceAttention.backward(shape, qf, kf, vf, df, mask, scale, softcap);
-        String what = "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
+        String what = w.label();
         int seen = (int) Math.min(nk, window), group = hq / hkv;
         for (Boolean onePass : new Boolean[] {true, false}) {
             Tensor delta = FlashAttention.delta(dOut, r.out());
