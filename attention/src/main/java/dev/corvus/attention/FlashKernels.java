@@ -23,7 +23,10 @@ import java.util.Arrays;
  * Soft-capping (Gemma 2) replaces each scaled score s by {@code cap · tanh(s / cap)} before the
  * softmax; the backward recomputes tanh per score and multiplies dS by {@code 1 - tanh²}. The
  * backward skips what the forward skips: the dk/dv pass visits only the query rows inside the
- * key block's window, the dq pass only the key tiles inside the query block's.
+ * key block's window, the dq pass only the key tiles inside the query block's. Measured (N 2048,
+ * 4 heads, D 64, vector backend, 2 threads, load average 8 on 2 cores, wall time, median of reps
+ * 2-4 of one interleaved run): backward causal 479 ms, window 128 99 ms (the tile count predicts
+ * about 5x), window 128 with softcap 30 141 ms (the scalar tanh per score).
  *
  * <p>Parallel work ({@link Parallel#forRange}, contiguous task ranges per thread): the forward
  * runs (b, head, query-block pair) tasks, pairing block p with block n-1-p so that causal tasks
