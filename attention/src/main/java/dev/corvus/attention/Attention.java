@@ -79,11 +79,9 @@ public record Attention(Mask mask, float scale, float softcap) {
             // FlashAttention's backward by recomputation: the forward is run again only for the
             // log-sum-exp the op does not keep; dQ, dK, dV come tile by tile, no N x N buffer.
             return (attrs, in, out, g) -> {
-                if (attrs.softcap() != 0f) {
-                    throw new UnsupportedOperationException("attention backward: soft-capped attention (softcap " + attrs.softcap() + ") has no backward yet");
-                }
-                Tensor lse = FlashAttention.forward(in[0], in[1], in[2], attrs.mask(), attrs.scale()).lse();
-                FlashAttention.Gradients d = FlashAttention.backward(in[0], in[1], in[2], out, lse, g, attrs.mask(), attrs.scale());
+                Tensor lse = FlashAttention.forward(in[0], in[1], in[2], attrs.mask(), attrs.scale(), attrs.softcap()).lse();
+                FlashAttention.Gradients d = FlashAttention.backward(in[0], in[1], in[2], out, lse, g, attrs.mask(), attrs.scale(),
+                        attrs.softcap());
                 return new Tensor[] {d.dq(), d.dk(), d.dv()};
             };
         }

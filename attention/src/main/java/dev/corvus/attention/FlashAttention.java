@@ -95,8 +95,19 @@ public final class FlashAttention {
      * scores tile by tile (no N x N buffer).
      */
     public static Gradients backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, Mask mask, float scale) {
+        return backward(q, k, v, out, lse, dOut, mask, scale, 0f);
+    }
+
+    /**
+     * The backward of {@link #forward(Tensor, Tensor, Tensor, Mask, float, float)}: sliding
+     * windows (key tiles outside every row's window are skipped, as in the forward) and
+     * soft-capped scores (dS times 1 - tanh²(s / cap), recomputed per score). lse must be the
+     * forward's with the same mask and softcap.
+     */
+    public static Gradients backward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, Mask mask, float scale,
+            float softcap) {
         String op = "flashAttention.backward";
-        call(op, q, k, v, mask, scale, 0f);
+        call(op, q, k, v, mask, scale, softcap);
         requireSame(op, "out", out, "q", q);
         requireFloat(op, "out", out);
         Tensor delta = delta(dOut, out);
@@ -104,7 +115,7 @@ public final class FlashAttention {
         Tensor dq = Tensor.zeros(scope, DType.F32, q.shape());
         Tensor dk = Tensor.zeros(scope, DType.F32, k.shape());
         Tensor dv = Tensor.zeros(scope, DType.F32, v.shape());
-        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, dq, dk, dv);
+        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, softcap, dq, dk, dv, null);
         return new Gradients(dq, dk, dv);
     }
 
@@ -116,15 +127,23 @@ public final class FlashAttention {
      */
     public static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
             Mask mask, float scale, Tensor dq, Tensor dk, Tensor dv) {
-        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, dq, dk, dv, null);
+        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, 0f, dq, dk, dv, null);
+    }
+
+    /** As above for soft-capped scores (softcap 0: none); the mask may carry a sliding window. */
+    public static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
+            Mask mask, float scale, float softcap, Tensor dq, Tensor dk, Tensor dv) {
+        backwardAccumulate(q, k, v, dOut, lse, delta, mask, scale, softcap, dq, dk, dv, null);
     }
 
     /** As above; onePass null lets the kernel choose its parallel scheme (tests force each). */
     static void backwardAccumulate(Tensor q, Tensor k, Tensor v, Tensor dOut, Tensor lse, Tensor delta,
-            Mask mask, float scale, Tensor dq, Tensor dk, Tensor dv, Boolean onePass) {
+            Mask mask, float scale, float softcap, Tensor dq, Tensor dk, Tensor dv, Boolean onePass) {
         String op = "flashAttention.backward";
-        FlashKernels.Call c = call(op, q, k, v, mask, scale, 0f);
-        if (mask.windowed()) throw new UnsupportedOperationException(op + ": sliding-window masks are supported by the forward and decode only");
+        FlashKernels.Call c = call(op, q, k, v, mask, scale, softcap);
+        if (!q.device().equals(Device.CPU)) {
+            throw new UnsupportedOperationException(op + ": the backward runs on host tensors; q is on " + q.device() + ", copy with to(Device.CPU)");
+        }
         requireSame(op, "dOut", dOut, "q", q);
         requireFloat(op, "dOut", dOut);
         int[] rows = {c.batch(), c.hq(), c.nq()};

@@ -9,8 +9,8 @@ package dev.corvus.attention;
  * <p>A sliding window (causal masks only) further hides keys {@code window} or more positions
  * behind the query: query p sees key k iff {@code p - window < k <= p}, the window counting the
  * query's own position (llama.cpp's standard SWA: masked iff p - k >= n_swa).
- * {@link FlashAttention#forward} honours it; the backward and the sequence-parallel schemes
- * refuse windowed masks.
+ * {@link FlashAttention#forward}, its backward and decode honour it (skipping key tiles outside
+ * the window); accelerator backends' fused kernels refuse it.
  */
 public record Mask(boolean causal, long queryStart, long keyStart, long window) {
     /** The window of a mask without one: no key is ever that far behind. */

@@ -12,7 +12,7 @@ final class Workspace {
 
     int d = -1;
     float[] q, k, v, dO;      // [BR or BC, D]
-    float[] s, dp;            // [BR, BC]
+    float[] s, dp, dt;        // [BR, BC]; dt: the soft-cap's derivative per score
     float[] o, dq;            // [BR, D]
     float[] dk, dv;           // [BC, D]
     float[] m, l, lse, delta; // [BR]
@@ -37,6 +37,7 @@ final class Workspace {
         dv = new float[tile];
         s = new float[FlashKernels.BR * FlashKernels.BC];
         dp = new float[FlashKernels.BR * FlashKernels.BC];
+        dt = new float[FlashKernels.BR * FlashKernels.BC];
         int rows = Math.max(FlashKernels.BR, FlashKernels.BC);
         m = new float[rows];
         l = new float[rows];

@@ -1,14 +1,12 @@
 package dev.corvus.attention;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.RopeStyle;
 import dev.corvus.tensor.Tensor;
 import dev.corvus.tensor.op.OpRegistry;
-import dev.corvus.tensor.op.Tape;
 import dev.corvus.tensor.testing.GradCheck;
 import org.junit.jupiter.api.Test;
 
@@ -53,14 +51,17 @@ class AttentionBackwardTest {
     }
 
     @Test
-    void softCappedAttentionIsRefusedByName() {
+    void slidingWindowAndSoftCappedAttentionGradients() {
         try (MemoryScope scope = MemoryScope.open()) {
-            Tensor q = input(1, 1, 3, 4), k = input(1, 1, 3, 4), v = input(1, 1, 3, 4);
-            try (Tape tape = Tape.record()) {
-                Tensor out = Attention.OP.run(new Attention(Mask.NONE, 0.5f, 30f), q, k, v);
-                assertThatThrownBy(() -> tape.backward(out, Tensor.ones(out.shape()), q)).isInstanceOf(UnsupportedOperationException.class)
-                        .hasMessageContaining("soft-capped");
-            }
+            GradCheck.check("attention window 3, softcap 2, grouped KV [1,2,9,4] / [1,1,9,4]",
+                    in -> Attention.OP.run(new Attention(Mask.slidingWindowBottomRight(9, 9, 3), 0.5f, 2f), in[0], in[1], in[2]),
+                    input(2f, 1, 2, 9, 4), input(1, 1, 9, 4), input(1, 1, 9, 4));
+            GradCheck.check("attention softcap 30, no window [1,1,7,5]",
+                    in -> Attention.OP.run(new Attention(Mask.causalBottomRight(7, 7), 0.45f, 30f), in[0], in[1], in[2]),
+                    input(1, 1, 7, 5), input(1, 1, 7, 5), input(1, 1, 7, 5));
+            GradCheck.check("attention window 1 (each query sees itself)",
+                    in -> Attention.OP.run(new Attention(Mask.slidingWindowBottomRight(5, 5, 1), 0.5f, 0f), in[0], in[1], in[2]),
+                    input(1, 1, 5, 3), input(1, 1, 5, 3), input(1, 1, 5, 3));
         }
     }
 

@@ -138,7 +138,7 @@ class FlashAttentionTest {
 
         Tensor delta = FlashAttention.delta(dOut, r.out());
         Tensor dq = Tensor.zeros(DType.F32, q.shape()), dk = Tensor.zeros(DType.F32, k.shape()), dv = Tensor.zeros(DType.F32, v.shape());
-        FlashAttention.backwardAccumulate(q, k, v, dOut, r.lse(), delta, mask, c.scale(), dq, dk, dv, c.onePass);
+        FlashAttention.backwardAccumulate(q, k, v, dOut, r.lse(), delta, mask, c.scale(), 0f, dq, dk, dv, c.onePass);
         ReferenceAttention.Grads g = ReferenceAttention.backward(c.shape(), qf, kf, vf, df, mask, c.scale());
         int group = c.hq / c.hkv;
         assertClose(c + " dq", g.dq(), dq, c.nk + c.d);
@@ -279,20 +279,48 @@ class FlashAttentionTest {
                 new int[] {2, 1, 40, 40, 8, Integer.MAX_VALUE, 5});
     }
 
+    /**
+     * A windowed case {hq, hkv, nq, nk, d, window (MAX_VALUE: none), softcap}: the queries are the
+     * last nq of nk positions and scaled by 3, so the scores reach where a small cap bends.
+     */
+    record WindowCase(int hq, int hkv, int nq, int nk, int d, long window, int softcap, Tensor q, Tensor k, Tensor v) {
+        static WindowCase of(int[] p, long seed) {
+            int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4];
+            return new WindowCase(hq, hkv, nq, nk, d, p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5], p[6],
+                    Ops.scale(Tensor.randn(seed, 1, hq, nq, d), 3f), Tensor.randn(seed + 1, 1, hkv, nk, d), Tensor.randn(seed + 2, 1, hkv, nk, d));
+        }
+
+        Mask mask() {
+            return new Mask(true, nk - nq, 0, window);
+        }
+
+        float scale() {
+            return (float) (1 / Math.sqrt(d));
+        }
+
+        ReferenceAttention.Shape shape() {
+            return new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d);
+        }
+
+        String label() {
+            return "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
+        }
+    }
+
     @ParameterizedTest(name = "{index}")
     @MethodSource("windowCases")
     void slidingWindowAndSoftcapMatchReference(int[] p) {
-        int hq = p[0], hkv = p[1], nq = p[2], nk = p[3], d = p[4], softcap = p[6];
-        long window = p[5] == Integer.MAX_VALUE ? Mask.NO_WINDOW : p[5];
-        Tensor q = Ops.scale(Tensor.randn(11, 1, hq, nq, d), 3f), k = Tensor.randn(12, 1, hkv, nk, d), v = Tensor.randn(13, 1, hkv, nk, d);
-        Mask mask = new Mask(true, nk - nq, 0, window);
-        float scale = (float) (1 / Math.sqrt(d));
+        WindowCase w = WindowCase.of(p, 11);
+        int nq = w.nq(), nk = w.nk(), softcap = w.softcap();
+        long window = w.window();
+        Tensor q = w.q(), k = w.k(), v = w.v();
+        Mask mask = w.mask();
+        float scale = w.scale();
         FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
-        ReferenceAttention.Forward ref = ReferenceAttention.forward(new ReferenceAttention.Shape(1, hq, hkv, nq, nk, d),
-                q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, scale, softcap);
-        String what = "H" + hq + "/" + hkv + " Nq" + nq + " Nk" + nk + " D" + d + " window " + window + " softcap " + softcap;
-        assertClose(what + " out", ref.out(), r.out(), nk + d);
-        assertClose(what + " lse", ref.lse(), r.lse(), d);
+        ReferenceAttention.Forward ref = ReferenceAttention.forward(w.shape(), q.toFloatArray(), k.toFloatArray(), v.toFloatArray(), mask, scale, softcap);
+        String what = w.label();
+        assertClose(what + " out", ref.out(), r.out(), nk + w.d());
+        assertClose(what + " lse", ref.lse(), r.lse(), w.d());
 
         // decode of the last query: the window is the cache narrowed to its last `window` positions
         int from = (int) Math.max(0, nk - window);
@@ -302,8 +330,95 @@ class FlashAttentionTest {
                 Close.reductionTolerance(nk, 2e-6), 1e-4);
     }
 
+    /**
+     * {hq, hkv, nq, nk, d, window (MAX_VALUE: none), softcap}: awkward lengths, windows of one
+     * key, a few keys, a tile and wider than the sequence, a cap of 30 (mild) and 2 (tanh
+     * saturates: scores are scaled by 3 below), GQA and MQA.
+     */
+    static Stream<int[]> windowBackwardCases() {
+        return Stream.of(
+                new int[] {1, 1, 1, 1, 8, 1, 0},
+                new int[] {1, 1, 7, 7, 8, 1, 2},
+                new int[] {2, 1, 7, 7, 48, 3, 30},
+                new int[] {4, 2, 13, 13, 8, 3, 0},
+                new int[] {4, 2, 13, 13, 48, 16, 2},
+                new int[] {2, 2, 37, 37, 8, 16, 30},
+                new int[] {3, 1, 37, 37, 48, 100, 2},    // window wider than the sequence
+                new int[] {4, 2, 100, 100, 8, 16, 0},
+                new int[] {2, 1, 100, 100, 48, 3, 30},
+                new int[] {2, 1, 100, 100, 8, Integer.MAX_VALUE, 2},  // softcap alone
+                new int[] {2, 2, 200, 200, 8, 70, 2},    // a window over two tiles: whole tiles skipped
+                new int[] {2, 1, 37, 100, 8, 16, 30});   // Nq < Nk: the queries are the last 37 of 100
+    }
+
+    @ParameterizedTest(name = "{index}")
+    @MethodSource("windowBackwardCases")
+    void slidingWindowAndSoftcapBackwardMatchReference(int[] p) {
+        WindowCase w = WindowCase.of(p, 21);
+        int hq = w.hq(), hkv = w.hkv(), nk = w.nk(), d = w.d(), softcap = w.softcap();
+        long window = w.window();
+        Tensor q = w.q(), k = w.k(), v = w.v(), dOut = Tensor.randn(24, 1, hq, w.nq(), d);
+        Mask mask = w.mask();
+        float scale = w.scale();
+        ReferenceAttention.Shape shape = w.shape();
+        float[] qf = q.toFloatArray(), kf = k.toFloatArray(), vf = v.toFloatArray(), df = dOut.toFloatArray();
+        FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
+        ReferenceAttention.Grads g = ReferenceAttention.backward(shape, qf, kf, vf, df, mask, scale, softcap);
+        String what = w.label();
+        int seen = (int) Math.min(nk, window), group = hq / hkv;
+        for (Boolean onePass : new Boolean[] {true, false}) {
+            Tensor delta = FlashAttention.delta(dOut, r.out());
+            Tensor dq = Tensor.zeros(DType.F32, q.shape()), dk = Tensor.zeros(DType.F32, k.shape()), dv = Tensor.zeros(DType.F32, v.shape());
+            FlashAttention.backwardAccumulate(q, k, v, dOut, r.lse(), delta, mask, scale, softcap, dq, dk, dv, onePass);
+            String how = what + (onePass ? " one-pass" : " two-pass");
+            assertClose(how + " dq", g.dq(), dq, seen + d);
+            assertClose(how + " dk", g.dk(), dk, group * seen + d);
+            assertClose(how + " dv", g.dv(), dv, group * seen + d);
+        }
+        FlashAttention.Gradients whole = FlashAttention.backward(q, k, v, r.out(), r.lse(), dOut, mask, scale, softcap);
+        assertClose(what + " backward dq", g.dq(), whole.dq(), seen + d);
+    }
+
+    /**
+     * Central differences of a scalar loss L = sum(out ∘ dOut) through the forward with a window
+     * and a saturating cap, against the backward: checks the kernel against the forward it
+     * differentiates, not only against the reference's formulas.
+     */
     @Test
-    void windowedMasksAreCheckedAndRefusedByTheBackward() {
+    void windowedSoftcappedBackwardMatchesFiniteDifferences() {
+        int hq = 2, hkv = 1, n = 13, d = 8;
+        float scale = (float) (1 / Math.sqrt(d)), softcap = 2f;
+        Mask mask = Mask.slidingWindowBottomRight(n, n, 4);
+        Tensor q = Ops.scale(Tensor.randn(31, 1, hq, n, d), 2f), k = Tensor.randn(32, 1, hkv, n, d), v = Tensor.randn(33, 1, hkv, n, d);
+        Tensor dOut = Tensor.randn(34, 1, hq, n, d);
+        FlashAttention.Result r = FlashAttention.forward(q, k, v, mask, scale, softcap);
+        FlashAttention.Gradients g = FlashAttention.backward(q, k, v, r.out(), r.lse(), dOut, mask, scale, softcap);
+        float[] dOf = dOut.toFloatArray();
+        Tensor[] inputs = {q, k, v};
+        Tensor[] grads = {g.dq(), g.dk(), g.dv()};
+        String[] names = {"dq", "dk", "dv"};
+        double eps = 1e-2;
+        for (int t = 0; t < 3; t++) {
+            float[] base = inputs[t].toFloatArray(), analytic = grads[t].toFloatArray();
+            for (int i = 0; i < base.length; i += 5) {
+                double[] loss = new double[2];
+                for (int side = 0; side < 2; side++) {
+                    float[] moved = base.clone();
+                    moved[i] += (float) (side == 0 ? eps : -eps);
+                    Tensor[] in = inputs.clone();
+                    in[t] = Tensor.of(moved, inputs[t].shape());
+                    float[] out = FlashAttention.forward(in[0], in[1], in[2], mask, scale, softcap).out().toFloatArray();
+                    for (int j = 0; j < out.length; j++) loss[side] += (double) out[j] * dOf[j];
+                }
+                double numeric = (loss[0] - loss[1]) / (2 * eps);
+                assertThat(analytic[i]).as(names[t] + "[" + i + "]").isCloseTo((float) numeric,
+                        org.assertj.core.data.Offset.offset((float) (2e-3 + 2e-3 * Math.abs(numeric))));
+            }
+        }
+    }
+
+    @Test
+    void windowedMasksAreChecked() {
         assertThatThrownBy(() -> new Mask(false, 0, 0, 4)).hasMessageContaining("causal");
         assertThatThrownBy(() -> Mask.slidingWindowBottomRight(3, 3, 0)).hasMessageContaining("window 0");
         Mask m = Mask.slidingWindowBottomRight(8, 8, 3);
@@ -311,9 +426,6 @@ class FlashAttentionTest {
         assertThat(m.visible(5, 2)).isFalse();
         assertThat(m.visible(5, 6)).isFalse();
         Tensor q = Tensor.randn(1, 1, 1, 8, 4), k = Tensor.randn(2, 1, 1, 8, 4);
-        FlashAttention.Result r = FlashAttention.forward(q, k, k, m, 0.5f);
-        assertThatThrownBy(() -> FlashAttention.backward(q, k, k, r.out(), r.lse(), q, m, 0.5f))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("sliding-window");
         assertThatThrownBy(() -> FlashAttention.forward(q, k, k, Mask.NONE, 0.5f, -1f)).hasMessageContaining("softcap");
     }
 

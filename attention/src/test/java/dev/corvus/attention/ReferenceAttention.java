@@ -5,7 +5,7 @@ package dev.corvus.attention;
  * the whole score matrix S = scale·Q·Kᵀ (optionally soft-capped) with the {@link Mask} rule
  * (sliding windows included), softmax, O = P·V and lse;
  * gradients by the textbook formulas (dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ∘ (dP - rowsum(P ∘ dP)),
- * dQ = scale·dS·K, dK = scale·dSᵀ·Q). Arrays are row-major [B, H, N, D] and [B, H, N].
+ * times 1 - tanh² of the capped score under soft-capping, dQ = scale·dS·K, dK = scale·dSᵀ·Q). Arrays are row-major [B, H, N, D] and [B, H, N].
  */
 final class ReferenceAttention {
     private ReferenceAttention() {}
@@ -22,6 +22,11 @@ final class ReferenceAttention {
 
     /** Row-softmax probabilities of head (b, h): [nq, nk], masked entries 0, rows that see no key all 0. */
     static double[] probabilities(Shape s, float[] q, float[] k, int b, int h, Mask mask, float scale) {
+        return probabilities(s, q, k, b, h, mask, scale, 0f);
+    }
+
+    /** As above with soft-capped scores. */
+    static double[] probabilities(Shape s, float[] q, float[] k, int b, int h, Mask mask, float scale, float softcap) {
         int kvh = s.kvHead(h);
         double[] p = new double[s.nq() * s.nk()];
         for (int i = 0; i < s.nq(); i++) {
@@ -34,7 +39,7 @@ final class ReferenceAttention {
                 }
                 double dot = 0;
                 for (int c = 0; c < s.d(); c++) dot += (double) q[idx(s, s.hq(), s.nq(), b, h, i, c)] * k[idx(s, s.hkv(), s.nk(), b, kvh, j, c)];
-                row[j] = scale * dot;
+                row[j] = softcap == 0f ? scale * dot : softcap * Math.tanh(scale * dot / softcap);
                 max = Math.max(max, row[j]);
             }
             if (max == Double.NEGATIVE_INFINITY) continue;
@@ -91,6 +96,11 @@ final class ReferenceAttention {
     }
 
     static Grads backward(Shape s, float[] q, float[] k, float[] v, float[] dOut, Mask mask, float scale) {
+        return backward(s, q, k, v, dOut, mask, scale, 0f);
+    }
+
+    /** As above with soft-capped scores: dS of the uncapped score is dS · (1 - tanh²(scale·q·k / cap)). */
+    static Grads backward(Shape s, float[] q, float[] k, float[] v, float[] dOut, Mask mask, float scale, float softcap) {
         double[] dq = new double[s.batch() * s.hq() * s.nq() * s.d()];
         double[] dk = new double[s.batch() * s.hkv() * s.nk() * s.d()];
         double[] dv = new double[dk.length];
@@ -98,7 +108,7 @@ final class ReferenceAttention {
         for (int b = 0; b < s.batch(); b++) {
             for (int h = 0; h < s.hq(); h++) {
                 int kvh = s.kvHead(h);
-                double[] p = probabilities(s, q, k, b, h, mask, scale);
+                double[] p = probabilities(s, q, k, b, h, mask, scale, softcap);
                 double[] dp = new double[nq * nk];
                 for (int i = 0; i < nq; i++) {
                     for (int j = 0; j < nk; j++) {
@@ -113,6 +123,12 @@ final class ReferenceAttention {
                     for (int j = 0; j < nk; j++) {
                         double pij = p[i * nk + j];
                         double ds = pij * (dp[i * nk + j] - rowDot);
+                        if (softcap != 0f && pij != 0) {
+                            double dot = 0;
+                            for (int c = 0; c < d; c++) dot += (double) q[idx(s, s.hq(), nq, b, h, i, c)] * k[idx(s, s.hkv(), nk, b, kvh, j, c)];
+                            double t = Math.tanh(scale * dot / softcap);
+                            ds *= 1 - t * t;
+                        }
                         for (int c = 0; c < d; c++) {
                             int qi = idx(s, s.hq(), nq, b, h, i, c), kj = idx(s, s.hkv(), nk, b, kvh, j, c);
                             dv[kj] += pij * dOut[qi];

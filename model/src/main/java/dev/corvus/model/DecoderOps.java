@@ -68,7 +68,7 @@ interface DecoderOps<T> {
     T attention(T q, T k, T v, Mask mask, float scale, float softcap);
 
     /** A sharded training forward's attention through the caller's op (eager only: a traced graph has no communicator). */
-    T shardAttention(ShardAttention attention, int layer, T q, T k, T v, float scale);
+    T shardAttention(ShardAttention attention, int layer, T q, T k, T v, float scale, long window, float softcap);
 
     /** Attention of one query q [1, heads, 1, headDim] over all of k, v (the decode path). */
     T decodeAttention(T q, T k, T v, float scale, float softcap);

@@ -132,8 +132,8 @@ final class EagerDecoderOps implements DecoderOps<Tensor> {
     }
 
     @Override
-    public Tensor shardAttention(ShardAttention attention, int layer, Tensor q, Tensor k, Tensor v, float scale) {
-        return attention.attend(layer, q, k, v, scale);
+    public Tensor shardAttention(ShardAttention attention, int layer, Tensor q, Tensor k, Tensor v, float scale, long window, float softcap) {
+        return attention.attend(layer, q, k, v, scale, window, softcap);
     }
 
     @Override

@@ -345,7 +345,8 @@ public final class LlamaModel {
      * as a chunked cross-entropy does), by the same pass as {@link #forward} but without a KV
      * cache: every step is a registry op and every activation stays in the caller's current scope,
      * so a {@link dev.corvus.tensor.op.Tape} recording on this thread can differentiate it. The
-     * classifier bias and final soft-capping, which that loss would have to apply, are refused.
+     * loss applies the classifier, its bias ({@code weights().classifierBias()}) and the final
+     * soft-cap ({@code config().finalSoftcap()}) itself.
      */
     public Tensor trainingForward(int[] tokens) {
         return trainingForward(tokens, false);
@@ -360,7 +361,6 @@ public final class LlamaModel {
      * gradients are the same (the block is recomputed by the same kernels).
      */
     public Tensor trainingForward(int[] tokens, boolean checkpointBlocks) {
-        requirePlainClassifier();
         return run(List.of(new SequenceStep(tokens, 0, null)), true, true, checkpointBlocks);
     }
 
@@ -376,8 +376,9 @@ public final class LlamaModel {
      * tokens in local order, which {@code runs} place in the whole sequence (each run is rotated
      * by RoPE at its global positions, as in {@link #trainingForward(int[])}), with every layer's
      * attention computed by {@code attention} over the whole sequence. Everything but the
-     * attention is row-local, so the rows equal those of the unsharded forward. Sliding-window
-     * layers and attention soft-capping are refused: the shard attention is plain causal.
+     * attention is row-local, so the rows equal those of the unsharded forward. A sliding-window
+     * layer passes its window and every layer the attention soft-cap to {@code attention}, which
+     * applies them at global positions.
      *
      * @param runs the shard's rows in order: the first at local row 0, each starting where the last ended, covering all n
      */
@@ -403,27 +404,9 @@ public final class LlamaModel {
             at += r.length();
         }
         if (at != tokens.length) throw new IllegalArgumentException("trainingForward: the runs " + runs + " cover " + at + " rows, the shard has " + tokens.length + " tokens");
-        for (int l = 0; l < config.layers(); l++) {
-            if (config.isSliding(l)) {
-                throw new UnsupportedOperationException("trainingForward: layer " + l + " attends over a sliding window of " + config.slidingWindow()
-                        + " positions; a sharded forward supports full causal attention only");
-            }
-        }
-        if (config.attentionSoftcap() != 0f) {
-            throw new UnsupportedOperationException("trainingForward: attention soft-capping (" + config.attentionSoftcap() + ") is not supported by a sharded forward");
-        }
-        requirePlainClassifier();
         checkCall("trainingForward", tokens, 0, null);
         return decode(eager, tokens, List.of(new SequenceStep(tokens, 0, null)), new int[] {0, tokens.length}, true, true, new Shard(runs, attention),
                 UnaryOperator.identity(), checkpointBlocks);
-    }
-
-    /** The training forwards return hidden states for a loss that applies the classifier alone. */
-    private void requirePlainClassifier() {
-        if (weights.classifierBias() != null || config.finalSoftcap() != 0f) {
-            throw new UnsupportedOperationException("trainingForward: a classifier bias or final-logit soft-capping (" + config.finalSoftcap()
-                    + ") is not supported; the loss applies the plain classifier");
-        }
     }
 
     /** A sharded training forward's row placement and attention (null in every other forward). */
@@ -601,7 +584,8 @@ public final class LlamaModel {
         // causal attention of the queries over the cached keys they may see (GQA: heads / kvHeads share one)
         T qh = o.unsqueeze(o.permute(q, 1, 0, 2), 0); // [1, heads, count, headDim]
         T att = cache != null ? attend(o, qh, keys, values, count, startPosition + count, sliding)
-                : shard != null ? o.shardAttention(shard.attention(), layer, qh, keys, values, config.attentionScale())
+                : shard != null ? o.shardAttention(shard.attention(), layer, qh, keys, values, config.attentionScale(),
+                        sliding ? config.slidingWindow() : Mask.NO_WINDOW, config.attentionSoftcap())
                 : o.attention(qh, keys, values, sliding ? Mask.slidingWindowBottomRight(count, count, config.slidingWindow())
                         : Mask.causalBottomRight(count, count), config.attentionScale(), config.attentionSoftcap()); // training: no cache
         return o.reshape(o.permute(o.squeeze(att, 0), 1, 0, 2), count, config.qDim()); // back to [count, heads * headDim]

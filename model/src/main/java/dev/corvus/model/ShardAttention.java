@@ -23,8 +23,12 @@ public interface ShardAttention {
      * @param q     this rank's queries [1, heads, n, headDim], rotated at their global positions, rows in local order
      * @param k     its keys [1, kvHeads, n, headDim], rotated likewise
      * @param v     its values [1, kvHeads, n, headDim]
-     * @param scale the model's attention scale
-     * @return out [1, heads, n, headDim] F32: each row's causal attention over every key of the whole sequence
+     * @param scale   the model's attention scale
+     * @param window  keys a query sees, itself included, at global positions (a sliding-window
+     *                layer), or {@link dev.corvus.attention.Mask#NO_WINDOW} for full causal attention
+     * @param softcap the attention-logit soft-cap c in c·tanh(s/c) of the scaled scores, 0 for none
+     * @return out [1, heads, n, headDim] F32: each row's causal attention over every key of the whole
+     *         sequence it may see
      */
-    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, float scale);
+    Tensor attend(int layer, Tensor q, Tensor k, Tensor v, float scale, long window, float softcap);
 }

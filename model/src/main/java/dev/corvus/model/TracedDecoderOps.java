@@ -163,7 +163,7 @@ final class TracedDecoderOps implements DecoderOps<Node> {
     }
 
     @Override
-    public Node shardAttention(ShardAttention attention, int layer, Node q, Node k, Node v, float scale) {
+    public Node shardAttention(ShardAttention attention, int layer, Node q, Node k, Node v, float scale, long window, float softcap) {
         throw new UnsupportedOperationException("a sharded training forward runs eagerly; it cannot be traced for AutoChunk");
     }
 

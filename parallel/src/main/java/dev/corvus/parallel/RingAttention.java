@@ -32,12 +32,38 @@ public final class RingAttention {
 
     /** The visible pairs of one query chunk and one key chunk, or null when none is visible. */
     static Mask blockMask(SequenceLayout.Chunk q, SequenceLayout.Chunk k, boolean causal) {
-        if (!causal || k.globalEnd() - 1 <= q.globalStart()) return Mask.NONE;
+        return blockMask(q, k, causal, Mask.NO_WINDOW);
+    }
+
+    /**
+     * As above with a sliding window ({@link Mask#NO_WINDOW} for none; causal only) at global
+     * positions: null also when the newest key is {@code window} or more positions behind the
+     * oldest query (the block pair is skipped, no attention run), the plain causal mask when the
+     * oldest key is inside every query's window, the windowed mask otherwise.
+     */
+    static Mask blockMask(SequenceLayout.Chunk q, SequenceLayout.Chunk k, boolean causal, long window) {
+        if (!causal) return Mask.NONE;
         if (k.globalStart() > q.globalEnd() - 1) return null;
-        return Mask.causal(q.globalStart(), k.globalStart());
+        boolean windowed = window != Mask.NO_WINDOW;
+        if (windowed && q.globalStart() - (k.globalEnd() - 1) >= window) return null;
+        boolean past = k.globalEnd() - 1 <= q.globalStart();
+        boolean insideWindow = !windowed || (q.globalEnd() - 1) - k.globalStart() < window;
+        if (past && insideWindow) return Mask.NONE;
+        return new Mask(true, q.globalStart(), k.globalStart(), insideWindow ? Mask.NO_WINDOW : window);
     }
 
     public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        return forward(comm, q, k, v, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /**
+     * Causal ring attention with a sliding window ({@link Mask#NO_WINDOW} for none) and
+     * soft-capped scores (0 for none), both at global positions. Block pairs outside the window
+     * are skipped, but every K/V shard still travels the whole ring (a rank cannot stop passing a
+     * shard its successors need), so the bytes are those of plain ring attention.
+     */
+    public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, long window, float scale,
+            float softcap) {
         int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p;
         int total = q.size(SEQ) * p;
         SequenceLayout mine = layout(total, r, p, causal);
@@ -58,9 +84,9 @@ public final class RingAttention {
             try (MemoryScope stepScope = MemoryScope.open("ring-step")) {
                 for (int i = 0; i < qc.size(); i++) {
                     for (int j = 0; j < kc.size(); j++) {
-                        Mask mask = blockMask(mine.chunks().get(i), source.chunks().get(j), causal);
+                        Mask mask = blockMask(mine.chunks().get(i), source.chunks().get(j), causal, window);
                         if (mask == null) continue;
-                        FlashAttention.Result part = FlashAttention.forward(qc.get(i), kc.get(j), vc.get(j), mask, scale);
+                        FlashAttention.Result part = FlashAttention.forward(qc.get(i), kc.get(j), vc.get(j), mask, scale, softcap);
                         FlashAttention.merge(out.get(i), lse.get(i), part.out(), part.lse());
                     }
                 }
@@ -116,6 +142,12 @@ public final class RingAttention {
 
     public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, float scale) {
+        return backward(comm, q, k, v, out, lse, dOut, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /** The backward of {@link #forward(Communicator, Tensor, Tensor, Tensor, boolean, long, float, float)}: same skipped pairs, same bytes as without a window. */
+    public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+            Tensor dOut, boolean causal, long window, float scale, float softcap) {
         int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p;
         int total = q.size(SEQ) * p;
         SequenceLayout mine = layout(total, r, p, causal);
@@ -133,10 +165,10 @@ public final class RingAttention {
             try (MemoryScope stepScope = MemoryScope.open("ring-backward-step")) {
                 for (int i = 0; i < qc.size(); i++) {
                     for (int j = 0; j < kc.size(); j++) {
-                        Mask mask = blockMask(mine.chunks().get(i), source.chunks().get(j), causal);
+                        Mask mask = blockMask(mine.chunks().get(i), source.chunks().get(j), causal, window);
                         if (mask == null) continue;
                         FlashAttention.backwardAccumulate(qc.get(i), kc.get(j), vc.get(j), dOc.get(i), lc.get(i), dc.get(i),
-                                mask, scale, dq.get(i), dk.get(j), dv.get(j));
+                                mask, scale, softcap, dq.get(i), dk.get(j), dv.get(j));
                     }
                 }
             }

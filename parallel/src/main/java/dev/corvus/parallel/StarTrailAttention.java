@@ -71,16 +71,26 @@ public final class StarTrailAttention {
     }
 
     public static FlashAttention.Result forward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        return forward(comm, teamSize, q, k, v, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /**
+     * With a sliding window ({@link Mask#NO_WINDOW} for none) and soft-capped scores (0 for none)
+     * at global positions: chunk pairs outside the window are skipped, the traffic (gathers,
+     * placement, the K/V ring, the combine) is unchanged.
+     */
+    public static FlashAttention.Result forward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, boolean causal, long window,
+            float scale, float softcap) {
         StarTrailTopology topo = new StarTrailTopology(comm.size(), teamSize);
         int total = q.size(SEQ) * comm.size();
         Communicator team = comm.subGroup(topo.teamRanks(topo.team(comm.rank())));
-        FlashAttention.Result result = forward(comm, team, topo, total, q, k, v, causal, scale);
+        FlashAttention.Result result = forward(comm, team, topo, total, q, k, v, causal, window, scale, softcap);
         team.close(); // only on success: a failure leaves the cluster to report the failed rank
         return result;
     }
 
     private static FlashAttention.Result forward(Communicator comm, Communicator team, StarTrailTopology topo, int total, Tensor q,
-            Tensor k, Tensor v, boolean causal, float scale) {
+            Tensor k, Tensor v, boolean causal, long window, float scale, float softcap) {
         int r = comm.rank(), g = topo.ringLength(), next = topo.next(r), prev = topo.prev(r);
         Tensor qTeam = gather(team, q), kTeam = gather(team, k), vTeam = gather(team, v);
         Tensor[] held = place(comm, topo, kTeam, vTeam, TAG_PLACE);
@@ -106,10 +116,10 @@ public final class StarTrailAttention {
             try (MemoryScope stepScope = MemoryScope.open("startrail-step")) {
                 for (int a = 0; a < qc.size(); a++) {
                     for (int b = 0; b < source.chunks().size(); b++) {
-                        Mask mask = RingAttention.blockMask(mine.chunks().get(a), source.chunks().get(b), causal);
+                        Mask mask = RingAttention.blockMask(mine.chunks().get(a), source.chunks().get(b), causal, window);
                         if (mask == null) continue;
                         FlashAttention.Result part = FlashAttention.forward(qc.get(a), source.chunk(kCur, SEQ, b), source.chunk(vCur, SEQ, b),
-                                mask, scale);
+                                mask, scale, softcap);
                         FlashAttention.merge(out.get(a), lse.get(a), part.out(), part.lse());
                     }
                 }
@@ -125,16 +135,22 @@ public final class StarTrailAttention {
 
     public static FlashAttention.Gradients backward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, float scale) {
+        return backward(comm, teamSize, q, k, v, out, lse, dOut, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /** The backward of {@link #forward(Communicator, int, Tensor, Tensor, Tensor, boolean, long, float, float)}. */
+    public static FlashAttention.Gradients backward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+            Tensor dOut, boolean causal, long window, float scale, float softcap) {
         StarTrailTopology topo = new StarTrailTopology(comm.size(), teamSize);
         int total = q.size(SEQ) * comm.size();
         Communicator team = comm.subGroup(topo.teamRanks(topo.team(comm.rank())));
-        FlashAttention.Gradients grads = backward(comm, team, topo, total, q, k, v, out, lse, dOut, causal, scale);
+        FlashAttention.Gradients grads = backward(comm, team, topo, total, q, k, v, out, lse, dOut, causal, window, scale, softcap);
         team.close();
         return grads;
     }
 
     private static FlashAttention.Gradients backward(Communicator comm, Communicator team, StarTrailTopology topo, int total, Tensor q,
-            Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, boolean causal, float scale) {
+            Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, boolean causal, long window, float scale, float softcap) {
         int r = comm.rank(), g = topo.ringLength(), next = topo.next(r), prev = topo.prev(r);
         Tensor delta = FlashAttention.delta(dOut, out);
 
@@ -172,10 +188,10 @@ public final class StarTrailAttention {
                 List<Tensor> lc = RingAttention.chunks(rowsP.select(0, 0), queries), dc = RingAttention.chunks(rowsP.select(0, 1), queries);
                 for (int a = 0; a < qc.size(); a++) {
                     for (int b = 0; b < kc.size(); b++) {
-                        Mask mask = RingAttention.blockMask(queries.chunks().get(a), keys.chunks().get(b), causal);
+                        Mask mask = RingAttention.blockMask(queries.chunks().get(a), keys.chunks().get(b), causal, window);
                         if (mask == null) continue;
                         FlashAttention.backwardAccumulate(qc.get(a), kc.get(b), vc.get(b), dOc.get(a), lc.get(a), dc.get(a), mask, scale,
-                                dqP.get(a), dk.get(b), dv.get(b));
+                                softcap, dqP.get(a), dk.get(b), dv.get(b));
                     }
                 }
             }

@@ -23,26 +23,42 @@ public final class UlyssesAttention {
     }
 
     public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        return forward(comm, q, k, v, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /**
+     * With a sliding window ({@link Mask#NO_WINDOW} for none; causal only) and soft-capped scores
+     * (0 for none): each rank attends its heads over the whole sequence, so both pass straight to
+     * the local attention; the all-to-alls are unchanged.
+     */
+    public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, long window, float scale,
+            float softcap) {
         checkHeads(comm, q, k);
         Tensor qh = toHeads(comm, q), kh = toHeads(comm, k), vh = toHeads(comm, v);
-        FlashAttention.Result r = FlashAttention.forward(qh, kh, vh, mask(causal), scale);
+        FlashAttention.Result r = FlashAttention.forward(qh, kh, vh, mask(causal, window), scale, softcap);
         return new FlashAttention.Result(toSequence(comm, r.out()), toSequence(comm, r.lse()));
     }
 
     public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, float scale) {
+        return backward(comm, q, k, v, out, lse, dOut, causal, Mask.NO_WINDOW, scale, 0f);
+    }
+
+    /** The backward of {@link #forward(Communicator, Tensor, Tensor, Tensor, boolean, long, float, float)}. */
+    public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+            Tensor dOut, boolean causal, long window, float scale, float softcap) {
         checkHeads(comm, q, k);
         // delta is a row sum over features, so it is computed where the rows are and moved as one float per row.
         Tensor delta = FlashAttention.delta(dOut, out);
         Tensor qh = toHeads(comm, q), kh = toHeads(comm, k), vh = toHeads(comm, v);
         Tensor dOh = toHeads(comm, dOut), lseh = toHeads(comm, lse), deltah = toHeads(comm, delta);
         Tensor dq = Tensor.zeros(DType.F32, qh.shape()), dk = Tensor.zeros(DType.F32, kh.shape()), dv = Tensor.zeros(DType.F32, vh.shape());
-        FlashAttention.backwardAccumulate(qh, kh, vh, dOh, lseh, deltah, mask(causal), scale, dq, dk, dv);
+        FlashAttention.backwardAccumulate(qh, kh, vh, dOh, lseh, deltah, mask(causal, window), scale, softcap, dq, dk, dv);
         return new FlashAttention.Gradients(toSequence(comm, dq), toSequence(comm, dk), toSequence(comm, dv));
     }
 
-    private static Mask mask(boolean causal) {
-        return causal ? Mask.causal(0, 0) : Mask.NONE;
+    private static Mask mask(boolean causal, long window) {
+        return causal ? new Mask(true, 0, 0, window) : Mask.NONE;
     }
 
     private static void checkHeads(Communicator comm, Tensor q, Tensor k) {

@@ -5,6 +5,7 @@ import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Ops;
 import dev.corvus.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -20,12 +21,14 @@ import java.util.Arrays;
  * before it is added into dW, and dH's chunk [C, dim]: {@link #scratchBytes} =
  * 4·(C·vocab + vocab·dim + C·dim) bytes at most. Logits come from the backend's F32 GEMM; the rows' softmax runs in parallel on
  * float lanes ({@link UpdateKernels#crossEntropyRows}), each row's log-sum-exp and the loss sums
- * in double. The logits are H·Wᵀ alone: a classifier bias or final-logit
- * soft-capping (Qwen2's, Gemma 2's) is not applied here.
+ * in double. A classifier bias and final-logit soft-capping (Qwen2's, Gemma's) are applied by the
+ * overload that takes them.
  */
 public final class CrossEntropy {
     /** The target of a row that is not scored (padding), as PyTorch's {@code ignore_index}. */
     public static final int IGNORE = -100;
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private CrossEntropy() {}
 
@@ -74,8 +77,30 @@ public final class CrossEntropy {
      * @param dW        null or [vocab, dim] contiguous F32
      */
     public static Loss compute(Tensor h, Tensor w, int[] targets, int chunkRows, float gradScale, Tensor dH, Tensor dW) {
+        return compute(h, w, null, 0f, targets, chunkRows, gradScale, dH, dW, null);
+    }
+
+    /**
+     * As {@link #compute(Tensor, Tensor, int[], int, float, Tensor, Tensor)} with the logits
+     * {@code softcap(H·Wᵀ + bias)}, softcap(z) = cap · tanh(z / cap) (Gemma's final-logit
+     * soft-capping; cap 0: none) and {@code bias} [vocab] F32 or null (Qwen2's output bias):
+     * dl is multiplied by the cap's derivative 1 − tanh²(z / cap) before dL/dH and dL/dW, and
+     * {@code gradScale}·dL/dbias (dl's column sums) is added into {@code dBias} when not null.
+     * The cap keeps one more [C, vocab] float buffer per chunk.
+     */
+    public static Loss compute(Tensor h, Tensor w, Tensor bias, float softcap, int[] targets, int chunkRows, float gradScale, Tensor dH, Tensor dW,
+            Tensor dBias) {
         check(h, w, targets, chunkRows, dH, dW);
         int n = h.size(0), vocab = w.size(0), dim = h.size(1);
+        if (bias != null && (bias.rank() != 1 || bias.size(0) != vocab)) {
+            throw new IllegalArgumentException("cross-entropy: classifier bias must be [" + vocab + "], got " + bias);
+        }
+        if (!(softcap >= 0f) || Float.isInfinite(softcap)) throw new IllegalArgumentException("cross-entropy: softcap must be >= 0, got " + softcap);
+        if (dBias != null && bias == null) throw new IllegalArgumentException("cross-entropy: dBias without a classifier bias");
+        requireGradient("dBias", dBias, new int[] {vocab});
+        float[] b = bias == null ? null : bias.toFloatArray();
+        float[] biasGrad = dBias == null ? null : new float[vocab];
+        float[] capSlope = softcap == 0f ? null : new float[Math.min(chunkRows, n) * vocab];
         double sum = 0;
         long scored = 0;
         for (int r0 = 0; r0 < n; r0 += chunkRows) {
@@ -89,7 +114,14 @@ public final class CrossEntropy {
                 Tensor hc = h.narrow(0, r0, c);
                 Tensor logits = Ops.matmul(hc, w.t());
                 MemorySegment rows = logits.segment().asSlice(logits.byteOffset(), 4L * c * vocab);
+                if (b != null || capSlope != null) biasAndCap(rows, c, vocab, b, softcap, capSlope);
                 sum += UpdateKernels.crossEntropyRows(rows, c, vocab, targets, r0, gradScale);
+                if (capSlope != null) {
+                    for (int e = 0; e < c * vocab; e++) rows.setAtIndex(F32, e, rows.getAtIndex(F32, e) * capSlope[e]);
+                }
+                if (biasGrad != null) {
+                    for (int i = 0; i < c; i++) for (int j = 0; j < vocab; j++) biasGrad[j] += rows.getAtIndex(F32, (long) i * vocab + j);
+                }
                 scored += scoredTokens(chunkTargets);
                 if (dH != null) Ops.copyInto(Ops.matmul(logits, w), dH.narrow(0, r0, c));
                 if (dW != null) {
@@ -98,7 +130,39 @@ public final class CrossEntropy {
                 }
             }
         }
+        if (biasGrad != null) {
+            MemorySegment g = UpdateKernels.memory(dBias);
+            for (int j = 0; j < vocab; j++) g.setAtIndex(F32, j, g.getAtIndex(F32, j) + biasGrad[j]);
+        }
         return new Loss(sum, scored);
+    }
+
+    /**
+     * The summed loss of a decoder's final hidden states h through its classifier, bias and final
+     * soft-cap as {@code p} holds them; with {@code gradients} the classifier's (and bias's)
+     * gradients are added into theirs and dL/dH written into dH.
+     */
+    static Loss ofModel(Tensor h, Parameters p, int[] targets, int chunkRows, Tensor dH, boolean gradients) {
+        Parameter w = p.classifier(), b = p.classifierBias();
+        return compute(h, w.value(), b == null ? null : b.value(), p.config().finalSoftcap(), targets, chunkRows, 1f, dH,
+                gradients ? w.grad() : null, gradients && b != null ? b.grad() : null);
+    }
+
+    /** logits += bias per row, then logits = cap · tanh(logits / cap) with slope = 1 − tanh² (cap 0: no cap). */
+    private static void biasAndCap(MemorySegment rows, int c, int vocab, float[] bias, float cap, float[] slope) {
+        for (int i = 0; i < c; i++) {
+            for (int j = 0; j < vocab; j++) {
+                long e = (long) i * vocab + j;
+                float z = rows.getAtIndex(F32, e);
+                if (bias != null) z += bias[j];
+                if (slope != null) {
+                    float t = (float) Math.tanh(z / cap);
+                    z = cap * t;
+                    slope[(int) e] = 1f - t * t;
+                }
+                rows.setAtIndex(F32, e, z);
+            }
+        }
     }
 
     private static void check(Tensor h, Tensor w, int[] targets, int chunkRows, Tensor dH, Tensor dW) {

@@ -52,7 +52,6 @@ public final class DecoderGradients implements Trainer.LossFunction<int[]> {
         if (sequence.length < 2) throw new IllegalArgumentException("DecoderGradients: a sequence needs at least 2 tokens, got " + sequence.length);
         LlamaModel model = new LlamaModel(parameters.config(), parameters.weights());
         int[] inputs = Arrays.copyOf(sequence, sequence.length - 1), targets = Arrays.copyOfRange(sequence, 1, sequence.length);
-        Parameter classifier = parameters.classifier();
         List<Parameter> wanted = new ArrayList<>(parameters.list());
         Tensor[] values = new Tensor[wanted.size()];
         for (int i = 0; i < values.length; i++) values[i] = wanted.get(i).value();
@@ -60,7 +59,7 @@ public final class DecoderGradients implements Trainer.LossFunction<int[]> {
             Tensor h = model.trainingForward(inputs, checkpointBlocks);
             Tensor dH = Tensor.zeros(scope, DType.F32, h.shape());
             // the summed loss (the trainer divides by the tokens of all micro-batches); dW straight into the classifier's gradient
-            CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.compute(h, classifier.value(), targets, chunkRows, 1f, dH, classifier.grad()));
+            CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.ofModel(h, parameters, targets, chunkRows, dH, true));
             Tensor[] grads = tape.backward(h, dH, values);
             for (int i = 0; i < grads.length; i++) {
                 Tensor g = wanted.get(i).grad();
@@ -75,7 +74,7 @@ public final class DecoderGradients implements Trainer.LossFunction<int[]> {
         LlamaModel model = new LlamaModel(parameters.config(), parameters.weights());
         int[] inputs = Arrays.copyOf(sequence, sequence.length - 1), targets = Arrays.copyOfRange(sequence, 1, sequence.length);
         try (MemoryScope scope = MemoryScope.open("decoder loss")) {
-            return CrossEntropy.compute(model.trainingForward(inputs), parameters.classifier().value(), targets, chunkRows, 1f, null, null);
+            return CrossEntropy.ofModel(model.trainingForward(inputs), parameters, targets, chunkRows, null, false);
         }
     }
 }

@@ -209,6 +209,11 @@ public final class Parameters implements AutoCloseable {
         return byName.containsKey(CLASSIFIER) ? get(CLASSIFIER) : get(EMBEDDING);
     }
 
+    /** The classifier bias's parameter ({@code output.bias}, Qwen2), or null when the model has none. */
+    public Parameter classifierBias() {
+        return byName.get(CLASSIFIER_BIAS);
+    }
+
     private Tensor valueOrNull(String name) {
         Parameter p = byName.get(name);
         return p == null ? null : p.value();

@@ -1,6 +1,7 @@
 package dev.corvus.train;
 
 import dev.corvus.attention.FlashAttention;
+import dev.corvus.attention.Mask;
 import dev.corvus.comm.Communicator;
 import dev.corvus.tensor.Backend;
 import dev.corvus.tensor.DType;
@@ -13,7 +14,8 @@ import dev.corvus.tensor.op.Operand;
 import java.util.Objects;
 
 /**
- * Causal attention over a sequence split across the ranks of {@code comm}, as an op a
+ * Causal attention (optionally within a sliding window at global positions, scores optionally
+ * soft-capped) over a sequence split across the ranks of {@code comm}, as an op a
  * {@link dev.corvus.tensor.op.Tape} records: operands are this rank's shard q [1, heads, n, D],
  * k and v [1, kvHeads, n, D] (rows in the scheme's {@link SequenceParallelScheme#layout}, RoPE
  * already applied at their global positions), the result its rows of the attention over the
@@ -44,13 +46,23 @@ import java.util.Objects;
  *              attributes with {@link #of} for every call; under checkpointing one
  *              {@link Saved#keepingOutput} for an application and its recomputation
  */
-public record SequenceParallelAttention(Communicator comm, SequenceParallelScheme scheme, int teamSize, float scale, Saved saved) {
+public record SequenceParallelAttention(Communicator comm, SequenceParallelScheme scheme, int teamSize, float scale, long window, float softcap,
+        Saved saved) {
     public static final OpDef<SequenceParallelAttention> OP = new Def();
 
     public SequenceParallelAttention {
         Objects.requireNonNull(comm, "comm");
         Objects.requireNonNull(scheme, "scheme");
         Objects.requireNonNull(saved, "saved");
+        if (window <= 0) throw new IllegalArgumentException("sequenceParallelAttention: sliding window " + window + " must be positive (Mask.NO_WINDOW for none)");
+        if (!(softcap >= 0f) || Float.isInfinite(softcap)) {
+            throw new IllegalArgumentException("sequenceParallelAttention: softcap must be a positive number or 0 for none, got " + softcap);
+        }
+    }
+
+    /** Plain causal attention: no window, no soft-capping. */
+    public SequenceParallelAttention(Communicator comm, SequenceParallelScheme scheme, int teamSize, float scale, Saved saved) {
+        this(comm, scheme, teamSize, scale, Mask.NO_WINDOW, 0f, saved);
     }
 
     /** Attributes for one application. */
@@ -136,7 +148,7 @@ public record SequenceParallelAttention(Communicator comm, SequenceParallelSchem
             try (MemoryScope work = MemoryScope.open("sequence-parallel attention")) {
                 int f = expansion(a, in);
                 FlashAttention.Result r = a.scheme().forward(a.comm(), a.teamSize(), f32(in[0]), repeatHeads(f32(in[1]), f), repeatHeads(f32(in[2]), f),
-                        a.scale());
+                        a.window(), a.scale(), a.softcap());
                 Ops.copyInto(r.out(), out);
                 Ops.copyInto(r.lse(), lse);
             }
@@ -158,7 +170,7 @@ public record SequenceParallelAttention(Communicator comm, SequenceParallelSchem
                 try (MemoryScope work = MemoryScope.open("sequence-parallel attention backward")) {
                     int f = expansion(a, in);
                     FlashAttention.Gradients d = a.scheme().backward(a.comm(), a.teamSize(), f32(in[0]), repeatHeads(f32(in[1]), f),
-                            repeatHeads(f32(in[2]), f), out, a.saved().lse, f32(g), a.scale());
+                            repeatHeads(f32(in[2]), f), out, a.saved().lse, f32(g), a.window(), a.scale(), a.softcap());
                     Ops.copyInto(d.dq(), dq);
                     Ops.copyInto(sumRepeats(d.dk(), f), dk);
                     Ops.copyInto(sumRepeats(d.dv(), f), dv);

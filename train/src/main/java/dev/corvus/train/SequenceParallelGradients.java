@@ -140,9 +140,9 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
      */
     private Tensor forward(LlamaModel model, Shard s, MemoryScope keep) {
         SequenceParallelAttention.Saved[] saved = new SequenceParallelAttention.Saved[model.config().layers()];
-        return model.trainingForward(s.tokens(), s.runs(), (layer, q, k, v, scale) -> {
+        return model.trainingForward(s.tokens(), s.runs(), (layer, q, k, v, scale, window, softcap) -> {
             if (saved[layer] == null) saved[layer] = keep != null ? SequenceParallelAttention.Saved.keepingOutput(keep) : new SequenceParallelAttention.Saved();
-            return SequenceParallelAttention.OP.run(new SequenceParallelAttention(comm, scheme, teamSize, scale, saved[layer]), q, k, v);
+            return SequenceParallelAttention.OP.run(new SequenceParallelAttention(comm, scheme, teamSize, scale, window, softcap, saved[layer]), q, k, v);
         }, keep != null);
     }
 
@@ -151,14 +151,13 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
     public CrossEntropy.Loss accumulate(int[] sequence, Parameters parameters) {
         LlamaModel model = new LlamaModel(parameters.config(), parameters.weights());
         Shard s = shard(sequence, parameters.config());
-        Parameter classifier = parameters.classifier();
         List<Parameter> wanted = parameters.list();
         Tensor[] values = new Tensor[wanted.size()];
         for (int i = 0; i < values.length; i++) values[i] = wanted.get(i).value();
         try (MemoryScope scope = MemoryScope.open("sequence-parallel gradients"); Tape tape = Tape.record()) {
             Tensor h = forward(model, s, checkpointBlocks ? scope : null);
             Tensor dH = Tensor.zeros(scope, DType.F32, h.shape());
-            CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.compute(h, classifier.value(), s.targets(), chunkRows, 1f, dH, classifier.grad()));
+            CrossEntropy.Loss loss = tape.unrecorded(() -> CrossEntropy.ofModel(h, parameters, s.targets(), chunkRows, dH, true));
             Tensor[] grads = tape.backward(h, dH, values);
             for (int i = 0; i < grads.length; i++) {
                 Tensor g = wanted.get(i).grad();
@@ -183,7 +182,7 @@ public final class SequenceParallelGradients implements Trainer.LossFunction<int
         LlamaModel model = new LlamaModel(parameters.config(), parameters.weights());
         Shard s = shard(sequence, parameters.config());
         try (MemoryScope scope = MemoryScope.open("sequence-parallel loss")) {
-            return sum(CrossEntropy.compute(forward(model, s, null), parameters.classifier().value(), s.targets(), chunkRows, 1f, null, null));
+            return sum(CrossEntropy.ofModel(forward(model, s, null), parameters, s.targets(), chunkRows, null, false));
         }
     }
 

@@ -87,26 +87,30 @@ public enum SequenceParallelScheme {
                 + heads + " query heads");
     }
 
-    FlashAttention.Result forward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, float scale) {
+    /** Causal attention, within a sliding window at global positions ({@code Mask.NO_WINDOW}: none), scores soft-capped (0: none). */
+    FlashAttention.Result forward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, long window, float scale, float softcap) {
         return switch (this) {
-            case RING -> RingAttention.forward(comm, q, k, v, true, scale);
-            case STARTRAIL -> StarTrailAttention.forward(comm, teamSize, q, k, v, true, scale);
-            case ULYSSES -> UlyssesAttention.forward(comm, q, k, v, true, scale);
+            case RING -> RingAttention.forward(comm, q, k, v, true, window, scale, softcap);
+            case STARTRAIL -> StarTrailAttention.forward(comm, teamSize, q, k, v, true, window, scale, softcap);
+            case ULYSSES -> UlyssesAttention.forward(comm, q, k, v, true, window, scale, softcap);
         };
     }
 
-    FlashAttention.Gradients backward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut, float scale) {
+    FlashAttention.Gradients backward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dOut,
+            long window, float scale, float softcap) {
         return switch (this) {
-            case RING -> RingAttention.backward(comm, q, k, v, out, lse, dOut, true, scale);
-            case STARTRAIL -> StarTrailAttention.backward(comm, teamSize, q, k, v, out, lse, dOut, true, scale);
-            case ULYSSES -> UlyssesAttention.backward(comm, q, k, v, out, lse, dOut, true, scale);
+            case RING -> RingAttention.backward(comm, q, k, v, out, lse, dOut, true, window, scale, softcap);
+            case STARTRAIL -> StarTrailAttention.backward(comm, teamSize, q, k, v, out, lse, dOut, true, window, scale, softcap);
+            case ULYSSES -> UlyssesAttention.backward(comm, q, k, v, out, lse, dOut, true, window, scale, softcap);
         };
     }
 
     /**
      * Bytes rank {@code rank} sends for one attention call forward and backward on a sequence of
      * {@code total} tokens (padded), as {@link CommVolume} gives them; Ulysses counts its repeated
-     * KV heads.
+     * KV heads. A sliding window or soft-capping changes no byte: ring and StarTrail skip the
+     * block pairs outside the window but still pass every K/V shard around the whole ring (each
+     * shard's later holders may need it), Ulysses moves the same heads.
      */
     public long attentionBytes(int total, int ranks, int rank, int teamSize, int heads, int kvHeads, int headDim) {
         int hkv = kvHeads * kvExpansion(ranks, heads, kvHeads);
