@@ -31,6 +31,11 @@ public final class RingAttention {
     }
 
     /** The visible pairs of one query chunk and one key chunk, or null when none is visible. */
+    /** The refusal of a sliding window on non-causal attention, which has no "older" keys to drop. */
+    static String nonCausalWindow(long window) {
+        return "sequence-parallel attention: a sliding window (" + window + " positions) needs causal attention; pass causal = true or Mask.NO_WINDOW";
+    }
+
     static Mask blockMask(SequenceLayout.Chunk q, SequenceLayout.Chunk k, boolean causal) {
         return blockMask(q, k, causal, Mask.NO_WINDOW);
     }
@@ -41,6 +46,11 @@ public final class RingAttention {
      * oldest query (the block pair is skipped, no attention run), the plain causal mask when the
      * oldest key is inside every query's window, the windowed mask otherwise.
      */
+    /** Checked on entry, before any rank communicates, so every rank refuses alike. */
+    static void requireCausalForWindow(boolean causal, long window) {
+        if (!causal && window != Mask.NO_WINDOW) throw new IllegalArgumentException(nonCausalWindow(window));
+    }
+
     static Mask blockMask(SequenceLayout.Chunk q, SequenceLayout.Chunk k, boolean causal, long window) {
         if (!causal) return Mask.NONE;
         if (k.globalStart() > q.globalEnd() - 1) return null;
@@ -64,6 +74,7 @@ public final class RingAttention {
      */
     public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, long window, float scale,
             float softcap) {
+        requireCausalForWindow(causal, window);
         int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p;
         int total = q.size(SEQ) * p;
         SequenceLayout mine = layout(total, r, p, causal);
@@ -148,6 +159,7 @@ public final class RingAttention {
     /** The backward of {@link #forward(Communicator, Tensor, Tensor, Tensor, boolean, long, float, float)}: same skipped pairs, same bytes as without a window. */
     public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, long window, float scale, float softcap) {
+        requireCausalForWindow(causal, window);
         int p = comm.size(), r = comm.rank(), next = (r + 1) % p, prev = (r + p - 1) % p;
         int total = q.size(SEQ) * p;
         SequenceLayout mine = layout(total, r, p, causal);

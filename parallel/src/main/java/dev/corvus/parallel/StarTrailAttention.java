@@ -81,6 +81,7 @@ public final class StarTrailAttention {
      */
     public static FlashAttention.Result forward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, boolean causal, long window,
             float scale, float softcap) {
+        RingAttention.requireCausalForWindow(causal, window);
         StarTrailTopology topo = new StarTrailTopology(comm.size(), teamSize);
         int total = q.size(SEQ) * comm.size();
         Communicator team = comm.subGroup(topo.teamRanks(topo.team(comm.rank())));
@@ -141,6 +142,7 @@ public final class StarTrailAttention {
     /** The backward of {@link #forward(Communicator, int, Tensor, Tensor, Tensor, boolean, long, float, float)}. */
     public static FlashAttention.Gradients backward(Communicator comm, int teamSize, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, long window, float scale, float softcap) {
+        RingAttention.requireCausalForWindow(causal, window);
         StarTrailTopology topo = new StarTrailTopology(comm.size(), teamSize);
         int total = q.size(SEQ) * comm.size();
         Communicator team = comm.subGroup(topo.teamRanks(topo.team(comm.rank())));

@@ -34,8 +34,9 @@ public final class UlyssesAttention {
     public static FlashAttention.Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, boolean causal, long window, float scale,
             float softcap) {
         checkHeads(comm, q, k);
+        Mask mask = mask(causal, window); // before the all-to-alls: every rank refuses alike
         Tensor qh = toHeads(comm, q), kh = toHeads(comm, k), vh = toHeads(comm, v);
-        FlashAttention.Result r = FlashAttention.forward(qh, kh, vh, mask(causal, window), scale, softcap);
+        FlashAttention.Result r = FlashAttention.forward(qh, kh, vh, mask, scale, softcap);
         return new FlashAttention.Result(toSequence(comm, r.out()), toSequence(comm, r.lse()));
     }
 
@@ -48,16 +49,18 @@ public final class UlyssesAttention {
     public static FlashAttention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
             Tensor dOut, boolean causal, long window, float scale, float softcap) {
         checkHeads(comm, q, k);
+        Mask mask = mask(causal, window);
         // delta is a row sum over features, so it is computed where the rows are and moved as one float per row.
         Tensor delta = FlashAttention.delta(dOut, out);
         Tensor qh = toHeads(comm, q), kh = toHeads(comm, k), vh = toHeads(comm, v);
         Tensor dOh = toHeads(comm, dOut), lseh = toHeads(comm, lse), deltah = toHeads(comm, delta);
         Tensor dq = Tensor.zeros(DType.F32, qh.shape()), dk = Tensor.zeros(DType.F32, kh.shape()), dv = Tensor.zeros(DType.F32, vh.shape());
-        FlashAttention.backwardAccumulate(qh, kh, vh, dOh, lseh, deltah, mask(causal, window), scale, softcap, dq, dk, dv);
+        FlashAttention.backwardAccumulate(qh, kh, vh, dOh, lseh, deltah, mask, scale, softcap, dq, dk, dv);
         return new FlashAttention.Gradients(toSequence(comm, dq), toSequence(comm, dk), toSequence(comm, dv));
     }
 
     private static Mask mask(boolean causal, long window) {
+        if (!causal && window != Mask.NO_WINDOW) throw new IllegalArgumentException(RingAttention.nonCausalWindow(window));
         return causal ? new Mask(true, 0, 0, window) : Mask.NONE;
     }
 
