@@ -471,29 +471,26 @@ public final class LlamaModel {
         float eps = config.normEps();
         T x = o.embedding(weights.tokenEmbedding(), o.tokens(tokens)); // [rows, dim]
         if (config.embeddingScale() != 1f) x = o.scale(x, config.embeddingScale());
+        // Only each sequence's last row reaches the classifier, so the last layer carries only those
+        // rows past its keys and values (which the cache needs for every row), as llama.cpp does
+        // with its output ids: its queries, attention, output projection and MLP run on one row per
+        // sequence.
+        boolean lastRowsOnly = !everyPosition && !training && rows > sequences;
         for (int l = 0; l < config.layers(); l++) {
             int layer = l;
             if (training && checkpointBlocks) {
                 // the block recomputed in backward instead of its activations held: only x between blocks is kept
                 x = layerDone.apply((T) Tape.checkpoint("block " + l,
-                        in -> (Tensor) block((DecoderOps<T>) o, (T) in[0], layer, tokens, steps, firstRow, training, shard),
+                        in -> (Tensor) block((DecoderOps<T>) o, (T) in[0], layer, tokens, steps, firstRow, training, shard, false),
                         blockInputs((Tensor) x, weights.layers().get(l))));
             } else {
-                x = layerDone.apply(block(o, x, layer, tokens, steps, firstRow, training, shard));
+                boolean prune = lastRowsOnly && l == config.layers() - 1;
+                x = layerDone.apply(block(o, x, layer, tokens, steps, firstRow, training, shard, prune));
             }
         }
 
         // final norm and classifier, on each sequence's last row only unless every row is wanted
-        T last;
-        if (everyPosition) {
-            last = x;
-        } else if (sequences == 1) {
-            last = o.narrow(x, 0, rows - 1, 1);
-        } else {
-            List<T> lastRows = new ArrayList<>(sequences);
-            for (int i = 0; i < sequences; i++) lastRows.add(o.narrow(x, 0, firstRow[i + 1] - 1, 1));
-            last = o.concat(0, lastRows);
-        }
+        T last = everyPosition || lastRowsOnly || rows == sequences ? x : lastRows(o, x, firstRow);
         if (training) return o.rmsnorm(last, weights.finalNorm(), eps);
         T out = project(o, o.rmsnorm(last, weights.finalNorm(), eps), weights.classifier(), weights.classifierBias());
         float cap = config.finalSoftcap();
@@ -501,8 +498,22 @@ public final class LlamaModel {
         return out;
     }
 
-    /** Decoder block {@code l} on x [rows, dim]: attention and the gated MLP, each with its residual add. */
-    private <T> T block(DecoderOps<T> o, T x, int l, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean training, Shard shard) {
+    /** Each sequence's last row of x [rows, ...]: [sequences, ...]. */
+    private static <T> T lastRows(DecoderOps<T> o, T x, int[] firstRow) {
+        int sequences = firstRow.length - 1;
+        if (sequences == 1) return o.narrow(x, 0, firstRow[1] - 1, 1);
+        List<T> lastRows = new ArrayList<>(sequences);
+        for (int i = 0; i < sequences; i++) lastRows.add(o.narrow(x, 0, firstRow[i + 1] - 1, 1));
+        return o.concat(0, lastRows);
+    }
+
+    /**
+     * Decoder block {@code l} on x [rows, dim]: attention and the gated MLP, each with its residual
+     * add. With {@code lastRowsOnly}, keys and values of every row go to the caches, but the rest of
+     * the block runs on each sequence's last row, and it returns [sequences, dim].
+     */
+    private <T> T block(DecoderOps<T> o, T x, int l, int[] tokens, List<SequenceStep> steps, int[] firstRow, boolean training, Shard shard,
+            boolean lastRowsOnly) {
         int sequences = steps.size(), rows = tokens.length, heads = config.heads(), kvHeads = config.kvHeads(), headDim = config.headDim();
         float eps = config.normEps();
         List<T> attended = new ArrayList<>(sequences), keys = new ArrayList<>(sequences), values = new ArrayList<>(sequences);
@@ -529,14 +540,19 @@ public final class LlamaModel {
             T own = o.narrow(v, 0, firstRow[i], step.tokens().length);
             values.add(training ? o.unsqueeze(o.permute(own, 1, 0, 2), 0) : o.appendToCache(step.cache().values[l], own, step.startPosition()));
         }
-        T q = o.view(project(o, xb, w.wq(), w.bq()), rows, heads, headDim);
+        if (lastRowsOnly) { // the cache has every row's keys and values; one query per sequence attends over them
+            x = lastRows(o, x, firstRow);
+            xb = lastRows(o, xb, firstRow);
+        }
+        T q = o.view(project(o, xb, w.wq(), w.bq()), lastRowsOnly ? sequences : rows, heads, headDim);
         if (w.qNorm() != null) q = o.rmsnorm(q, w.qNorm(), eps);
         attended.clear();
         for (int i = 0; i < sequences; i++) {
             SequenceStep step = steps.get(i);
             int n = step.tokens().length;
-            attended.add(attendSequence(o, sliding, step.cache(), step.startPosition(), n, o.narrow(q, 0, firstRow[i], n), keys.get(i),
-                    values.get(i), shard, l));
+            T own = lastRowsOnly ? o.narrow(q, 0, i, 1) : o.narrow(q, 0, firstRow[i], n);
+            int start = lastRowsOnly ? step.startPosition() + n - 1 : step.startPosition();
+            attended.add(attendSequence(o, sliding, step.cache(), start, lastRowsOnly ? 1 : n, own, keys.get(i), values.get(i), shard, l));
         }
         T att = sequences == 1 ? attended.getFirst() : o.concat(0, attended);
         T out = project(o, att, w.wo(), w.bo());

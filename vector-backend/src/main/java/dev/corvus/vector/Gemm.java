@@ -665,6 +665,8 @@ public final class Gemm {
     private static final int SLICE_FLOATS = 1 << 17;
     private static final int SUMS_BLOCK_FLOATS = 1 << 18;
     private static final int PANEL_GAP = SMALL_M_KC + 16;
+    /** Weight rows of sums written back to C at a time: 256 lines of sums, 16 KiB, half an L1. */
+    private static final int WRITE_BACK_ROWS = 256;
 
     /**
      * C = A Wᵀ for GEMV_MAX_ROWS &lt; m, W row-major [n, k] in any dtype, with the roles of the
@@ -731,10 +733,17 @@ public final class Gemm {
                             }
                         }
                     }
-                    // sums[r * paddedRows + i] is C[i, jc + r].
-                    for (int i = 0; i < m; i++) {
-                        long row = cOffset + 4 * (i * ldc + jc);
-                        for (int r = 0; r < rows; r++) c.set(FLOAT, row + 4L * r, sums[r * paddedRows + i]);
+                    // sums[r * paddedRows + i] is C[i, jc + r]: gathered into a heap run and copied
+                    // to C a run at a time, WRITE_BACK_ROWS weight rows (of sums, 64 B per 16 i) at a
+                    // time so the lines gathered stay in L1 while 16 i read them. A store per
+                    // element through the segment took 4.3% of a one-thread stories15M pp64.
+                    float[] run = buffers.run(WRITE_BACK_ROWS);
+                    for (int r0 = 0; r0 < rows; r0 += WRITE_BACK_ROWS) {
+                        int count = Math.min(WRITE_BACK_ROWS, rows - r0);
+                        for (int i = 0; i < m; i++) {
+                            for (int r = 0, at = r0 * paddedRows + i; r < count; r++, at += paddedRows) run[r] = sums[at];
+                            MemorySegment.copy(run, 0, c, FLOAT, cOffset + 4 * (i * ldc + jc + r0), count);
+                        }
                     }
                 }
             }

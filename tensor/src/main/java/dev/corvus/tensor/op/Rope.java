@@ -60,9 +60,30 @@ public record Rope(int seqDim, int positionOffset, double[] frequencies, double 
             Tensor out = OpSupport.newOutput(be, x, DType.F32, x.shape());
             int[] shape = x.shape();
             int s = Shapes.dim("rope", attrs.seqDim(), x.rank());
-            RopeTable table = RopeTable.of(attrs.positionOffset(), shape[s], attrs.frequencies(), attrs.magnitude());
+            RopeTable table = table(attrs.positionOffset(), shape[s], attrs.frequencies(), attrs.magnitude());
             be.rope(x, out, table, (int) Shapes.prod(shape, s + 1, shape.length - 1), attrs.style());
             return out;
+        }
+
+        /**
+         * The last table made, kept for the next call with the same positions, frequencies and
+         * magnitude: a decoder rotates its keys and then its queries, in every layer, with the same
+         * table (12 tables for one stories15M forward, each 2 x positions x d/2 double cos/sin; 1.6%
+         * of a one-thread pp64 prefill's samples were making them). The backends only read it.
+         */
+        private static volatile KeptTable kept;
+
+        private record KeptTable(int positionOffset, int positions, double[] frequencies, double magnitude, RopeTable table) {}
+
+        private static RopeTable table(int positionOffset, int positions, double[] frequencies, double magnitude) {
+            KeptTable k = kept;
+            if (k != null && k.positionOffset == positionOffset && k.positions == positions && k.magnitude == magnitude
+                    && java.util.Arrays.equals(k.frequencies, frequencies)) {
+                return k.table;
+            }
+            RopeTable table = RopeTable.of(positionOffset, positions, frequencies, magnitude);
+            kept = new KeptTable(positionOffset, positions, frequencies.clone(), magnitude, table);
+            return table;
         }
 
         @Override
