@@ -162,8 +162,9 @@ public final class Engine implements AutoCloseable {
      * before serving. Why: a prompt's prefill runs once a request, so its kernels (the small-m
      * path from 9 rows) stay interpreted long after decode is compiled; in-process on the AMD EPYC
      * VM (2 vCPUs, load 8-11) the first 9-token prefill took 1.6 s and the next ones 480, 76,
-     * 43 ms before settling at about 21, while bench_serve.py's three warm-up requests all use a
-     * 5-token prompt, so its measured requests paid this (mean TTFT 71 ms, p50 far lower).
+     * 43 ms before settling at about 21, while bench_serve.py's three warm-up requests all used a
+     * 5-token prompt, so its measured requests paid this (corvus serve before this, 1 stream, load
+     * 8.5-10.7: TTFT mean 292 and 175 ms, p90 989 and 632, in two runs; 40 and 36 ms after).
      *
      * @return the generations run
      */
