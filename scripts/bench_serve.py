@@ -94,9 +94,11 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--api-key")
     args = ap.parse_args()
-    # warm-up, not measured: the JVM compiles its kernels in the first few hundred tokens
-    for _ in range(3):
-        one_request(args.url, args.model, PROMPTS[0], args.max_tokens, args.api_key)
+    # warm-up, not measured: the JVM compiles its kernels in the first few hundred tokens, and each
+    # prompt length once (a prefill of 9 or more rows takes another path than one of 4 to 8, which
+    # the measured requests otherwise met cold: a 1.6 s first prefill of the 9-token prompt)
+    for prompt in PROMPTS:
+        one_request(args.url, args.model, prompt, args.max_tokens, args.api_key)
     for c in (int(x) for x in args.concurrency.split(",")):
         n, tok, s, mean, p50, p90 = level(args.url, args.model, c, args.requests_per_stream, args.max_tokens, args.api_key)
         print(f"{args.name}\t{c}\t{n}\t{tok}\t{s:.2f}\t{tok / s:.1f}\t{mean:.0f}\t{p50:.0f}\t{p90:.0f}", flush=True)

@@ -71,6 +71,11 @@ final class ServeCommand implements Callable<Integer> {
             + " finish_reason \"timeout\" (default ${DEFAULT-VALUE}: no limit).", defaultValue = "0")
     double timeout;
 
+    @Option(names = "--warmup", paramLabel = "SECONDS", description = "Before listening, run throwaway generations for about this long (at least"
+            + " one round) so the first clients do not wait for the JIT to compile the prefill kernels; 0 turns it off (default ${DEFAULT-VALUE}).",
+            defaultValue = "2")
+    double warmup;
+
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for /v1/chat/completions instead of the model's"
             + " (a model without one answers chat requests with HTTP 400).")
     Path chatTemplate;
@@ -93,6 +98,7 @@ final class ServeCommand implements Callable<Integer> {
         if (bodyLimit < 1) throw new IllegalArgumentException("--max-body must be at least 1 byte, got " + maxBody);
         String key = apiKey != null ? apiKey : System.getenv("CORVUS_API_KEY");
         if (key != null && key.isBlank()) key = null;
+        if (!(warmup >= 0) || Double.isInfinite(warmup)) throw new IllegalArgumentException("--warmup must be a number of seconds >= 0, got " + warmup);
         if (chatTemplate != null) Cli.requireFile(chatTemplate, "--chat-template");
         CorvusServer.Options options = new CorvusServer.Options(host, port, key, bodyLimit, Duration.ofNanos((long) (timeout * 1e9)));
 
@@ -123,10 +129,16 @@ final class ServeCommand implements Callable<Integer> {
             engine = Engine.start(new LlamaModel(ckpt.config(), ckpt.weights()), tok,
                     new EngineConfig(maxBatch, maxQueue, ctx == null ? 0 : ctx, EngineConfig.defaults().prefillChunk(), Duration.ZERO,
                             kvCacheBudget));
+            if (warmup > 0) {
+                long t0 = System.nanoTime();
+                int runs = engine.warmUp(Duration.ofNanos((long) (warmup * 1e9)));
+                err.printf(java.util.Locale.ROOT, "corvus serve: warmed up with %d generations in %.1f s (--warmup 0 skips it)%n", runs, (System.nanoTime() - t0) / 1e9);
+                err.flush();
+            }
             String id = alias != null ? alias : withoutExtension(path.getFileName().toString());
             server = CorvusServer.start(engine, id, chat, options);
             hasChat = chat.isPresent();
-        } catch (RuntimeException | java.io.IOException e) {
+        } catch (RuntimeException | java.io.IOException | InterruptedException e) {
             if (engine != null) engine.close();
             ckpt.close();
             throw e;

@@ -84,6 +84,7 @@ class ServeCommandTest {
         assertThat(Corvus.run("serve", "--model", model.toString(), "--port", "70000").failsPlainly(Main.USAGE).err()).contains("--port 70000");
         Corvus.run("serve", "--model", model.toString(), "--max-body", "0").failsPlainly(Main.USAGE);
         Corvus.run("serve", "--model", model.toString(), "--timeout", "-1").failsPlainly(Main.USAGE);
+        assertThat(Corvus.run("serve", "--model", model.toString(), "--warmup", "-1").failsPlainly(Main.USAGE).err()).contains("--warmup must be");
         assertThat(Corvus.run("serve", "--model", model.toString(), "--kv-budget", "lots").failsPlainly(Main.USAGE).err()).contains("--kv-budget lots");
         assertThat(Corvus.run("serve", "--model", dir.resolve("missing.bin").toString(), "--port", "0").failsPlainly(Main.FAILED).err())
                 .contains("does not exist");

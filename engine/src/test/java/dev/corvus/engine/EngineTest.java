@@ -55,4 +55,22 @@ class EngineTest extends Stories15MTestBase {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prompt token 1 is 99999");
         }
     }
+
+    @Test
+    void warmUpRunsThrowawayGenerationsAndLeavesNothingBehind() throws Exception {
+        int[] prompt = tok.encode("Once upon a time", true, false);
+        int[] expected = new Generator(model, Sampler.greedy(), tok.endOfGenerationIds()).generate(prompt, 20, t -> {}).tokens();
+        // a 24-position context fits only the 1- and 5-token warm-up prompts with their 16 tokens: 1 + 1 alone, then 2 together
+        try (Engine e = Engine.start(model, tok, new EngineConfig(2, 4, 24, 256, Duration.ZERO))) {
+            assertThat(e.warmUp(Duration.ZERO)).isEqualTo(4);
+            EngineStats s = e.stats();
+            assertThat(List.of(s.submitted(), s.generatedTokens(), s.promptTokens(), s.decodeSteps(), s.finishedLength() + s.finishedStop()))
+                    .containsOnly(0L);
+            assertThat(s.kvCacheBytes()).isZero();
+            Completion c = e.submit(new GenerationRequest(prompt, 20, SamplingOptions.greedy()), new GenerationListener() {}).result()
+                    .get(60, TimeUnit.SECONDS);
+            assertThat(c.tokens()).containsExactly(expected);
+            assertThat(e.stats().submitted()).isEqualTo(1);
+        }
+    }
 }

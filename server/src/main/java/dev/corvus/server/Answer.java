@@ -1,5 +1,7 @@
 package dev.corvus.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import dev.corvus.engine.Completion;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,7 +15,25 @@ import java.util.Map;
  * {@code stream_options.include_usage}, every chunk carries {@code "usage": null} and a last one
  * with no choices carries the usage.
  */
-record Answer(Requests.Call call, String id, long created, String model) {
+final class Answer {
+    private final Requests.Call call;
+    private final String id;
+    private final long created;
+    private final String model;
+    /** The text chunk's JSON before and after its text; built on first use (one request's thread uses an answer). */
+    private String[] textFrame;
+
+    Answer(Requests.Call call, String id, long created, String model) {
+        this.call = call;
+        this.id = id;
+        this.created = created;
+        this.model = model;
+    }
+
+    Requests.Call call() {
+        return call;
+    }
+
     Map<String, Object> whole(Completion c) {
         Map<String, Object> choice = new LinkedHashMap<>();
         choice.put("index", 0);
@@ -38,8 +58,34 @@ record Answer(Requests.Call call, String id, long created, String model) {
         return chunk(delta, "", null);
     }
 
-    Map<String, Object> textChunk(String text) {
+    /** A text chunk's map, as {@link #textChunk} writes it (kept for the test that holds the two equal). */
+    Map<String, Object> textChunkMap(String text) {
         return chunk(Map.of("content", text), text, null);
+    }
+
+    /**
+     * A text chunk as JSON, the same bytes as {@link Json#MAPPER} writes for
+     * {@link #textChunkMap}, from a prefix and suffix built once per answer with only the text
+     * escaped per token: streaming writes one of these per token on the request's thread, which
+     * shares the two cores with the engine's (the spin team's workers stall a step while that
+     * thread holds their core).
+     */
+    String textChunk(String text) {
+        String[] frame = textFrame;
+        if (frame == null) {
+            String marker = "\u0000corvus-text\u0000";
+            try {
+                String whole = Json.MAPPER.writeValueAsString(textChunkMap(marker));
+                String quoted = Json.MAPPER.writeValueAsString(marker);
+                int at = whole.indexOf(quoted);
+                frame = textFrame = new String[] {whole.substring(0, at), whole.substring(at + quoted.length())};
+            } catch (JsonProcessingException impossible) {
+                throw new IllegalStateException(impossible);
+            }
+        }
+        StringBuilder b = new StringBuilder(frame[0].length() + frame[1].length() + text.length() + 8).append(frame[0]).append('"');
+        JsonStringEncoder.getInstance().quoteAsString(text, b);
+        return b.append('"').append(frame[1]).toString();
     }
 
     Map<String, Object> finalChunk(Completion c) {
