@@ -12,7 +12,8 @@ import java.util.concurrent.locks.LockSupport;
  * one of them to a parked ForkJoinPool worker costs a futex wake-up, which on a VM often takes
  * as long as the product, so such products ran on one thread (below Gemm's PARALLEL_FLOPS).
  * OpenMP (llama2.c) and llama.cpp's thread pool spin between parallel regions instead. Here
- * each worker spins on the job field for {@link #SPIN_NANOS} after its last job, then parks;
+ * each worker watches the job field for {@link #SPIN_NANOS} after its last job (spinning, then
+ * yielding its core between checks), then parks;
  * the caller runs the first range itself, then any range no worker has claimed, and waits for
  * the claimed ones by spinning, then yielding.
  *
@@ -23,8 +24,14 @@ import java.util.concurrent.locks.LockSupport;
 final class SpinTeam {
     /** How long an idle worker spins before parking ({@code -Dcorvus.spinMicros}, 0 = never spins). */
     static final long SPIN_NANOS = Long.getLong("corvus.spinMicros", 200L) * 1_000L;
-    /** How long a waiting caller spins before it starts yielding its core. */
-    private static final long CALLER_SPIN_NANOS = 50_000L;
+    /**
+     * How long a waiting thread (an idle worker, or a caller waiting for a claimed range) spins
+     * on the CPU before it calls Thread.yield between checks. Yielding lets the JIT's compiler
+     * threads run: on 2 cores, workers that only spun for their whole 200 us slowed the main job
+     * (`corvus generate`, a cold JVM) from 2.76 to 3.14 s wall and its decode from 147 to 123
+     * tok/s (medians of 3, AMD EPYC VM, 2026-12-04), while a warm decode gained.
+     */
+    private static final long HOT_SPIN_NANOS = 5_000L;
 
     /** Published between calls, so a worker never holds on to the last job's lambda. */
     private static final Job IDLE = new Job(null, 0, 0);
@@ -123,7 +130,7 @@ final class SpinTeam {
     private static void awaitWorkers(Job j) {
         long start = System.nanoTime();
         while (j.finished.get() < j.chunks - 1) {
-            if (System.nanoTime() - start < CALLER_SPIN_NANOS) Thread.onSpinWait(); else Thread.yield();
+            if (System.nanoTime() - start < HOT_SPIN_NANOS) Thread.onSpinWait(); else Thread.yield();
         }
     }
 
@@ -161,8 +168,11 @@ final class SpinTeam {
             long start = System.nanoTime();
             Job j;
             while ((j = job) == seen && !closed) {
-                if (System.nanoTime() - start < SPIN_NANOS) {
+                long waited = System.nanoTime() - start;
+                if (waited < HOT_SPIN_NANOS) {
                     Thread.onSpinWait();
+                } else if (waited < SPIN_NANOS) {
+                    Thread.yield();
                 } else {
                     parked = true;
                     // Re-check after announcing: a caller that published before it could see
