@@ -347,9 +347,7 @@ final class QuantDots {
      * inlined is boxed, which -prof gc shows as allocation).
      */
     private static FloatVector dotStep(ShortVector q, short[] x, int at, FloatVector scale, FloatVector acc) {
-        IntVector p = q.mul(ShortVector.fromArray(S, x, at)).reinterpretAsInts();
-        IntVector s = p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-        return ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(scale, acc);
+        return ((FloatVector) pairSums(q, x, at).convert(VectorOperators.I2F, 0)).fma(scale, acc);
     }
 
     /** SL bytes of w from at, sign-extended to shorts. */
