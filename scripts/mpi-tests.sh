@@ -10,7 +10,8 @@
 #   3. mismatch: ranks pass disagreeing shapes, dims, dtypes or collectives; every rank must fail
 #      with a CommException naming both arguments, and the group must still work afterwards
 #      (MpiMismatchMain; rank 0 prints "N passed, M failed").
-#   4. sequence-parallel training: the tiny decoders' loss and every gradient under ring, StarTrail
+#   4. sequence-parallel training: the tiny decoders' loss and every gradient (also of a sliding-window,
+#      soft-capped family with a classifier bias) under ring, StarTrail
 #      (every valid C) and Ulysses, and two whole Trainer steps, equal one device on every rank, and
 #      every rank's bytes equal CommVolume's attention traffic plus the gradient all-reduce, also with
 #      checkpointed blocks and gradient buckets that cut parameters (SequenceParallelMpiMain; rank 0

@@ -4,19 +4,24 @@ import dev.corvus.comm.CommException;
 import dev.corvus.comm.Communicator;
 import dev.corvus.comm.Communicators;
 import dev.corvus.model.LlamaConfig;
+import dev.corvus.model.LlamaWeights;
 import dev.corvus.tensor.MemoryScope;
 import dev.corvus.tensor.Tensor;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The sequence-parallel training checks across processes, one rank per process: run by
  * {@code scripts/mpi-tests.sh} as {@code mpirun -np 4 java ... SequenceParallelMpiMain}. Every
  * process computes the one-device step itself from the same seeds, then takes its share of the
  * sequence-parallel step over the MPI communicator: for the tiny GQA decoders of
- * {@link SequenceParallelGradientsTest} and each scheme (ring, StarTrail with every valid team
- * size, Ulysses where the heads split), the loss and every gradient must equal the one device's
+ * {@link SequenceParallelGradientsTest} (also its sliding-window, soft-capped one with a classifier
+ * bias) and each scheme (ring, StarTrail with every valid team size, Ulysses where the heads
+ * split), the loss and every gradient must equal the one device's
  * and the bytes {@link SequenceParallelGradients#expectedBytes}, also with checkpointed blocks and
  * gradient buckets that cut parameters; then two whole {@link Trainer}
  * steps (StarTrail, or ring where no team of 2 fits) must leave the one device's parameters, the
@@ -36,15 +41,22 @@ public final class SequenceParallelMpiMain {
         int p = comm.size();
         List<String> names = new ArrayList<>();
         List<Check> checks = new ArrayList<>();
-        for (LlamaConfig config : List.of(SequenceParallelGradientsTest.GQA_INTERLEAVED, SequenceParallelGradientsTest.GQA_HALF_SPLIT)) {
+        // the two plain families, then the sliding-window, soft-capped one with a classifier bias (its windows cross the
+        // zigzag chunks' boundaries and skip whole chunk pairs, which changes no byte sent)
+        LlamaConfig sliding = SequenceParallelGradientsTest.SLIDING_SOFTCAP;
+        Map<LlamaConfig, Function<MemoryScope, LlamaWeights>> families = new LinkedHashMap<>();
+        families.put(SequenceParallelGradientsTest.GQA_INTERLEAVED, SequenceParallelGradientsTest.weights(SequenceParallelGradientsTest.GQA_INTERLEAVED));
+        families.put(SequenceParallelGradientsTest.GQA_HALF_SPLIT, SequenceParallelGradientsTest.weights(SequenceParallelGradientsTest.GQA_HALF_SPLIT));
+        families.put(sliding, SequenceParallelGradientsTest.withBias(sliding));
+        families.forEach((config, weights) -> {
             for (SequenceParallelScheme scheme : SequenceParallelScheme.values()) {
                 if (scheme == SequenceParallelScheme.ULYSSES && config.heads() % p != 0) continue;
                 for (int c : scheme.teamSizes(p)) {
-                    names.add("gradients " + config.ropeStyle() + " " + scheme.label(c) + " P=" + p);
-                    checks.add(cm -> gradients(cm, config, scheme, c));
+                    names.add("gradients " + config.ropeStyle() + (config == sliding ? " sliding+softcap+bias " : " ") + scheme.label(c) + " P=" + p);
+                    checks.add(cm -> gradients(cm, config, weights, scheme, c));
                 }
             }
-        }
+        });
         SequenceParallelScheme trainerScheme = SequenceParallelScheme.STARTRAIL.teamSizes(p).contains(2) ? SequenceParallelScheme.STARTRAIL : SequenceParallelScheme.RING;
         int trainerTeam = trainerScheme == SequenceParallelScheme.STARTRAIL ? 2 : 1;
         names.add("trainer steps " + trainerScheme.label(trainerTeam) + " P=" + p);
@@ -81,16 +93,17 @@ public final class SequenceParallelMpiMain {
         System.exit(failed == 0 ? 0 : 1);
     }
 
-    private static void gradients(Communicator comm, LlamaConfig config, SequenceParallelScheme scheme, int teamSize) {
+    private static void gradients(Communicator comm, LlamaConfig config, Function<MemoryScope, LlamaWeights> weights, SequenceParallelScheme scheme,
+            int teamSize) {
         int[] sequence = SequenceParallelGradientsTest.sequence(config, 38, config.vocabSize());
-        SequenceParallelHarness.Step ref = SequenceParallelHarness.reference(config, SequenceParallelGradientsTest.weights(config), sequence,
+        SequenceParallelHarness.Step ref = SequenceParallelHarness.reference(config, weights, sequence,
                 SequenceParallelGradientsTest.CHUNK_ROWS);
         float[][] plain = null;
         // the default buckets (one for these tiny models), then checkpointed blocks with 1000-element buckets, which cut parameters
         for (boolean checkpoint : new boolean[] {false, true}) {
             long bucket = checkpoint ? 1000 : GradientBuckets.DEFAULT_BUCKET_ELEMENTS;
             String what = "rank " + comm.rank() + (checkpoint ? " checkpointed, buckets of 1000" : "");
-            try (MemoryScope scope = MemoryScope.open("rank"); Parameters p = Parameters.of(config, SequenceParallelGradientsTest.weights(config).apply(scope))) {
+            try (MemoryScope scope = MemoryScope.open("rank"); Parameters p = Parameters.of(config, weights.apply(scope))) {
                 SequenceParallelGradients g = new SequenceParallelGradients(comm, scheme, teamSize, SequenceParallelGradientsTest.CHUNK_ROWS, checkpoint, bucket);
                 p.zeroGrads();
                 long before = comm.stats().totalBytes();
