@@ -16,10 +16,11 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Benchmark-only copy of {@code QuantDots}' GEMV as it was at commit 8cb7643, before the
- * single-row kernels were reworked: one activation row took the kernels below (Q8_0, Q4_0 at 512
- * bits, Q4_K, Q6_K), several rows the staged path ({@code QuantDots.stagedRows}, unchanged). The
- * same-run baseline of {@code GemvBenchmark}'s {@code backend=vector-previous}; not product code.
+ * Benchmark-only copy of {@code QuantDots}' GEMV before its latest single-row kernels: Q8_0 as at
+ * commit 98836fc (rows in pairs, blocks one a pass, three-operation pair sums per 16 lanes),
+ * Q4_0 at 512 bits, Q4_K and Q6_K as at 8cb7643; several rows take the staged path
+ * ({@code QuantDots.stagedRows}, unchanged). The same-run baseline of {@code GemvBenchmark}'s
+ * {@code backend=vector-previous}; not product code.
  */
 public final class PreviousQuantDots {
     private PreviousQuantDots() {}
@@ -42,8 +43,16 @@ public final class PreviousQuantDots {
         int grain = Math.max(1, (int) ((1L << 20) / ((long) m * k)));
         boolean fused = m == 1 && (t == DType.Q8_0 || t == DType.Q4_K || t == DType.Q6_K || (t == DType.Q4_0 && SL == 32));
         Parallel.forRange(n, grain, (j0, j1) -> {
-            float[] sums = new float[m];
-            for (int j = j0; j < j1; j++) {
+            float[] sums = new float[Math.max(m, 2)];
+            int j = j0;
+            if (fused && t == DType.Q8_0) {
+                for (; j + 1 < j1; j += 2) {
+                    rowsQ8_0Two(w, wOffset + j * rowBytes, rowBytes, k / 32, a.q(), a.d(), sums);
+                    c.set(FLOAT, cOffset + 4L * j, sums[0]);
+                    c.set(FLOAT, cOffset + 4L * (j + 1), sums[1]);
+                }
+            }
+            for (; j < j1; j++) {
                 long row = wOffset + j * rowBytes;
                 if (fused && (t != DType.Q4_0 || row + rowBytes + 16 <= w.byteSize())) {
                     sums[0] = switch (t) {
@@ -68,21 +77,51 @@ public final class PreviousQuantDots {
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
     static float rowQ8_0(MemorySegment w, long row, int blocks, short[] x, float[] d) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        FloatVector acc = FloatVector.zero(F), other = acc;
         for (int b = 0; b < blocks; b++) {
             long block = row + 34L * b;
-            IntVector s = IntVector.zero(SI);
-            for (int l = 0; l < 32; l += SL) {
-                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(SB, w, block + 2 + l, LE).convertShape(VectorOperators.B2S, S, 0);
-                IntVector p = q.mul(ShortVector.fromArray(S, x, 32 * b + l)).reinterpretAsInts();
-                s = s.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(p.lanewise(VectorOperators.ASHR, 16));
-            }
-            FloatVector f = (FloatVector) s.convert(VectorOperators.I2F, 0);
-            FloatVector sd = FloatVector.broadcast(F, half(w, block) * d[b]);
-            if ((b & 1) == 0) acc0 = f.fma(sd, acc0);
-            else acc1 = f.fma(sd, acc1);
+            int at = 32 * b;
+            IntVector s = pairSums(bytes(w, block + 2), ShortVector.fromArray(S, x, at));
+            for (int l = SL; l < 32; l += SL) s = s.add(pairSums(bytes(w, block + 2 + l), ShortVector.fromArray(S, x, at + l)));
+            FloatVector next = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block) * d[b]), other);
+            other = acc;
+            acc = next;
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc.add(other).reduceLanes(VectorOperators.ADD);
+    }
+
+    static void rowsQ8_0Two(MemorySegment w, long row0, long rowBytes, int blocks, short[] x, float[] d, float[] sums) {
+        long row1 = row0 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(F), other0 = acc0, acc1 = acc0, other1 = acc0;
+        for (int b = 0; b < blocks; b++) {
+            long block0 = row0 + 34L * b, block1 = row1 + 34L * b;
+            int at = 32 * b;
+            ShortVector xv = ShortVector.fromArray(S, x, at);
+            IntVector s0 = pairSums(bytes(w, block0 + 2), xv), s1 = pairSums(bytes(w, block1 + 2), xv);
+            for (int l = SL; l < 32; l += SL) {
+                xv = ShortVector.fromArray(S, x, at + l);
+                s0 = s0.add(pairSums(bytes(w, block0 + 2 + l), xv));
+                s1 = s1.add(pairSums(bytes(w, block1 + 2 + l), xv));
+            }
+            float db = d[b];
+            FloatVector next0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block0) * db), other0);
+            FloatVector next1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block1) * db), other1);
+            other0 = acc0;
+            acc0 = next0;
+            other1 = acc1;
+            acc1 = next1;
+        }
+        sums[0] = acc0.add(other0).reduceLanes(VectorOperators.ADD);
+        sums[1] = acc1.add(other1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static ShortVector bytes(MemorySegment w, long at) {
+        return (ShortVector) ByteVector.fromMemorySegment(SB, w, at, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    private static IntVector pairSums(ShortVector q, ShortVector x) {
+        IntVector p = q.mul(x).reinterpretAsInts();
+        return p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */

@@ -359,11 +359,11 @@ final class QuantDots {
     private static final VectorSpecies<Byte> SB = VectorSpecies.of(byte.class, VectorShape.forBitSize(SL * 8));
 
     /**
-     * One Q8_0 row: per block the pairwise sums of q * x stay in int lanes for the whole block,
-     * then one conversion and one FMA by the block's scale product, into two accumulators taken
-     * in turn (block parity) so consecutive FMAs do not wait on each other. The same operations
-     * in the same order as each row of {@link #rowsQ8_0Two}, so a row's sum does not depend on
-     * whether it was paired.
+     * One Q8_0 row: per block the integer sum of its 32 products ({@link #q8Block}), one
+     * conversion and one FMA by the block's scale product, into two accumulators taken in turn
+     * (block parity) so consecutive FMAs do not wait on each other. The same operations in the
+     * same order as each row of {@link #rowsQ8_0Two}, so a row's sum does not depend on whether
+     * it was paired.
      */
     static float rowQ8_0(MemorySegment w, long row, Activations a) {
         short[] x = a.q();
@@ -372,9 +372,8 @@ final class QuantDots {
         for (int b = 0, blocks = a.k() / Conversions.Q8_BLOCK; b < blocks; b++) {
             long block = row + (long) Conversions.Q8_BYTES * b;
             int at = Conversions.Q8_BLOCK * b;
-            IntVector s = pairSums(bytes(w, block + 2), x, at);
-            for (int l = SL; l < Conversions.Q8_BLOCK; l += SL) s = s.add(pairSums(bytes(w, block + 2 + l), x, at + l));
-            FloatVector next = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block) * d[b]), other);
+            ShortVector x0 = ShortVector.fromArray(S, x, at), x1 = SL < Conversions.Q8_BLOCK ? ShortVector.fromArray(S, x, at + SL) : x0;
+            FloatVector next = ((FloatVector) q8Block(w, block + 2, x0, x1).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block) * d[b]), other);
             other = acc;
             acc = next;
         }
@@ -384,10 +383,25 @@ final class QuantDots {
     /**
      * Two consecutive Q8_0 rows (row0 and row0 + rowBytes) against the one activation row of a,
      * into sums[0] and sums[1]: each activation vector is loaded once for both rows. Decode is
-     * m = 1, so this is where its Q8_0 time goes. Measured on the AVX2 EPYC VM (one thread, thread
-     * CPU time, rows in L2, load 7-9, 2026-12-04): per row at k = 288 (stories15M) 32-33 ns against
-     * 44-51 ns for the previous single-row kernel (per-16-lane conversion and FMA), at k = 4096
-     * 333-360 against 404-432 ns; four rows at once was no faster than two (16 ymm registers).
+     * m = 1, so this is where its Q8_0 time goes.
+     *
+     * <p>Measured on the AVX2 EPYC VM (one thread, thread CPU time, rows in L2, load 7-9,
+     * 2026-12-04): the first version, per row at k = 288 (stories15M) 32-33 ns against 44-51 ns
+     * for the previous single-row kernel (per-16-lane conversion and FMA), at k = 4096 333-360
+     * against 404-432 ns; four rows at once was no faster than two (16 ymm registers). Its loop
+     * as C2 compiled it (-XX:+PrintAssembly, 2026-12-04) spent 65 instructions on a block of both
+     * rows: 38 vector operations, 9 for the two scales, 14 of address arithmetic and 6 register
+     * moves that rotate the accumulators. Adding each block's two 16-bit product vectors before
+     * the pair sum ({@link #q8Block}) saves two vector operations a row and block (the sums are
+     * the same integers, so the results are bit for bit those of the first version): one
+     * thread, JMH sample mode against it ({@code backend=vector-previous}, -Dcorvus.threads=1,
+     * load 1.2-1.5, 2026-12-04), best times n = k = 288 10.22-10.26 us against 10.88, 2048 358-359
+     * against 370-373, 4096 1,362-1,430 against 1,436-1,462: 2-6%, about what 4 of 65
+     * instructions predict for a loop that issues some 4 a cycle. Taking two blocks a pass, to
+     * drop the moves, put four q8Block sites in the loop and C2 stopped inlining the fourth
+     * (NodeCountInliningCutoff), boxing its vectors: 3x slower, not kept. What is left is the
+     * instruction count: the Vector API has no byte or 16-bit multiply-add (vpmaddubsw,
+     * vpmaddwd), which llama.cpp's AVX2 loop spends about 7 instructions a block and row on.
      */
     static void rowsQ8_0Two(MemorySegment w, long row0, long rowBytes, Activations a, float[] sums) {
         short[] x = a.q();
@@ -397,16 +411,10 @@ final class QuantDots {
         for (int b = 0, blocks = a.k() / Conversions.Q8_BLOCK; b < blocks; b++) {
             long block0 = row0 + (long) Conversions.Q8_BYTES * b, block1 = row1 + (long) Conversions.Q8_BYTES * b;
             int at = Conversions.Q8_BLOCK * b;
-            ShortVector xv = ShortVector.fromArray(S, x, at);
-            IntVector s0 = pairSums(bytes(w, block0 + 2), xv), s1 = pairSums(bytes(w, block1 + 2), xv);
-            for (int l = SL; l < Conversions.Q8_BLOCK; l += SL) {
-                xv = ShortVector.fromArray(S, x, at + l);
-                s0 = s0.add(pairSums(bytes(w, block0 + 2 + l), xv));
-                s1 = s1.add(pairSums(bytes(w, block1 + 2 + l), xv));
-            }
+            ShortVector x0 = ShortVector.fromArray(S, x, at), x1 = SL < Conversions.Q8_BLOCK ? ShortVector.fromArray(S, x, at + SL) : x0;
             float db = d[b];
-            FloatVector next0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block0) * db), other0);
-            FloatVector next1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block1) * db), other1);
+            FloatVector next0 = ((FloatVector) q8Block(w, block0 + 2, x0, x1).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block0) * db), other0);
+            FloatVector next1 = ((FloatVector) q8Block(w, block1 + 2, x0, x1).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, half(w, block1) * db), other1);
             other0 = acc0;
             acc0 = next0;
             other1 = acc1;
@@ -416,14 +424,39 @@ final class QuantDots {
         sums[1] = acc1.add(other1).reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * The 32 products of a Q8_0 block's quants (at quants) with the activation codes x0 (and x1
+     * for the second half when a vector holds 16 shorts), summed into int lanes. At 256 bits the
+     * two 16-bit product vectors are added in 16-bit lanes first, which is exact: |w x| &lt;= 128 *
+     * 127 = 16,256, so two of them fit a short; the pair sum must then widen both halves (four
+     * operations, not the three of {@link #adjacentSums}, whose sum of two lanes would not fit).
+     * At 512 bits the block is one vector and takes the three-operation pair sum.
+     */
+    private static IntVector q8Block(MemorySegment w, long quants, ShortVector x0, ShortVector x1) {
+        ShortVector p = bytes(w, quants).mul(x0);
+        if (SL == Conversions.Q8_BLOCK) return adjacentSums(p);
+        IntVector pairs = p.add(bytes(w, quants + SL).mul(x1)).reinterpretAsInts();
+        return pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(pairs.lanewise(VectorOperators.ASHR, 16));
+    }
+
     /** The pairwise sums of q * x[at ..] in int lanes (see the note above the dot kernels). */
     private static IntVector pairSums(ShortVector q, short[] x, int at) {
         return pairSums(q, ShortVector.fromArray(S, x, at));
     }
 
     private static IntVector pairSums(ShortVector q, ShortVector x) {
-        IntVector p = q.mul(x).reinterpretAsInts();
-        return p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+        return adjacentSums(q.mul(x));
+    }
+
+    /**
+     * Adjacent 16-bit lanes of p summed into int lanes in three operations: p + (p &lt;&lt; 16) holds
+     * the pair's sum in its high half, which the arithmetic shift brings down. Exact while the
+     * pair's sum fits 16 bits, as two products of a 16-bit weight code and an 8-bit activation
+     * code do (|w x| &lt;= 128 * 127).
+     */
+    private static IntVector adjacentSums(ShortVector p) {
+        IntVector ints = p.reinterpretAsInts();
+        return ints.add(ints.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
     }
 
     /** Duplicates the low 16 lanes (a Q4_0 block's 16 bytes) into the high 16. */
